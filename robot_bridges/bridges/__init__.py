@@ -1,0 +1,1 @@
+"""Bridge nodes, one per external service."""

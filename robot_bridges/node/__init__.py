@@ -1,0 +1,1 @@
+"""The lifecycle base node shared by all bridges: parameters, diagnostics, connection state."""

@@ -1,0 +1,81 @@
+"""Robot Chat relay protocol (sans-I/O): JSON objects in text frames, one-to-all.
+
+The server sends ``{"type": "users", "count": N}`` to every client on each connect and
+disconnect and forwards every other frame verbatim to every other client.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+USERS_TYPE = 'users'
+
+
+class RemoteProtocolError(ValueError):
+    """The peer sent something that is not a Robot Chat frame (their fault)."""
+
+
+class LocalProtocolError(ValueError):
+    """We were asked to send something that is not a Robot Chat frame (our caller's fault)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UsersCount:
+    """The server's count of connected clients."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChatObject:
+    """Any other JSON object; ``text`` is exactly the frame as received."""
+
+    type: str
+    text: str
+
+
+def parse_frame(frame: str | bytes) -> UsersCount | ChatObject:
+    """Decode one received frame. Raises :class:`RemoteProtocolError` for anything invalid."""
+    if isinstance(frame, bytes):
+        try:
+            frame = frame.decode('utf-8')
+        except UnicodeDecodeError as exc:
+            raise RemoteProtocolError(f'frame is not UTF-8 ({exc.reason})') from None
+    try:
+        value = json.loads(frame)
+    except ValueError as exc:
+        raise RemoteProtocolError(f'frame is not JSON ({exc})') from None
+    if not isinstance(value, dict):
+        raise RemoteProtocolError(f'frame is JSON {type(value).__name__}, not an object')
+    kind = value.get('type', '')
+    if not isinstance(kind, str):
+        kind = ''
+    if kind == USERS_TYPE:
+        count = value.get('count')
+        if isinstance(count, int) and not isinstance(count, bool) and 0 <= count < 2**32:
+            return UsersCount(count)
+        raise RemoteProtocolError(f'users frame with invalid count {count!r}')
+    return ChatObject(kind, frame)
+
+
+def encode_object(json_text: str, type_hint: str = '') -> str:
+    """The frame that sends ``json_text`` (a JSON object), adding ``"type"`` if missing.
+
+    Raises :class:`LocalProtocolError` if ``json_text`` is not a JSON object.
+    """
+    try:
+        value = json.loads(json_text)
+    except ValueError as exc:
+        raise LocalProtocolError(f'not JSON ({exc})') from None
+    if not isinstance(value, dict):
+        raise LocalProtocolError(f'JSON {type(value).__name__}, not an object')
+    if type_hint and 'type' not in value:
+        value['type'] = type_hint
+        return json.dumps(value)
+    return json_text
+
+
+def users_frame(count: int) -> str:
+    """The server's users-count frame, spelled as the reference server spells it."""
+    return json.dumps({'type': USERS_TYPE, 'count': count})

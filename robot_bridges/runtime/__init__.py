@@ -1,0 +1,1 @@
+"""asyncio <-> rclpy runtime: event-loop thread, transports, reconnection policy."""

@@ -1,0 +1,81 @@
+"""What every transport tells its owner, and the bounded queue of frames waiting to go out.
+
+A transport (websocket client or server, socket.io connection, supervised subprocess) calls
+its :class:`LinkListener` on the asyncio loop thread. The listener is the bridge node; it
+translates frames and keeps the counters that diagnostics report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Awaitable, Callable, Generic, Protocol, TypeVar
+
+Frame = str | bytes
+T = TypeVar('T')
+
+
+class LinkListener(Protocol):
+    """Callbacks a transport makes, always on the asyncio loop thread."""
+
+    def link_up(self) -> None:
+        """The connection is open and identified; traffic may flow."""
+
+    def link_down(self, reason: str) -> None:
+        """The connection is gone; the transport reconnects unless it was closed."""
+
+    def link_frame(self, frame: Frame) -> None:
+        """One frame arrived. Must not block: translate and publish, nothing else."""
+
+    def link_sent(self, count: int) -> None:
+        """``count`` queued frames were handed to the socket."""
+
+    def link_error(self, what: str) -> None:
+        """Something failed that the transport survived (connect error, oversize frame)."""
+
+
+class Outbox(Generic[T]):
+    """A bounded FIFO that keeps items until they are sent; overflow drops the oldest.
+
+    Lives on the asyncio loop: call :meth:`put` and :meth:`drain` from the loop thread only.
+    """
+
+    def __init__(self, maxlen: int) -> None:
+        if maxlen < 1:
+            raise ValueError(f'outbox size must be at least 1, got {maxlen}')
+        self._items: deque[T] = deque()
+        self._maxlen = maxlen
+        self._wakeup = asyncio.Event()
+        self.dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, item: T) -> bool:
+        """Queue ``item``; return False when the oldest item had to be dropped for it."""
+        kept_all = True
+        if len(self._items) >= self._maxlen:
+            self._items.popleft()
+            self.dropped += 1
+            kept_all = False
+        self._items.append(item)
+        self._wakeup.set()
+        return kept_all
+
+    async def drain(self, send: Callable[[T], Awaitable[None]],
+                    sent: Callable[[int], None]) -> None:
+        """Send items in order forever; an item leaves the queue only once ``send`` returned.
+
+        Cancel the task running this to stop; an item whose send was interrupted stays queued.
+        """
+        items = self._items
+        while True:
+            count = 0
+            while items:
+                await send(items[0])
+                items.popleft()
+                count += 1
+            if count:
+                sent(count)
+            self._wakeup.clear()
+            await self._wakeup.wait()

@@ -1,0 +1,34 @@
+"""Keep secrets out of log lines and diagnostics."""
+
+from __future__ import annotations
+
+from typing import Iterable
+from urllib.parse import urlsplit, urlunsplit
+
+
+def redact_url(url: str) -> str:
+    """Drop user info, query and fragment from a URL (they may hold tokens or keys)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ''
+        port = parts.port
+    except ValueError:
+        return '<invalid url>'
+    netloc = f'[{host}]' if ':' in host else host
+    if port is not None:
+        netloc += f':{port}'
+    return urlunsplit((parts.scheme, netloc, parts.path, '', ''))
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each non-empty secret with ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, '***')
+    return text
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A one-line description: the exception type and its message."""
+    message = str(exc).splitlines()[0] if str(exc) else ''
+    return f'{type(exc).__name__}: {message}' if message else type(exc).__name__

@@ -1,0 +1,133 @@
+"""A websocket client that stays connected: reconnects with backoff, re-identifies, queues.
+
+Used by every bridge that dials out to its service (Robot Chat, Victor, DFX). Reconnection
+is websockets' own ``async for connection in connect(...)`` policy, with our
+:class:`~robot_bridges.runtime.backoff.Backoff` as its ``reconnect_delays``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+from robot_bridges.runtime.backoff import Backoff
+from robot_bridges.runtime.link import Frame, LinkListener, Outbox
+from robot_bridges.runtime.redact import describe_exception, redact_url
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+
+
+@dataclass(frozen=True)
+class WebSocketClientConfig:
+    """Where and how to connect. ``headers`` may carry secrets: they are never logged."""
+
+    url: str
+    backoff: Backoff = field(default_factory=Backoff)
+    max_message_bytes: int = 1 << 20
+    headers: Mapping[str, str] = field(default_factory=dict)
+    subprotocols: Sequence[str] = ()
+    open_timeout_s: float = 5.0
+    ping_interval_s: float | None = 20.0
+    close_timeout_s: float = 1.0
+    ssl_context: ssl.SSLContext | None = None
+
+
+class WebSocketClient:
+    """One logical connection to a websocket service, for the lifetime of :meth:`run`.
+
+    :meth:`run` connects, calls ``hello()`` and sends its frames first after every
+    (re)connect, then sends queued frames in order while handing received frames to the
+    listener. Use it from the asyncio loop thread only.
+    """
+
+    def __init__(self, config: WebSocketClientConfig, listener: LinkListener, *,
+                 outbox_size: int = 100,
+                 hello: Callable[[], Sequence[Frame]] = tuple) -> None:
+        self._config = config
+        self._listener = listener
+        self._hello = hello
+        self.outbox: Outbox[Frame] = Outbox(outbox_size)
+        self._connection: ClientConnection | None = None
+        self._closing = False
+
+    @property
+    def connected(self) -> bool:
+        """Whether a connection is open right now."""
+        return self._connection is not None
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any credentials or query removed: safe for logs."""
+        return redact_url(self._config.url)
+
+    def send(self, frame: Frame) -> bool:
+        """Queue a frame; returns False if the queue was full and the oldest was dropped."""
+        return self.outbox.put(frame)
+
+    async def run(self) -> None:
+        """Stay connected until :meth:`close` or cancellation. Never raises on network errors."""
+        config = self._config
+        connections = connect(
+            config.url,
+            additional_headers=dict(config.headers) or None,
+            subprotocols=list(config.subprotocols) or None,  # type: ignore[arg-type]
+            open_timeout=config.open_timeout_s,
+            ping_interval=config.ping_interval_s,
+            close_timeout=config.close_timeout_s,
+            max_size=config.max_message_bytes,
+            compression=None,
+            ssl=config.ssl_context,
+            reconnect_delays=config.backoff.delays,
+            process_exception=self._retry_always,
+        )
+        async for connection in connections:
+            await self._serve(connection)
+            if self._closing:
+                return
+
+    async def close(self) -> None:
+        """Close the connection cleanly (close handshake) and stop reconnecting."""
+        self._closing = True
+        connection = self._connection
+        if connection is not None:
+            await connection.close()
+
+    async def _serve(self, connection: ClientConnection) -> None:
+        listener = self._listener
+        reason = 'closed'
+        sender: asyncio.Task[None] | None = None
+        try:
+            for frame in self._hello():
+                await connection.send(frame)
+            self._connection = connection
+            listener.link_up()
+            sender = asyncio.create_task(self.outbox.drain(connection.send, listener.link_sent))
+            async for frame in connection:
+                listener.link_frame(frame)
+        except ConnectionClosed as exc:
+            reason = _close_reason(exc)
+            if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                limit = self._config.max_message_bytes
+                listener.link_error(f'a frame over max_message_bytes ({limit}) closed the link')
+        finally:
+            if sender is not None:
+                sender.cancel()
+            was_up = self._connection is not None
+            self._connection = None
+            if was_up:
+                listener.link_down(reason)
+
+    def _retry_always(self, exc: Exception) -> Exception | None:
+        # A bridge never gives up on its service: every failure is reported and retried.
+        self._listener.link_error(f'connect to {self.display_url} failed: {describe_exception(exc)}')
+        return None
+
+
+def _close_reason(exc: ConnectionClosed) -> str:
+    close = exc.rcvd or exc.sent
+    if close is None:
+        return 'connection lost without a close frame'
+    return f'closed with code {int(close.code)}' + (f' ({close.reason})' if close.reason else '')

@@ -1,0 +1,1 @@
+"""Simulators of the external services, usable without hardware and as test fixtures."""

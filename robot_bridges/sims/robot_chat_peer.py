@@ -1,0 +1,72 @@
+"""Executable robot_chat_peer: a simulated chat participant for demos without people.
+
+Connects to a Robot Chat server, says something every ``--period`` seconds as
+``{"type": "message", "user": ..., "message": ...}`` and prints what it receives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import signal
+from typing import Sequence
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+LINES = ('hello robots', 'anyone near the charger?', 'turning left', 'battery at 80%',
+         'all clear ahead')
+
+
+async def chat(url: str, user: str, period: float, count: int) -> None:
+    """Talk and listen until ``count`` lines were said (0: forever) or a signal arrives."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async for connection in connect(url, open_timeout=5):
+        listener = asyncio.create_task(listen(connection, user))
+        try:
+            for n in itertools.count(1):
+                line = LINES[(n - 1) % len(LINES)]
+                await connection.send(json.dumps({'type': 'message', 'user': user,
+                                                  'message': line}))
+                if n == count:
+                    stop.set()
+                try:
+                    await asyncio.wait_for(stop.wait(), period)
+                except asyncio.TimeoutError:
+                    continue
+                await connection.close()
+                return
+        except ConnectionClosed:
+            continue
+        finally:
+            listener.cancel()
+
+
+async def listen(connection: object, user: str) -> None:
+    """Print every frame received."""
+    try:
+        async for frame in connection:  # type: ignore[attr-defined]
+            print(f'{user} received: {frame}', flush=True)
+    except ConnectionClosed:
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``ros2 run robot_bridges robot_chat_peer``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--url', default='ws://127.0.0.1:5001')
+    parser.add_argument('--user', default='sim_peer')
+    parser.add_argument('--period', type=float, default=2.0, help='seconds between lines')
+    parser.add_argument('--count', type=int, default=0, help='lines to say, 0 = forever')
+    args = parser.parse_args(argv)
+    asyncio.run(chat(args.url, args.user, args.period, args.count))
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

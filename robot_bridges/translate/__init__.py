@@ -1,0 +1,1 @@
+"""Pure functions between protocol events and ROS messages."""
