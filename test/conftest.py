@@ -1,0 +1,36 @@
+"""Shared fixtures: a spinning test node and processes started from the install."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator
+
+import pytest
+from ros_helpers import Proc, stop_all, TestNode
+
+
+@pytest.fixture
+def ros() -> Iterator[TestNode]:
+    """A test node spinning in the background, torn down after the test."""
+    node = TestNode()
+    try:
+        yield node
+    finally:
+        node.close()
+
+
+@pytest.fixture
+def procs() -> Iterator[Callable[..., Proc]]:
+    """Start installed executables: ``procs('robot_chat_server', '--port', '0')``.
+
+    Every process started this way is stopped (SIGINT, then SIGKILL) after the test.
+    """
+    started: list[Proc] = []
+
+    def start(name: str, *args: str, **kwargs: Any) -> Proc:
+        proc = Proc(name, *args, **kwargs)
+        started.append(proc)
+        return proc
+    try:
+        yield start
+    finally:
+        stop_all(started)

@@ -1,0 +1,223 @@
+"""Test helpers: real processes from the install, a spinning test node, bounded waits."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Generic, Sequence, TypeVar
+
+from ament_index_python.packages import get_package_prefix
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+import rclpy
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from robot_bridges.node.qos import LATCHED, reliable
+
+T = TypeVar('T')
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = '') -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f'timed out after {timeout} s waiting for {what or predicate}')
+        time.sleep(0.02)
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago (for servers that must restart on one port)."""
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return int(sock.getsockname()[1])
+
+
+def executable(name: str) -> str:
+    """Path of an installed robot_bridges executable (what `ros2 run` would start)."""
+    return str(Path(get_package_prefix('robot_bridges')) / 'lib' / 'robot_bridges' / name)
+
+
+class Proc:
+    """A process started from the install; output is collected for assertions."""
+
+    _cwd = tempfile.mkdtemp(prefix='robot_bridges_test_')  # never the source tree
+
+    def __init__(self, name: str, *args: str, params: dict[str, Any] | None = None,
+                 namespace: str | None = None) -> None:
+        argv = [executable(name), *args]
+        ros_args: list[str] = []
+        for key, value in (params or {}).items():
+            ros_args += ['-p', f'{key}:={_param_text(value)}']
+        if namespace is not None:
+            ros_args += ['-r', f'__ns:={namespace}']
+        if ros_args:
+            argv += ['--ros-args', *ros_args]
+        self.name = name
+        self._lines: list[str] = []
+        self._popen = subprocess.Popen(
+            argv, cwd=self._cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, 'PYTHONUNBUFFERED': '1', 'RCUTILS_COLORIZED_OUTPUT': '0'})
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._popen.stdout is not None
+        for line in self._popen.stdout:
+            self._lines.append(line.rstrip('\n'))
+
+    @property
+    def output(self) -> str:
+        """Everything the process printed so far (stdout and stderr)."""
+        return '\n'.join(self._lines)
+
+    @property
+    def returncode(self) -> int | None:
+        """Exit code, or None while running."""
+        return self._popen.poll()
+
+    def wait_output(self, pattern: str, timeout: float = 10.0) -> re.Match[str]:
+        """Wait until a printed line matches ``pattern``; return the match."""
+        regex = re.compile(pattern)
+
+        def find() -> re.Match[str] | None:
+            for line in list(self._lines):
+                match = regex.search(line)
+                if match:
+                    return match
+            if self._popen.poll() is not None:
+                raise AssertionError(f'{self.name} exited ({self._popen.returncode}) before '
+                                     f'printing {pattern!r}:\n{self.output}')
+            return None
+        return wait_for(find, timeout, f'{self.name} to print {pattern!r}')
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 5.0) -> int:
+        """Send ``sig`` and wait for the exit; kill after ``timeout``. Returns the exit code."""
+        if self._popen.poll() is None:
+            self._popen.send_signal(sig)
+            try:
+                self._popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._popen.kill()
+                self._popen.wait(5)
+        self._reader.join(2)
+        return self._popen.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: the process vanishes without closing anything."""
+        self._popen.kill()
+        self._popen.wait(5)
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (list, tuple)):
+        return '[' + ','.join(_param_text(v) for v in value) + ']'
+    return str(value)
+
+
+class Collector(Generic[T]):
+    """Messages received on one topic, in arrival order."""
+
+    def __init__(self) -> None:
+        self.messages: list[T] = []
+
+    def __call__(self, msg: T) -> None:
+        self.messages.append(msg)
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    def wait_count(self, count: int, timeout: float = 10.0) -> list[T]:
+        """Wait until at least ``count`` messages arrived; return them all."""
+        wait_for(lambda: len(self.messages) >= count, timeout, f'{count} messages')
+        return self.messages
+
+    @property
+    def last(self) -> T:
+        """The newest message."""
+        return self.messages[-1]
+
+
+class TestNode:
+    """A node spinning in a background thread of the test process."""
+
+    def __init__(self, name: str = 'test_probe') -> None:
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = Node(name, context=self.context)
+        self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except Exception:  # noqa: B902 - context shut down at teardown
+            pass
+
+    def subscribe(self, msg_type: Any, topic: str, qos: QoSProfile | None = None) -> Collector[Any]:
+        """Collect every message on ``topic`` (reliable, depth 1000 unless ``qos`` given)."""
+        collector: Collector[Any] = Collector()
+        self.node.create_subscription(msg_type, topic, collector, qos or reliable(1000))
+        return collector
+
+    def subscribe_latched(self, msg_type: Any, topic: str) -> Collector[Any]:
+        """Collect a transient-local topic (connected, connected_users)."""
+        return self.subscribe(msg_type, topic, LATCHED)
+
+    def publisher(self, msg_type: Any, topic: str, wait_subscribers: int = 1) -> Any:
+        """A reliable publisher, returned once ``wait_subscribers`` subscribers matched."""
+        pub = self.node.create_publisher(msg_type, topic, reliable(1000))
+        wait_for(lambda: pub.get_subscription_count() >= wait_subscribers, 15.0,
+                 f'a subscriber on {topic}')
+        return pub
+
+    def call(self, srv_type: Any, name: str, request: Any, timeout: float = 10.0) -> Any:
+        """Call a service and return its response (waits for the server first)."""
+        client = self.node.create_client(srv_type, name)
+        try:
+            if not client.wait_for_service(timeout_sec=timeout):
+                raise AssertionError(f'service {name} not available')
+            future = client.call_async(request)
+            wait_for(future.done, timeout, f'a response from {name}')
+            return future.result()
+        finally:
+            self.node.destroy_client(client)
+
+    def lifecycle(self, node_fqn: str, transition: int) -> bool:
+        """Ask node ``node_fqn`` to take a lifecycle transition; True on success."""
+        response = self.call(ChangeState, f'{node_fqn}/change_state',
+                             ChangeState.Request(transition=Transition(id=transition)))
+        return bool(response.success)
+
+    def lifecycle_state(self, node_fqn: str) -> str:
+        """The label of the node's current lifecycle state."""
+        return str(self.call(GetState, f'{node_fqn}/get_state', GetState.Request())
+                   .current_state.label)
+
+    def close(self) -> None:
+        """Stop spinning and shut the context down."""
+        self.executor.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+        self._thread.join(2)
+
+
+def stop_all(procs: Sequence[Proc]) -> None:
+    """Stop processes in reverse start order (used in fixture teardown)."""
+    for proc in reversed(procs):
+        proc.stop()
