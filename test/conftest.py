@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 import pytest
-from ros_helpers import Proc, stop_all, TestNode
+from ros_helpers import Proc, stop_all, ProbeNode
 
 
 @pytest.fixture
-def ros() -> Iterator[TestNode]:
+def ros() -> Iterator[ProbeNode]:
     """A test node spinning in the background, torn down after the test."""
-    node = TestNode()
+    node = ProbeNode()
     try:
         yield node
     finally:

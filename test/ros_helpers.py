@@ -151,7 +151,7 @@ class Collector(Generic[T]):
         return self.messages[-1]
 
 
-class TestNode:
+class ProbeNode:
     """A node spinning in a background thread of the test process."""
 
     def __init__(self, name: str = 'test_probe') -> None:
