@@ -133,8 +133,10 @@ class Collector(Generic[T]):
 
     def __init__(self) -> None:
         self.messages: list[T] = []
+        self.times: list[float] = []
 
     def __call__(self, msg: T) -> None:
+        self.times.append(time.monotonic())
         self.messages.append(msg)
 
     def __len__(self) -> int:

@@ -152,6 +152,10 @@ class BridgeNode(LifecycleNode):
         """Count frames handed to the socket."""
         self.stats.messages_out += count
 
+    def link_bad_frame(self, what: str) -> None:
+        """Count a frame the transport rejected."""
+        self.count_bad_input(what)
+
     def link_error(self, what: str) -> None:
         """Record a failure the transport survived (throttled log)."""
         self.stats.last_error = redact(what, self.secrets)

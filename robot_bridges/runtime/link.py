@@ -30,8 +30,11 @@ class LinkListener(Protocol):
     def link_sent(self, count: int) -> None:
         """``count`` queued frames were handed to the socket."""
 
+    def link_bad_frame(self, what: str) -> None:
+        """The transport rejected a received frame (over the size limit, invalid UTF-8 text)."""
+
     def link_error(self, what: str) -> None:
-        """Something failed that the transport survived (connect error, oversize frame)."""
+        """Something failed that the transport survived (a connect attempt, a send)."""
 
 
 class Outbox(Generic[T]):

@@ -109,9 +109,9 @@ class WebSocketClient:
                 listener.link_frame(frame)
         except ConnectionClosed as exc:
             reason = _close_reason(exc)
-            if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
-                limit = self._config.max_message_bytes
-                listener.link_error(f'a frame over max_message_bytes ({limit}) closed the link')
+            if exc.sent is not None and exc.sent.code in _BAD_FRAME_CODES:
+                listener.link_bad_frame(
+                    f'{_BAD_FRAME_CODES[exc.sent.code]}: the link was closed and reopens at once')
         finally:
             if sender is not None:
                 sender.cancel()
@@ -124,6 +124,12 @@ class WebSocketClient:
         # A bridge never gives up on its service: every failure is reported and retried.
         self._listener.link_error(f'connect to {self.display_url} failed: {describe_exception(exc)}')
         return None
+
+
+_BAD_FRAME_CODES = {
+    CloseCode.MESSAGE_TOO_BIG: 'received a frame over max_message_bytes',
+    CloseCode.INVALID_DATA: 'received a text frame that is not UTF-8',
+}
 
 
 def _close_reason(exc: ConnectionClosed) -> str:

@@ -1,0 +1,65 @@
+"""robot_bridges.protocols.robot_chat against golden frames, both directions."""
+
+import json
+
+import pytest
+from robot_bridges.protocols.robot_chat import (ChatObject, encode_object, LocalProtocolError,
+                                                parse_frame, RemoteProtocolError, UsersCount,
+                                                users_frame)
+
+MESSAGE = '{"type": "message", "user": "ann", "message": "hello"}'
+
+
+def test_users_count_frame_of_the_reference_server() -> None:
+    assert parse_frame('{"type": "users", "count": 3}') == UsersCount(3)
+    assert users_frame(2) == '{"type": "users", "count": 2}'
+    assert parse_frame(users_frame(0)) == UsersCount(0)
+
+
+def test_chat_object_keeps_the_frame_text_verbatim() -> None:
+    pretty = '{\n  "type": "message",\n  "message": "hi"\n}'
+    assert parse_frame(MESSAGE) == ChatObject('message', MESSAGE)
+    assert parse_frame(pretty) == ChatObject('message', pretty)
+
+
+def test_object_without_type_or_with_non_string_type_has_empty_type() -> None:
+    assert parse_frame('{"a": 1}') == ChatObject('', '{"a": 1}')
+    assert parse_frame('{"type": 5}') == ChatObject('', '{"type": 5}')
+
+
+def test_binary_frame_holding_utf8_json_is_accepted() -> None:
+    assert parse_frame('{"type": "é"}'.encode()) == ChatObject('é', '{"type": "é"}')
+
+
+@pytest.mark.parametrize('frame, reason', [
+    ('not json', 'not JSON'),
+    ('[1, 2]', 'JSON list, not an object'),
+    ('42', 'JSON int, not an object'),
+    ('"text"', 'JSON str, not an object'),
+    ('null', 'JSON NoneType, not an object'),
+    (b'\xff\xfe{', 'not UTF-8'),
+    ('', 'not JSON'),
+    ('{"type": "users", "count": -1}', 'invalid count -1'),
+    ('{"type": "users", "count": "2"}', "invalid count '2'"),
+    ('{"type": "users", "count": true}', 'invalid count True'),
+    ('{"type": "users"}', 'invalid count None'),
+])
+def test_bad_frames_are_remote_protocol_errors(frame: str | bytes, reason: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=reason):
+        parse_frame(frame)
+
+
+def test_encode_keeps_an_object_that_has_a_type_verbatim() -> None:
+    assert encode_object(MESSAGE, 'other') == MESSAGE
+
+
+def test_encode_adds_the_type_hint_only_when_missing() -> None:
+    frame = encode_object('{"message": "hi"}', 'message')
+    assert json.loads(frame) == {'message': 'hi', 'type': 'message'}
+    assert encode_object('{"message": "hi"}', '') == '{"message": "hi"}'
+
+
+@pytest.mark.parametrize('text', ['nope', '[1]', '1', '"s"', ''])
+def test_encode_rejects_non_objects(text: str) -> None:
+    with pytest.raises(LocalProtocolError):
+        encode_object(text, 'message')
