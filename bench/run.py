@@ -1,0 +1,236 @@
+"""Bridge vs floor benchmark: latency at a paced 1 kHz and a 20,000-message burst.
+
+For each case, two paths are measured in the same run with the same payload and process
+layout, one after the other:
+
+* bridge: load -> service -> bridge node (own process) -> subscriber (own process);
+* floor: load -> service -> ``floor.py`` (raw websocket client republishing each frame as a
+  std_msgs/String, own process) -> subscriber (own process).
+
+Prints one markdown table (bridge / floor per figure, PASS/FAIL per target) and the machine.
+Run through ``scripts/bench.sh [case ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+from pathlib import Path
+import platform
+import random
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Protocol, Sequence
+
+from payload import BURST, END, PACED, WARM
+import procs
+import robot_chat_case
+from stats import CaseResult, PathResult, table
+
+PACED_COUNT = 4000
+PACED_PERIOD_S = 0.001
+WARM_UP_DISCARD = 500
+BURST_COUNT = 20_000
+# Reliable KEEP_LAST history on both ends deep enough for the whole burst: nothing unread is
+# ever overwritten, so a loss would be a real loss.
+QOS_DEPTH = 25_000
+FLOOR_TOPIC = '/bench/floor'
+CONNECT_TIMEOUT_S = 20.0
+MATCH_TIMEOUT_S = 20.0
+REPORT_TIMEOUT_S = 60.0
+
+
+class Load(Protocol):
+    """The sending side of a case, connected to its service."""
+
+    url: str
+    hello: tuple[str, ...]
+
+    async def send(self, phase: int, seq: int) -> None:
+        """Stamp and send one message (on the event loop)."""
+
+    async def wait_for_hop(self) -> None:
+        """Return once the hop under test is connected to the service."""
+
+    def bridge_argv(self, depth: int) -> list[str]:
+        """Return the argv of the bridge under test, configured for this service."""
+
+
+def available_cases() -> dict[str, Any]:
+    """Cases by command-line name."""
+    return {'robot_chat': robot_chat_case}
+
+
+class Subscriber:
+    """The subscriber process's reports, read from its stdout."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.ready = asyncio.Event()
+        self._reports: dict[str, dict[str, Any]] = {}
+        self._changed = asyncio.Condition()
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        async for line in self.process.stdout:
+            event = json.loads(line)
+            if event['event'] == 'ready':
+                self.ready.set()
+            else:
+                async with self._changed:
+                    self._reports[event['phase']] = event
+                    self._changed.notify_all()
+
+    async def report(self, phase: str, timeout: float) -> dict[str, Any]:
+        """Wait for the phase's report; if it is late, stop the subscriber and take what it has."""
+        async def arrived() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: phase in self._reports)
+
+        try:
+            await asyncio.wait_for(arrived(), timeout)
+        except asyncio.TimeoutError:
+            print(f'bench: no {phase} report after {timeout} s; stopping the subscriber',
+                  file=sys.stderr)
+            await procs.stop(self.process)
+            await asyncio.wait_for(self._reader, procs.STOP_TIMEOUT_S)
+        return self._reports[phase]
+
+
+def pace(loop: asyncio.AbstractEventLoop, send: Callable[[int, int], Any], count: int) -> None:
+    """Send ``count`` paced messages at absolute deadlines (no drift), from a thread.
+
+    time.sleep is precise to tens of microseconds; the event loop's own timers round to
+    whole milliseconds, which would send in clumps at 1 kHz.
+    """
+    start = time.monotonic() + 0.005
+    last = None
+    for seq in range(count):
+        delay = start + seq * PACED_PERIOD_S - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        last = asyncio.run_coroutine_threadsafe(send(PACED, seq), loop)
+    if last is not None:
+        last.result(CONNECT_TIMEOUT_S)
+
+
+async def measure_path(case: Any, workdir: Path, bridge: bool) -> PathResult:
+    """One path of one case, from fresh processes."""
+    path = 'bridge' if bridge else 'floor'
+    logs = workdir / f'{case.KIND}_{path}'
+    logs.mkdir()
+    kind, topic = (case.KIND, case.TOPIC) if bridge else (f'{case.KIND}_raw', FLOOR_TOPIC)
+    subscriber_argv = [*procs.bench_script('subscriber'), '--kind', kind, '--topic', topic,
+                       '--depth', str(QOS_DEPTH)]
+    async with contextlib.AsyncExitStack() as stack:
+        load = await stack.enter_async_context(case.load(logs))
+        process = await stack.enter_async_context(
+            procs.running(subscriber_argv, logs / 'subscriber.log', stdout_pipe=True))
+        subscriber = Subscriber(process)
+        if bridge:
+            hop_argv = load.bridge_argv(QOS_DEPTH)
+        else:
+            hop_argv = [*procs.bench_script('floor'), '--url', load.url, '--topic', FLOOR_TOPIC,
+                        '--depth', str(QOS_DEPTH)]
+            for frame in load.hello:
+                hop_argv += ['--hello', frame]
+        await stack.enter_async_context(procs.running(hop_argv, logs / 'hop.log'))
+        await asyncio.wait_for(load.wait_for_hop(), CONNECT_TIMEOUT_S)
+        await asyncio.wait_for(warm_up(load, subscriber), MATCH_TIMEOUT_S)
+        await asyncio.to_thread(pace, asyncio.get_running_loop(), load.send, PACED_COUNT)
+        await load.send(END, PACED)
+        paced = await subscriber.report('paced', REPORT_TIMEOUT_S)
+        for seq in range(BURST_COUNT):
+            await load.send(BURST, seq)
+        await load.send(END, BURST)
+        burst = await subscriber.report('burst', REPORT_TIMEOUT_S)
+    return PathResult.from_reports(paced, burst, WARM_UP_DISCARD, BURST_COUNT)
+
+
+async def warm_up(load: Load, subscriber: Subscriber) -> None:
+    """Send warm-up messages until the subscriber got one: the whole chain is matched."""
+    seq = 0
+    while not subscriber.ready.is_set():
+        await load.send(WARM, seq)
+        seq += 1
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(subscriber.ready.wait(), 0.05)
+
+
+async def measure(names: Sequence[str]) -> list[CaseResult]:
+    """Every named case: floor first, then bridge."""
+    cases = available_cases()
+    results = []
+    with tempfile.TemporaryDirectory(prefix='robot_bridges_bench_') as tmp:
+        for name in names:
+            case = cases[name]
+            try:
+                floor = await measure_path(case, Path(tmp), bridge=False)
+                bridge = await measure_path(case, Path(tmp), bridge=True)
+            except Exception:
+                print(f'bench: {name} failed; process logs:', file=sys.stderr)
+                for log in sorted(Path(tmp).glob(f'{case.KIND}_*/*.log')):
+                    tail = log.read_text(errors='replace').splitlines()[-15:]
+                    print(f'--- {log.relative_to(tmp)}', *tail, sep='\n', file=sys.stderr)
+                raise
+            results.append(CaseResult(case.NAME, bridge, floor))
+    return results
+
+
+def machine() -> str:
+    """CPU, cores, Python and ROS distribution of this run."""
+    cpu = platform.processor() or 'unknown CPU'
+    with contextlib.suppress(OSError), open('/proc/cpuinfo') as info:
+        for line in info:
+            if line.startswith('model name'):
+                cpu = line.split(':', 1)[1].strip()
+                break
+    rmw = os.environ.get('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp (default)')
+    return (f'{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, '
+            f'Python {platform.python_version()}, ROS 2 {os.environ.get("ROS_DISTRO", "?")}, '
+            f'{rmw}')
+
+
+def notes(results: Sequence[CaseResult]) -> str:
+    """How the figures were made, under the table."""
+    samples = results[0].bridge.latency_samples if results else 0
+    return '\n'.join([
+        f'Machine: {machine()}.',
+        f'Latency: one-way, send stamp to subscriber callback (CLOCK_MONOTONIC), {PACED_COUNT} '
+        f'messages paced at 1 kHz, first {WARM_UP_DISCARD} discarded ({samples} kept). '
+        f'Burst: {BURST_COUNT:,} messages sent as fast as the sender can; rate = delivered / '
+        '(last - first arrival).',
+        f'QoS: reliable, volatile, keep-last depth {QOS_DEPTH:,} on bridge/floor publisher '
+        'and subscriber. Every hop is its own process; all on loopback.',
+        'Floor: same sender and service, the bridge replaced by a raw websocket client that '
+        'republishes each frame unparsed as std_msgs/String (plain rclpy publisher) to the '
+        'same kind of subscriber process.',
+    ])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure the chosen cases and print the table."""
+    cases = available_cases()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('cases', nargs='*', metavar='case',
+                        help=f'case to run: {", ".join(cases)} (default: all)')
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.cases) - set(cases))
+    if unknown:
+        parser.error(f'unknown case {", ".join(unknown)}; choose from {", ".join(cases)}')
+    os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(0, 101)))
+    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    results = asyncio.run(measure(args.cases or list(cases)))
+    print(table(results))
+    print()
+    print(notes(results))
+    return 0 if all(all(case.verdicts()) for case in results) else 1
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""Figures of one measured path, the targets, and the table that compares bridge and floor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+from typing import Any, Sequence
+
+# The issue's targets for every case.
+P50_MARGIN_MS = 0.3
+P99_LIMIT_MS = 2.0
+RATE_RATIO_MIN = 0.8
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Return the ``q``-th percentile, q in 0..100, interpolating linearly between ranks."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+@dataclass(frozen=True)
+class PathResult:
+    """What the subscriber saw for one path (bridge or floor) of one case."""
+
+    p50_ms: float
+    p99_ms: float
+    latency_samples: int
+    burst_sent: int
+    burst_delivered: int
+    burst_unique: int
+    burst_rate: float
+
+    @property
+    def lost(self) -> int:
+        """Burst messages that never arrived (duplicates do not make up for losses)."""
+        return self.burst_sent - self.burst_unique
+
+    @classmethod
+    def from_reports(cls, paced: dict[str, Any], burst: dict[str, Any], warm_up: int,
+                     burst_sent: int) -> PathResult:
+        """Build from the subscriber's phase reports, dropping the first ``warm_up`` samples."""
+        latencies_ms = [ns / 1e6 for ns in paced['latencies_ns'][warm_up:]]
+        span_s = (burst['last_ns'] - burst['first_ns']) / 1e9
+        rate = burst['delivered'] / span_s if span_s > 0 else math.nan
+        return cls(percentile(latencies_ms, 50), percentile(latencies_ms, 99),
+                   len(latencies_ms), burst_sent, burst['delivered'], burst['unique'], rate)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """Bridge and floor of one case, measured in the same run."""
+
+    name: str
+    bridge: PathResult
+    floor: PathResult
+
+    @property
+    def p50_delta_ms(self) -> float:
+        """Bridge p50 minus floor p50."""
+        return self.bridge.p50_ms - self.floor.p50_ms
+
+    @property
+    def rate_ratio(self) -> float:
+        """Bridge burst rate over floor burst rate."""
+        return self.bridge.burst_rate / self.floor.burst_rate
+
+    def verdicts(self) -> tuple[bool, bool, bool, bool]:
+        """p50 margin, p99 limit, no loss, rate ratio."""
+        return (self.p50_delta_ms <= P50_MARGIN_MS, self.bridge.p99_ms < P99_LIMIT_MS,
+                self.bridge.lost == 0, self.rate_ratio >= RATE_RATIO_MIN)
+
+
+def _verdict(ok: bool) -> str:
+    return 'PASS' if ok else 'FAIL'
+
+
+def table(results: Sequence[CaseResult]) -> str:
+    """Render the markdown table, one row per case; each figure is bridge / floor."""
+    lines = [
+        '| Case | p50 ms bridge / floor | p50 Δ ms (≤ +0.3) | p99 ms bridge / floor (< 2) '
+        '| Burst lost bridge / floor (0) | Burst rate msg/s bridge / floor | Rate ratio (≥ 0.8) |',
+        '|---|---|---|---|---|---|---|',
+    ]
+    for case in results:
+        b, f = case.bridge, case.floor
+        p50_ok, p99_ok, lost_ok, rate_ok = (_verdict(v) for v in case.verdicts())
+        lines.append(
+            f'| {case.name} | {b.p50_ms:.3f} / {f.p50_ms:.3f} '
+            f'| {case.p50_delta_ms:+.3f} {p50_ok} '
+            f'| {b.p99_ms:.3f} / {f.p99_ms:.3f} {p99_ok} '
+            f'| {b.lost} / {f.lost} of {b.burst_sent} {lost_ok} '
+            f'| {b.burst_rate:,.0f} / {f.burst_rate:,.0f} '
+            f'| {case.rate_ratio:.2f} {rate_ok} |')
+    return '\n'.join(lines)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# README command 3: set up (idempotent), then measure each bridge against its simulator next
+# to the floor (raw websocket + raw rclpy hop) and print one markdown table.
+# Arguments pick cases, e.g. `scripts/bench.sh robot_chat`; default: all.
+set -eo pipefail
+# shellcheck disable=SC1091
+. "$(dirname "$0")/setup.sh" >&2
+# Each run gets its own DDS domain (unless one is given) and stays on this host.
+export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$(( RANDOM % 102 ))}"
+export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+# Never from the source tree: it would shadow the built package.
+cd "${TMPDIR:-/tmp}"
+exec python3 "${ROBOT_BRIDGES_ROOT}/bench/run.py" "$@"
