@@ -1,0 +1,208 @@
+"""A websocket server that serves one peer at a time: the bridge is the server, the peer dials.
+
+Used where the robot side connects to us (Reachy: the Unity simulator is the client of a
+lockstep sync loop; the node sends a frame, the peer answers one). The server listens for
+the lifetime of :meth:`WebSocketServer.run`; a peer that goes away is simply waited for again.
+
+* One peer at a time: a second concurrent client completes the opening handshake and is
+  closed at once with code 1013 (try again later); the listener hears of it through
+  ``link_error``. A frame the server rejects (over ``max_message_bytes``, text that is not
+  UTF-8) closes that peer's connection and is reported through ``link_bad_frame``.
+* The request path is ignored, as the reference server ignored it.
+* Frames queued with :meth:`WebSocketServer.send` wait in an
+  :class:`~robot_bridges.runtime.link.Outbox` while no peer is connected and go to the next
+  peer in order, after its ``hello`` frames. For a lockstep loop where only the latest
+  command matters, use ``outbox_size=1``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+import logging
+from typing import Callable, Sequence
+
+from robot_bridges.runtime.link import Frame, LinkListener, Outbox
+from robot_bridges.runtime.redact import describe_exception
+from websockets.asyncio.server import serve, Server, ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+
+_LOGGER = logging.getLogger('robot_bridges.websocket_server')
+
+
+@dataclass(frozen=True)
+class WebSocketServerConfig:
+    """Where to listen. Bind ``0.0.0.0`` only when asked to: the default is loopback."""
+
+    port: int
+    host: str = '127.0.0.1'
+    max_message_bytes: int = 1 << 20
+    ping_interval_s: float | None = 20.0
+    close_timeout_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f'port must be in 0..65535, got {self.port}')
+        if self.max_message_bytes < 1:
+            raise ValueError(f'max_message_bytes must be positive, got {self.max_message_bytes}')
+
+
+class WebSocketServer:
+    """Listen for :meth:`run`'s lifetime and exchange frames with one peer at a time.
+
+    The listener hears ``link_up`` when a peer connects (after its ``hello`` frames were
+    sent), ``link_frame`` for every frame it sends, and ``link_down`` when it goes, cleanly or
+    not. Use it from the asyncio loop thread only.
+    """
+
+    def __init__(self, config: WebSocketServerConfig, listener: LinkListener, *,
+                 outbox_size: int = 100,
+                 hello: Callable[[], Sequence[Frame]] = tuple) -> None:
+        self._config = config
+        self._listener = listener
+        self._hello = hello
+        self.outbox: Outbox[Frame] = Outbox(outbox_size)
+        self._server: Server | None = None
+        self._peer: ServerConnection | None = None
+        self._listening = asyncio.Event()
+        self._closed = asyncio.Event()
+
+    @property
+    def connected(self) -> bool:
+        """Whether a peer is connected right now."""
+        return self._peer is not None
+
+    @property
+    def port(self) -> int:
+        """The TCP port actually bound (useful with port 0).
+
+        Raises ``RuntimeError`` when the server is not listening: await :meth:`wait_listening`.
+        """
+        server = self._server
+        if server is None or not server.sockets:
+            raise RuntimeError('the websocket server is not listening')
+        return int(server.sockets[0].getsockname()[1])
+
+    @property
+    def display_url(self) -> str:
+        """Where peers should connect: safe for logs (the server holds no secret)."""
+        host = self._config.host
+        host = f'[{host}]' if ':' in host else host
+        port = self.port if self._server is not None else self._config.port
+        return f'ws://{host}:{port}'
+
+    def send(self, frame: Frame) -> bool:
+        """Queue a frame for the peer; returns False if the oldest queued frame was dropped."""
+        return self.outbox.put(frame)
+
+    async def wait_listening(self) -> int:
+        """Wait until :meth:`run` listens and return the bound port.
+
+        Raises ``RuntimeError`` if the server was closed before it listened.
+        """
+        listening = asyncio.create_task(self._listening.wait())
+        closed = asyncio.create_task(self._closed.wait())
+        try:
+            await asyncio.wait((listening, closed), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            listening.cancel()
+            closed.cancel()
+        if not self._listening.is_set():
+            raise RuntimeError('the websocket server was closed before it listened')
+        return self.port
+
+    async def run(self) -> None:
+        """Listen until :meth:`close` or cancellation; serve peers one at a time.
+
+        May be called again after it returned (lifecycle deactivate, then activate).
+        Raises ``OSError`` if the address cannot be bound (port in use, bad host): that is a
+        configuration error, not something to retry.
+        """
+        self._closed.clear()
+        config = self._config
+        try:
+            async with serve(
+                self._handle,
+                config.host,
+                config.port,
+                max_size=config.max_message_bytes,
+                ping_interval=config.ping_interval_s,
+                close_timeout=config.close_timeout_s,
+                compression=None,
+                logger=_LOGGER,
+            ) as server:
+                self._server = server
+                self._listening.set()
+                await self._closed.wait()
+                # Leaving the block closes the peer (close code 1001) and stops listening.
+        finally:
+            self._server = None
+            self._listening.clear()
+            self._closed.set()
+
+    async def close(self) -> None:
+        """Close the peer with a close handshake, stop listening, and wait until done."""
+        self._closed.set()
+        server = self._server
+        if server is not None:
+            server.close()
+            await server.wait_closed()
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        listener = self._listener
+        if self._peer is not None or self._closed.is_set():
+            listener.link_error(f'refused a second peer from {_address(connection)}: '
+                                'one peer at a time')
+            await connection.close(CloseCode.TRY_AGAIN_LATER, 'one peer at a time')
+            return
+        self._peer = connection
+        reason = 'closed'
+        sender: asyncio.Task[None] | None = None
+        up = False
+        try:
+            for frame in self._hello():
+                await connection.send(frame)
+            up = True
+            listener.link_up()
+            sender = asyncio.create_task(self._drain(connection))
+            while True:
+                listener.link_frame(await connection.recv())
+        except ConnectionClosed as exc:
+            reason = _close_reason(exc)
+            if exc.sent is not None and exc.sent.code in _BAD_FRAME_CODES:
+                listener.link_bad_frame(f'{_BAD_FRAME_CODES[exc.sent.code]}: the peer was '
+                                        'disconnected and may connect again')
+        finally:
+            if sender is not None:
+                sender.cancel()
+            self._peer = None
+            if up:
+                listener.link_down(reason)
+
+    async def _drain(self, connection: ServerConnection) -> None:
+        try:
+            await self.outbox.drain(connection.send, self._listener.link_sent)
+        except ConnectionClosed:
+            pass  # the receiving side reports it; the interrupted frame stays queued
+
+
+_BAD_FRAME_CODES = {
+    CloseCode.MESSAGE_TOO_BIG: 'received a frame over max_message_bytes',
+    CloseCode.INVALID_DATA: 'received a text frame that is not UTF-8',
+}
+
+
+def _address(connection: ServerConnection) -> str:
+    try:
+        host, port = connection.remote_address[:2]
+    except (TypeError, ValueError) as exc:
+        return f'an unknown address ({describe_exception(exc)})'
+    return f'{host}:{port}'
+
+
+def _close_reason(exc: ConnectionClosed) -> str:
+    close = exc.rcvd or exc.sent
+    if close is None:
+        return 'connection lost without a close frame'
+    return f'closed with code {int(close.code)}' + (f' ({close.reason})' if close.reason else '')
