@@ -33,13 +33,14 @@ _rb_setup_venv() {
   export AMENT_PREFIX_PATH="${venv}" CMAKE_PREFIX_PATH="${venv}" ROS_DISTRO="${_rb_distro}"
 }
 
+# Builds of one tree are serialized (flock): two shells testing at once must not interleave.
 _rb_build() {
-  (cd "${_rb_root}" && colcon --log-base "${_rb_state}/log" build \
+  (cd "${_rb_root}" && flock 9 && colcon --log-base "${_rb_state}/log" build \
       --base-paths "${_rb_root}" --merge-install \
       --build-base "${_rb_state}/build" --install-base "${_rb_state}/install" \
       --event-handlers console_cohesion- console_stderr- status- \
       --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$(command -v python3)" \
-      > "${_rb_state}/build.out" 2>&1) || { cat "${_rb_state}/build.out" >&2; return 1; }
+      > "${_rb_state}/build.out" 2>&1) 9> "${_rb_state}/build.lock" || { cat "${_rb_state}/build.out" >&2; return 1; }
   # shellcheck disable=SC1091
   . "${_rb_state}/install/setup.bash"
 }

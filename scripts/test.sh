@@ -9,4 +9,4 @@ cd "${ROBOT_BRIDGES_ROOT}"
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$(( (RANDOM % 100) + 1 ))}"
 export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
 # `pytest`, not `python -m pytest`: the source tree must not shadow the built package.
-exec pytest test "$@"
+exec pytest "$@"

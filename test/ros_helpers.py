@@ -24,6 +24,11 @@ from robot_bridges.node.qos import LATCHED, reliable
 
 T = TypeVar('T')
 
+# DDS matching is not symmetric in time: our endpoint may list the remote one a moment
+# before the remote endpoint has matched ours, and a volatile reader ignores what was
+# written before it matched. A short settle after matching closes that window.
+MATCH_SETTLE_S = 0.5
+
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = '') -> Any:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
@@ -114,6 +119,13 @@ class Proc:
         self._reader.join(2)
         return self._popen.returncode
 
+    def wait_exit(self, timeout: float) -> int:
+        """Wait for the process to exit by itself; fail after ``timeout`` seconds."""
+        try:
+            return self._popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f'{self.name} still running after {timeout} s') from None
+
     def kill(self) -> None:
         """SIGKILL: the process vanishes without closing anything."""
         self._popen.kill()
@@ -162,6 +174,7 @@ class ProbeNode:
         self.node = Node(name, context=self.context)
         self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
         self.executor.add_node(self.node)
+        self._subscriptions: dict[str, Any] = {}
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
 
@@ -174,18 +187,31 @@ class ProbeNode:
     def subscribe(self, msg_type: Any, topic: str, qos: QoSProfile | None = None) -> Collector[Any]:
         """Collect every message on ``topic`` (reliable, depth 1000 unless ``qos`` given)."""
         collector: Collector[Any] = Collector()
-        self.node.create_subscription(msg_type, topic, collector, qos or reliable(1000))
+        self._subscriptions[topic] = self.node.create_subscription(
+            msg_type, topic, collector, qos or reliable(1000))
         return collector
 
     def subscribe_latched(self, msg_type: Any, topic: str) -> Collector[Any]:
         """Collect a transient-local topic (connected, connected_users)."""
         return self.subscribe(msg_type, topic, LATCHED)
 
+    def wait_publishers(self, topic: str, count: int = 1, timeout: float = 15.0) -> None:
+        """Wait until our subscription of ``topic`` matched ``count`` publishers.
+
+        The graph (count_publishers) knows a publisher before DDS has matched it with our
+        reader; until then its messages do not reach us.
+        """
+        subscription = self._subscriptions[topic]
+        wait_for(lambda: subscription.get_publisher_count() >= count, timeout,
+                 f'{count} matched publisher(s) of {topic}')
+        time.sleep(MATCH_SETTLE_S)
+
     def publisher(self, msg_type: Any, topic: str, wait_subscribers: int = 1) -> Any:
         """A reliable publisher, returned once ``wait_subscribers`` subscribers matched."""
         pub = self.node.create_publisher(msg_type, topic, reliable(1000))
         wait_for(lambda: pub.get_subscription_count() >= wait_subscribers, 15.0,
                  f'a subscriber on {topic}')
+        time.sleep(MATCH_SETTLE_S)
         return pub
 
     def call(self, srv_type: Any, name: str, request: Any, timeout: float = 10.0) -> Any:

@@ -15,6 +15,7 @@ thread and publish from there (rcl publish is thread-safe).
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from typing import Any, Iterable
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -42,6 +43,7 @@ class BridgeNode(LifecycleNode):
         self._lifecycle_state = 'unconfigured'
         self._ever_connected = False
         self._link_task: concurrent.futures.Future[None] | None = None
+        self._last_warning: dict[str, float] = {}
         params.declare(self, 'autostart', True,
                        'Configure and activate by itself when started plainly.', read_only=True)
         params.declare(self, 'reconnect_min_s', 0.5,
@@ -99,17 +101,26 @@ class BridgeNode(LifecycleNode):
         return Backoff(min_s=low, max_s=high)
 
     def count_bad_input(self, what: str) -> None:
-        """Count a frame or message that could not be used, and say why (throttled)."""
+        """Count a frame or message that could not be used, and say why.
+
+        ``what`` reads 'kind: detail'; one line per kind per second at most, the counter
+        in diagnostics counts them all.
+        """
         self.stats.decode_errors += 1
         self.stats.last_error = what
-        self.get_logger().warning(f'{what} (decode errors: {self.stats.decode_errors})',
-                                  throttle_duration_sec=1.0)
+        self._warn_throttled(what, f'(decode errors: {self.stats.decode_errors})')
 
     def count_dropped(self, what: str, count: int = 1) -> None:
-        """Count messages that were dropped, and say why (throttled)."""
+        """Count messages that were dropped, and say why (throttled like count_bad_input)."""
         self.stats.dropped += count
-        self.get_logger().warning(f'{what} (dropped: {self.stats.dropped})',
-                                  throttle_duration_sec=1.0)
+        self._warn_throttled(what, f'(dropped: {self.stats.dropped})')
+
+    def _warn_throttled(self, what: str, counter: str) -> None:
+        kind = what.partition(':')[0]
+        now = time.monotonic()
+        if now - self._last_warning.get(kind, -1e9) >= 1.0:
+            self._last_warning[kind] = now
+            self.get_logger().warning(f'{redact(what, self.secrets)} {counter}')
 
     @property
     def is_active(self) -> bool:

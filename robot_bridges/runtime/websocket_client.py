@@ -107,8 +107,10 @@ class WebSocketClient:
             sender = asyncio.create_task(self.outbox.drain(connection.send, listener.link_sent))
             async for frame in connection:
                 listener.link_frame(frame)
+            reason = _close_reason(connection.close_code, connection.close_reason)
         except ConnectionClosed as exc:
-            reason = _close_reason(exc)
+            close = exc.rcvd or exc.sent
+            reason = _close_reason(close.code, close.reason) if close else _close_reason(None, '')
             if exc.sent is not None and exc.sent.code in _BAD_FRAME_CODES:
                 listener.link_bad_frame(
                     f'{_BAD_FRAME_CODES[exc.sent.code]}: the link was closed and reopens at once')
@@ -132,8 +134,7 @@ _BAD_FRAME_CODES = {
 }
 
 
-def _close_reason(exc: ConnectionClosed) -> str:
-    close = exc.rcvd or exc.sent
-    if close is None:
+def _close_reason(code: int | None, reason: str | None) -> str:
+    if code is None:
         return 'connection lost without a close frame'
-    return f'closed with code {int(close.code)}' + (f' ({close.reason})' if close.reason else '')
+    return f'closed with code {int(code)}' + (f' ({reason})' if reason else '')
