@@ -1,0 +1,356 @@
+"""Victor webViz protocol (sans-I/O): JSON objects in text frames, one module per push.
+
+Client -> robot: ``{"type": "subscribe"|"unsubscribe", "module": m}``,
+``{"type": "data", "module": m, "data": {...}}`` and ``{"keepalive": ...}``.
+Robot -> client: ``{"module": m, "data": <json>}`` pushes, sent only to subscribers of
+``m``, and ``{"keepalive": true}`` answers. The robot's JSON writer may indent over several
+lines, so everything here goes through a JSON parser, never through string matching.
+
+Both ends live here: the ``parse_push`` / ``*_frame`` side is the bridge's, the
+``parse_request`` / ``push_frame`` side is the robot's (used by the simulator).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import json
+from math import nan
+import reprlib
+from typing import Any, Literal
+
+MICDATA = 'micdata'
+# Directions run clockwise from straight ahead in 30 degree steps; 12 means unknown.
+DIRECTION_COUNT = 12
+DIRECTION_UNKNOWN = 12
+# ``directions`` holds one confidence per direction plus one for "unknown".
+CONFIDENCE_COUNT = DIRECTION_COUNT + 1
+# Firmware variants name the winning direction differently (see PROTOCOLS.md section 1).
+DirectionField = Literal['dominant', 'direction', 'both']
+DIRECTION_FIELDS: tuple[str, ...] = ('dominant', 'direction', 'both')
+
+_FLOAT32_MAX = 3.4028234663852886e38
+_FLOAT64_MAX = 1.7976931348623157e308
+_INT32_MIN, _INT32_MAX = -2**31, 2**31 - 1
+_COMPACT = (',', ':')
+_STYLED = (',', ' : ')
+
+
+class RemoteProtocolError(ValueError):
+    """The peer sent something that is not a valid webViz frame or payload (their fault)."""
+
+
+class LocalProtocolError(ValueError):
+    """We were asked to send something that is not a valid webViz frame (our caller's fault)."""
+
+
+# -- robot -> client ---------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """One module push; ``data`` is the decoded JSON value (any JSON type)."""
+
+    module: str
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class KeepaliveAck:
+    """Return the robot's answer to a keepalive."""
+
+
+@dataclass(frozen=True, slots=True)
+class MicData:
+    """The fields of one micdata payload that a bridge uses, validated.
+
+    ``robot_time`` is NaN when the robot sent no ``time``; ``directions`` is empty when it
+    sent no ``directions`` (otherwise exactly 13 finite numbers, as decoded).
+    """
+
+    robot_time: float
+    direction: int
+    confidence: float
+    directions: list[float]
+    trigger_detected: bool
+    active_state: int
+
+
+def parse_push(frame: str | bytes) -> Push | KeepaliveAck:
+    """Decode one frame from the robot. Raises :class:`RemoteProtocolError` if invalid."""
+    value = _decode_object(frame)
+    module = value.get('module')
+    if module is not None:
+        if not isinstance(module, str) or not module:
+            raise RemoteProtocolError(f'push with invalid module name {_short(module)}')
+        if 'data' not in value:
+            raise RemoteProtocolError(f'push of module {module!r} without data')
+        return Push(module, value['data'])
+    if 'keepalive' in value:
+        return KeepaliveAck()
+    raise RemoteProtocolError(f'JSON object is neither a push nor a keepalive: {_keys(value)}')
+
+
+def parse_micdata(data: Any) -> MicData:
+    """Validate a micdata payload. Raises :class:`RemoteProtocolError` naming the bad field.
+
+    The winning direction is read from ``direction`` (later firmware) or else ``dominant``
+    (older firmware); ``confidence`` is required, the other fields are optional.
+    """
+    if not isinstance(data, dict):
+        raise RemoteProtocolError(f'micdata is JSON {_json_type(data)}, not an object')
+    if 'direction' in data:
+        direction = _integer(data, 'direction', 0, DIRECTION_UNKNOWN)
+    elif 'dominant' in data:
+        direction = _integer(data, 'dominant', 0, DIRECTION_UNKNOWN)
+    else:
+        raise RemoteProtocolError('micdata without "direction" or "dominant"')
+    confidence = _number(data, 'confidence', _FLOAT32_MAX)
+    robot_time = _number(data, 'time', _FLOAT64_MAX) if 'time' in data else nan
+    directions = data.get('directions')
+    if directions is None:
+        directions = []
+    elif not _confidences(directions):
+        raise RemoteProtocolError(
+            f'micdata "directions" is not a list of {CONFIDENCE_COUNT} finite numbers: '
+            f'{_short(directions)}')
+    trigger = data.get('triggerDetected', False)
+    if type(trigger) is not bool:
+        raise RemoteProtocolError(f'micdata "triggerDetected" is not a boolean: {_short(trigger)}')
+    active_state = _integer(data, 'activeState', _INT32_MIN, _INT32_MAX) \
+        if 'activeState' in data else 0
+    return MicData(robot_time, direction, confidence, directions, trigger, active_state)
+
+
+def subscribe_frame(module: str) -> str:
+    """Return the frame that subscribes to ``module`` (matched exactly, lower case)."""
+    return json.dumps({'type': 'subscribe', 'module': _module(module)})
+
+
+def unsubscribe_frame(module: str) -> str:
+    """Return the frame that unsubscribes from ``module``."""
+    return json.dumps({'type': 'unsubscribe', 'module': _module(module)})
+
+
+def keepalive_frame() -> str:
+    """Return a keepalive frame; the robot answers ``{"keepalive": true}``."""
+    return '{"keepalive":true}'
+
+
+def data_frame(module: str, json_text: str) -> str:
+    """Return the frame that sends ``json_text`` (a JSON object) as a module request.
+
+    Raises :class:`LocalProtocolError` if ``json_text`` is not JSON or not an object (the
+    robot's modules read their requests as objects).
+    """
+    try:
+        value = json.loads(json_text)
+    except ValueError as exc:
+        raise LocalProtocolError(f'request is not JSON ({exc})') from None
+    if not isinstance(value, dict):
+        raise LocalProtocolError(f'request is JSON {_json_type(value)}, not an object')
+    return json.dumps({'type': 'data', 'module': _module(module), 'data': value},
+                      separators=_COMPACT)
+
+
+def url(host: str, port: int, path: str) -> str:
+    """Return the ``ws://`` URL of a webViz server; raises :class:`LocalProtocolError`.
+
+    The robot serves plain websockets (no TLS, no authentication) on ``/socket``.
+    """
+    if not host or any(c in host for c in '/?#@ '):
+        raise LocalProtocolError(f'invalid host {host!r}')
+    if not 0 < port < 65536:
+        raise LocalProtocolError(f'port must be in 1..65535, got {port}')
+    if not path.startswith('/') or any(c in path for c in '?# '):
+        raise LocalProtocolError(f'path must start with / and hold no query, got {path!r}')
+    if ':' in host and not host.startswith('['):
+        host = f'[{host}]'
+    return f'ws://{host}:{port}{path}'
+
+
+def compact_json(data: Any) -> str:
+    """Encode ``data`` as compact JSON text (how bridges republish a push's data)."""
+    return json.dumps(data, separators=_COMPACT)
+
+
+# -- client -> robot (the robot's side, for simulators) ----------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """A client subscribes to a module."""
+
+    module: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    """A client unsubscribes from a module."""
+
+    module: str
+
+
+@dataclass(frozen=True, slots=True)
+class DataRequest:
+    """A module-specific request."""
+
+    module: str
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Keepalive:
+    """A keepalive; answer with :func:`keepalive_answer`."""
+
+
+Request = Subscribe | Unsubscribe | DataRequest | Keepalive
+
+
+def parse_request(frame: str | bytes) -> Request | None:
+    """Decode a frame as the robot does; None for anything the robot ignores.
+
+    Mirrors the firmware: only text frames of at least 2 bytes starting with ``{`` are
+    parsed; a frame with both ``type`` and ``module`` is a request (unknown types are
+    dropped, a data request needs non-null ``data``); otherwise a non-null ``keepalive``
+    asks for an answer.
+    """
+    if not isinstance(frame, str) or len(frame) < 2 or frame[0] != '{':
+        return None
+    try:
+        value = json.loads(frame)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict):
+        return None
+    kind = value.get('type')
+    module = value.get('module')
+    if kind is not None and module is not None:
+        if not isinstance(module, str) or not module:
+            return None
+        if kind == 'subscribe':
+            return Subscribe(module)
+        if kind == 'unsubscribe':
+            return Unsubscribe(module)
+        if kind == 'data' and value.get('data') is not None:
+            return DataRequest(module, value['data'])
+        return None
+    if value.get('keepalive') is not None:
+        return Keepalive()
+    return None
+
+
+def push_frame(module: str, data: Any, pretty: bool = False) -> str:
+    """Return the robot's push frame; ``pretty`` writes it as the robot's writer does.
+
+    The robot serializes with jsoncpp's ``operator<<``: tab-indented lines, ``" : "``
+    between key and value.
+    """
+    if pretty:
+        return json.dumps({'module': module, 'data': data}, indent='\t', separators=_STYLED)
+    return json.dumps({'module': module, 'data': data}, separators=_COMPACT)
+
+
+def keepalive_answer() -> str:
+    """Return the robot's answer to a keepalive."""
+    return '{"keepalive":true}'
+
+
+def micdata_payload(robot_time: float, direction: int, confidence: int, *,
+                    field: str = 'both', selected_direction: int | None = None,
+                    max_confidence: float | None = None, trigger_detected: bool = False,
+                    delay_time_ms: int = 0, active_state: int = 0,
+                    latest_power: float = 0.0, latest_noise_floor: float = 0.0,
+                    directions: list[float] | None = None,
+                    beat_confidence: float = 0.0, tempo_bpm: float = 0.0) -> dict[str, Any]:
+    """Build a complete micdata payload with every field of PROTOCOLS.md section 1.
+
+    ``field`` picks the name(s) of the winning direction: ``dominant``, ``direction`` or
+    ``both``. Raises :class:`LocalProtocolError` for an unknown ``field``.
+    """
+    if field not in DIRECTION_FIELDS:
+        raise LocalProtocolError(f'field must be one of {DIRECTION_FIELDS}, got {field!r}')
+    payload: dict[str, Any] = {'time': robot_time, 'confidence': confidence}
+    if field in ('dominant', 'both'):
+        payload['dominant'] = direction
+    if field in ('direction', 'both'):
+        payload['direction'] = direction
+    payload.update({
+        'selectedDirection': direction if selected_direction is None else selected_direction,
+        'maxConfidence': float(confidence if max_confidence is None else max_confidence),
+        'triggerDetected': trigger_detected,
+        'delayTime': delay_time_ms,
+        'activeState': active_state,
+        'latestPowerValue': latest_power,
+        'latestNoiseFloor': latest_noise_floor,
+        'directions': [0.0] * CONFIDENCE_COUNT if directions is None else directions,
+        'beatDetector': {'confidence': beat_confidence, 'tempo_bpm': tempo_bpm},
+    })
+    return payload
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+def _decode_object(frame: str | bytes) -> dict[str, Any]:
+    if isinstance(frame, bytes):
+        try:
+            frame = frame.decode('utf-8')
+        except UnicodeDecodeError as exc:
+            raise RemoteProtocolError(f'frame is not UTF-8 ({exc.reason})') from None
+    try:
+        value = json.loads(frame)
+    except ValueError as exc:
+        raise RemoteProtocolError(f'frame is not JSON ({exc})') from None
+    except RecursionError:
+        raise RemoteProtocolError('frame is JSON nested too deeply') from None
+    if not isinstance(value, dict):
+        raise RemoteProtocolError(f'frame is JSON {_json_type(value)}, not an object')
+    return value
+
+
+def _integer(data: dict[str, Any], name: str, low: int, high: int) -> int:
+    value = data[name]
+    if type(value) is not int or not low <= value <= high:
+        raise RemoteProtocolError(
+            f'micdata "{name}" is not an integer in [{low}, {high}]: {_short(value)}')
+    return value
+
+
+def _number(data: dict[str, Any], name: str, limit: float) -> float:
+    # The range test also rejects NaN and infinities (every comparison with NaN is false)
+    # and ints too large for a float, before anything converts them.
+    value = data.get(name)
+    kind = type(value)
+    if (kind is not float and kind is not int) or not -limit <= value <= limit:
+        raise RemoteProtocolError(f'micdata "{name}" is not a finite number: {_short(value)}')
+    return value
+
+
+def _confidences(values: Any) -> bool:
+    if type(values) is not list or len(values) != CONFIDENCE_COUNT:
+        return False
+    for value in values:
+        kind = type(value)
+        if (kind is not float and kind is not int) or not -_FLOAT32_MAX <= value <= _FLOAT32_MAX:
+            return False
+    return True
+
+
+def _module(module: str) -> str:
+    if not isinstance(module, str) or not module:
+        raise LocalProtocolError(f'module name must be a non-empty string, got {module!r}')
+    return module
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: 'object', list: 'array', str: 'string', bool: 'boolean', int: 'number',
+             float: 'number', type(None): 'null'}
+    return names.get(type(value), type(value).__name__)
+
+
+def _keys(value: dict[str, Any]) -> str:
+    keys = list(value)
+    shown = ', '.join(repr(k) for k in keys[:5])
+    return f'keys {shown}' + (' ...' if len(keys) > 5 else '') if keys else 'no keys'
+
+
+def _short(value: Any) -> str:
+    # reprlib bounds the work and the text for huge or deeply nested values.
+    return reprlib.repr(value)
