@@ -1,0 +1,318 @@
+"""Executable victor_sim: a Victor webViz server that speaks as the robot does.
+
+``ws://<host>:<port>/socket`` (other paths: HTTP 404). Clients subscribe and unsubscribe
+per module; pushes ``{"module": m, "data": ...}`` go only to subscribers of ``m``; a
+keepalive is answered with ``{"keepalive": true}``; frames the robot would not parse are
+ignored. With autoplay on, it sends micdata at ``rate_hz`` from a sound source moving
+around the robot, animations, observedobjects and intents traffic, and answers new
+intents/behaviors subscribers and intents requests as the firmware does. The real robot
+splits modules between two ports (8888 engine, 8889 anim); the simulator serves every module
+on its one port, so run two to mimic both.
+
+Library use (tests, benchmarks)::
+
+    sim = await start(port=0, autoplay=False)
+    await sim.wait_for_subscribers('micdata')
+    sim.push('micdata', make_micdata(1.0, 9, 150))
+    await sim.close()
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections import defaultdict, deque
+from http import HTTPStatus
+import logging
+import signal
+import sys
+from typing import Any, Callable, Sequence
+from urllib.parse import urlsplit
+
+from robot_bridges.protocols import webviz
+from robot_bridges.protocols.webviz import (DataRequest, DIRECTION_FIELDS, Keepalive, MICDATA,
+                                            Subscribe, Unsubscribe)
+from robot_bridges.sims import victor_traffic as traffic
+from robot_bridges.sims.victor_traffic import make_micdata
+from websockets.asyncio.server import broadcast, serve, Server, ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+__all__ = ['VictorSim', 'start', 'make_micdata', 'main']
+
+PATH = '/socket'
+MAX_RATE_HZ = 100_000.0
+_log = logging.getLogger('victor_sim')
+
+
+class VictorSim:
+    """A running simulated robot: its connections, their subscriptions, its traffic."""
+
+    def __init__(self, *, rate_hz: float = 10.0, field: str = 'both', pretty: bool = False,
+                 autoplay: bool = True) -> None:
+        """Check the options; :func:`start` makes and starts one."""
+        if not 0.0 < rate_hz <= MAX_RATE_HZ:
+            raise ValueError(f'rate_hz must be in (0, {MAX_RATE_HZ:g}], got {rate_hz}')
+        if field not in DIRECTION_FIELDS:
+            raise ValueError(f'field must be one of {DIRECTION_FIELDS}, got {field!r}')
+        self.rate_hz = rate_hz
+        self.field = field
+        self.pretty = pretty
+        self.autoplay = autoplay
+        self.connections: set[ServerConnection] = set()
+        self.subscribers: defaultdict[str, set[ServerConnection]] = defaultdict(set)
+        #: The last data requests received, oldest first (for tests and demos).
+        self.requests: deque[DataRequest] = deque(maxlen=1000)
+        self.micdata_sent = 0
+        self._pending_user_intent: str | None = None
+        self._changed = asyncio.Condition()
+        self._server: Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on."""
+        assert self._server is not None, 'not started'
+        return int(next(iter(self._server.sockets)).getsockname()[1])
+
+    async def _start(self, host: str, port: int) -> None:
+        self._server = await serve(
+            self._handle, host, port, process_request=_only_socket_path,
+            compression=None, max_size=1 << 20, close_timeout=1.0, logger=_log)
+        if self.autoplay:
+            self._tasks = [
+                asyncio.create_task(self._play_micdata()),
+                asyncio.create_task(self._every(traffic.ANIMATION_PERIOD_S, self._animate)),
+                asyncio.create_task(self._every(traffic.OBSERVE_PERIOD_S, self._observe)),
+                asyncio.create_task(self._every(traffic.INTENT_PERIOD_S, self._hear_intent)),
+            ]
+
+    # -- the library API -----------------------------------------------------------------
+
+    def push(self, module: str, data: Any) -> int:
+        """Send ``{"module": module, "data": data}`` to its subscribers; return how many.
+
+        Never blocks: the frame goes into each connection's write buffer (websockets'
+        ``broadcast``); connections that are closing are skipped.
+        """
+        subscribers = self.subscribers.get(module)
+        if not subscribers:
+            return 0
+        broadcast(subscribers, webviz.push_frame(module, data, self.pretty))
+        return len(subscribers)
+
+    def send_raw(self, frame: str | bytes) -> int:
+        """Send any frame to every connection, subscribed or not (for fault injection)."""
+        broadcast(self.connections, frame)
+        return len(self.connections)
+
+    async def wait_for_subscribers(self, module: str, count: int = 1,
+                                   timeout: float = 5.0) -> None:
+        """Wait until ``module`` has at least ``count`` subscribers; raises TimeoutError."""
+        async def enough() -> None:
+            async with self._changed:
+                await self._changed.wait_for(lambda: len(self.subscribers[module]) >= count)
+
+        try:
+            await asyncio.wait_for(enough(), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f'{module} has {len(self.subscribers[module])} subscribers, '
+                               f'not {count}, after {timeout} s') from None
+
+    async def close(self) -> None:
+        """Stop the traffic and close every connection (close handshake, bounded)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    # -- one connection ------------------------------------------------------------------
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        self.connections.add(connection)
+        modules: set[str] = set()
+        try:
+            async for frame in connection:
+                request = webviz.parse_request(frame)
+                if request is None:
+                    continue  # the robot ignores what it cannot parse
+                if isinstance(request, Subscribe):
+                    modules.add(request.module)
+                    await self._subscribe(connection, request.module)
+                elif isinstance(request, Unsubscribe):
+                    modules.discard(request.module)
+                    await self._unsubscribe(connection, request.module)
+                elif isinstance(request, Keepalive):
+                    await connection.send(webviz.keepalive_answer())
+                else:
+                    self.requests.append(request)
+                    self._answer(connection, request)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.connections.discard(connection)
+            for module in modules:
+                await self._unsubscribe(connection, module)
+
+    async def _subscribe(self, connection: ServerConnection, module: str) -> None:
+        async with self._changed:
+            self.subscribers[module].add(connection)
+            self._changed.notify_all()
+        if not self.autoplay:
+            return
+        # What the firmware sends a new subscriber (micdata: nothing).
+        send = self._to(connection, module)
+        if module == 'intents':
+            send(traffic.intents_snapshot(self._pending_user_intent))
+        elif module == 'behaviors':
+            send(traffic.behavior_tree())
+            send(traffic.behavior_ids())
+
+    async def _unsubscribe(self, connection: ServerConnection, module: str) -> None:
+        async with self._changed:
+            self.subscribers[module].discard(connection)
+            self._changed.notify_all()
+
+    def _answer(self, connection: ServerConnection, request: DataRequest) -> None:
+        if not self.autoplay or request.module != 'intents':
+            return  # other modules act on requests without answering (behaviors) or ignore them
+        intent = traffic.intent_for_request(request.data)
+        if intent is not None:
+            kind, value = intent
+            if kind == 'user':
+                self._pending_user_intent = value
+            self.push('intents', traffic.current_intent(kind, value))
+
+    def _to(self, connection: ServerConnection, module: str) -> Callable[[Any], None]:
+        def send(data: Any) -> None:
+            broadcast((connection,), webviz.push_frame(module, data, self.pretty))
+        return send
+
+    # -- scripted traffic ----------------------------------------------------------------
+
+    async def _play_micdata(self) -> None:
+        """Send micdata at ``rate_hz`` on an absolute schedule (late samples catch up)."""
+        loop = asyncio.get_running_loop()
+        period = 1.0 / self.rate_hz
+        start = loop.time()
+        sample = 0
+        while True:
+            sample += 1
+            delay = start + sample * period - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            elif delay < -0.5:
+                start -= delay  # stalled (suspended?): resume the schedule, do not flood
+            elif sample % 64 == 0:
+                await asyncio.sleep(0)  # catching up: still let connections be served
+            if self.subscribers.get(MICDATA):
+                robot_time = sample / self.rate_hz
+                direction, confidence, trigger = traffic.mic_source(robot_time)
+                self.push(MICDATA, make_micdata(robot_time, direction, confidence, self.field,
+                                                trigger_detected=trigger))
+                self.micdata_sent += 1
+
+    async def _every(self, period: float, act: Callable[[int], None]) -> None:
+        tick = 0
+        while True:
+            await asyncio.sleep(period)
+            tick += 1
+            act(tick)
+
+    def _animate(self, tick: int) -> None:
+        index = tick - 1
+        self.push('animations', traffic.animation_event(index, start=True))
+        asyncio.get_running_loop().call_later(
+            traffic.ANIMATION_LENGTH_S,
+            lambda: self.push('animations', traffic.animation_event(index, start=False)))
+
+    def _observe(self, tick: int) -> None:
+        robot_time = tick * traffic.OBSERVE_PERIOD_S
+        if tick % 20 == 0:
+            self.push('observedobjects', traffic.deleted_object())
+        elif tick % 30 == 0:
+            self.push('observedobjects', traffic.deleted_face())
+        else:
+            self.push('observedobjects', traffic.observed_object(robot_time))
+
+    def _hear_intent(self, tick: int) -> None:
+        value = traffic.USER_INTENTS[(tick - 1) % len(traffic.USER_INTENTS)]
+        self._pending_user_intent = value
+        self.push('intents', traffic.current_intent('user', value))
+
+
+def _only_socket_path(connection: ServerConnection, request: Request) -> Response | None:
+    # The robot's civetweb serves the websocket on /socket only.
+    if urlsplit(request.path).path != PATH:
+        return connection.respond(HTTPStatus.NOT_FOUND, 'Not Found\n')
+    return None
+
+
+async def start(host: str = '127.0.0.1', port: int = 8889, *, rate_hz: float = 10.0,
+                field: str = 'both', pretty: bool = False, autoplay: bool = True) -> VictorSim:
+    """Start a simulated robot; ``port`` 0 picks a free port (see :attr:`VictorSim.port`).
+
+    ``autoplay`` False sends nothing by itself: only what :meth:`VictorSim.push` sends.
+    Raises ValueError for invalid options, OSError if the port cannot be bound.
+    """
+    sim = VictorSim(rate_hz=rate_hz, field=field, pretty=pretty, autoplay=autoplay)
+    await sim._start(host, port)
+    return sim
+
+
+async def serve_until_signalled(args: argparse.Namespace) -> None:
+    """Run until SIGINT or SIGTERM, then close every connection cleanly."""
+    sim = await start(args.host, args.port, rate_hz=args.rate, field=args.field,
+                      pretty=args.pretty, autoplay=not args.no_autoplay)
+    host = f'[{args.host}]' if ':' in args.host else args.host
+    print(f'victor_sim: listening on ws://{host}:{sim.port}{PATH}', flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await sim.close()
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--host', default='127.0.0.1',
+                        help='interface to bind (0.0.0.0 for all: ask for it explicitly)')
+    parser.add_argument('--port', type=int, default=8889, help='TCP port (0: any free port)')
+    parser.add_argument('--rate', type=float, default=10.0, help='micdata pushes per second')
+    parser.add_argument('--field', choices=DIRECTION_FIELDS, default='both',
+                        help='name of the winning direction: older (dominant) or later '
+                             '(direction) firmware, or both')
+    parser.add_argument('--pretty', action='store_true',
+                        help="send indented multi-line JSON, as the robot's writer does")
+    parser.add_argument('--no-autoplay', action='store_true',
+                        help='send no scripted traffic (subscriptions and keepalives only)')
+    args = parser.parse_args(argv)
+    if not 0.0 < args.rate <= MAX_RATE_HZ:
+        parser.error(f'--rate must be in (0, {MAX_RATE_HZ:g}]')
+    if not 0 <= args.port < 65536:
+        parser.error('--port must be in 0..65535')
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``ros2 run robot_bridges victor_sim``."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format='victor_sim: %(message)s')
+    try:
+        asyncio.run(serve_until_signalled(args))
+    except OSError as exc:
+        print(f'victor_sim: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}',
+              file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        pass  # interrupted before the signal handlers were installed
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
