@@ -19,6 +19,9 @@ setup(
             'robot_chat_peer = robot_bridges.sims.robot_chat_peer:main',
             'robot_chat_bridge = robot_bridges.bridges.robot_chat_bridge:main',
             'topic_echo = robot_bridges.tools.topic_echo:main',
+            'victor_sim = robot_bridges.sims.victor_sim:main',
+            'victor_mic_bridge = robot_bridges.bridges.victor_mic_bridge:main',
+            'webviz_bridge = robot_bridges.bridges.webviz_bridge:main',
         ],
     },
 )

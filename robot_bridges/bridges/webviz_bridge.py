@@ -1,0 +1,184 @@
+"""Node webviz_bridge: any Victor webViz modules as JSON string topics.
+
+For each module in parameter ``modules`` it publishes ``webviz/<module>`` (the data of every
+push, as compact JSON) and forwards ``webviz/<module>/request`` to the robot as
+``{"type": "data", "module": <module>, "data": <request>}``.
+
+:class:`WebVizBridgeBase` is what every webViz bridge shares (the Victor mic bridge too): the
+connection parameters, one websocket that re-subscribes its modules on every (re)connect.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+import re
+from typing import Any, Iterable, Sequence
+
+from rclpy.lifecycle import LifecyclePublisher
+from rclpy.subscription import Subscription
+from robot_bridges.node import params
+from robot_bridges.node.bridge_node import BridgeNode
+from robot_bridges.node.qos import reliable
+from robot_bridges.node.runner import run_bridge
+from robot_bridges.protocols import webviz
+from robot_bridges.protocols.webviz import LocalProtocolError, Push, RemoteProtocolError
+from robot_bridges.runtime.link import Frame
+from robot_bridges.runtime.loop_thread import LoopThread
+from robot_bridges.runtime.websocket_client import WebSocketClient, WebSocketClientConfig
+from std_msgs.msg import String
+
+DEFAULT_MODULES = ['behaviors', 'intents', 'observedobjects', 'vision']
+# Module names become topic names, and the robot matches them exactly, lower case.
+_MODULE_NAME = re.compile(r'[a-z][a-z0-9_]*')
+
+
+class WebVizBridgeBase(BridgeNode):
+    """One websocket to a webViz server that subscribes :meth:`modules` on every connect."""
+
+    #: Port 8888 is the robot's engine process, 8889 its anim process (micdata, animations).
+    default_port = 8888
+
+    def __init__(self, node_name: str, loop: LoopThread, **kwargs: Any) -> None:
+        """Create the node in namespace ``victor`` unless told otherwise."""
+        kwargs.setdefault('namespace', 'victor')
+        super().__init__(node_name, loop, **kwargs)
+        self._client: WebSocketClient | None = None
+
+    def declare_bridge_parameters(self) -> None:
+        """Declare the connection parameters every webViz bridge has."""
+        params.declare(self, 'host', '127.0.0.1', "The robot's address.")
+        params.declare(self, 'port', self.default_port,
+                       'webViz port: 8888 engine modules, 8889 micdata and animations.',
+                       min_value=1, max_value=65535)
+        params.declare(self, 'path', '/socket', 'URL path of the webViz websocket.')
+        params.declare(self, 'max_message_bytes', 1 << 20,
+                       'Largest frame accepted; a larger one closes and reopens the link.',
+                       min_value=1024, max_value=1 << 30)
+        params.declare(self, 'qos_depth', 100, 'History depth of the published topics.',
+                       min_value=1, max_value=1_000_000)
+
+    def modules(self) -> Sequence[str]:
+        """Return the modules to subscribe on every (re)connect."""
+        raise NotImplementedError
+
+    def setup_link(self, outbox_size: int = 100) -> None:
+        """Create the websocket client from the parameters; raises ValueError if invalid."""
+        url = webviz.url(params.get(self, 'host'), params.get(self, 'port'),
+                         params.get(self, 'path'))
+        config = WebSocketClientConfig(url=url, backoff=self.backoff(),
+                                       max_message_bytes=params.get(self, 'max_message_bytes'))
+        hello = tuple(webviz.subscribe_frame(module) for module in self.modules())
+        self._client = WebSocketClient(config, self, outbox_size=outbox_size,
+                                       hello=lambda: hello)
+
+    async def run_link(self) -> None:
+        """Stay connected until closed."""
+        assert self._client is not None
+        await self._client.run()
+
+    async def close_link(self) -> None:
+        """Close the websocket cleanly."""
+        if self._client is not None:
+            await self._client.close()
+
+    def hardware_id(self) -> str:
+        """Return the server's URL."""
+        return self._client.display_url if self._client else ''
+
+
+class WebVizBridge(WebVizBridgeBase):
+    """``webviz/<module>`` and ``webviz/<module>/request`` for each configured module."""
+
+    def __init__(self, loop: LoopThread, **kwargs: Any) -> None:
+        """Create the node; interfaces and link come with the configure transition."""
+        super().__init__('webviz_bridge', loop, **kwargs)
+        self._modules: tuple[str, ...] = ()
+        self._publishers: dict[str, LifecyclePublisher] = {}
+        self._requests: list[Subscription] = []
+
+    def declare_bridge_parameters(self) -> None:
+        """Declare the connection parameters, ``modules`` and the outbox size."""
+        super().declare_bridge_parameters()
+        params.declare(self, 'modules', list(DEFAULT_MODULES),
+                       'webViz modules to subscribe and bridge (exact, lower-case names).')
+        params.declare(self, 'outbox_queue_size', 100,
+                       'Requests kept while disconnected; overflow drops the oldest.',
+                       min_value=1, max_value=1_000_000)
+
+    def modules(self) -> Sequence[str]:
+        """Return the configured modules."""
+        return self._modules
+
+    def setup(self) -> None:
+        """Validate ``modules``, then create one publisher and one subscription per module."""
+        modules = params.get_strings(self, 'modules')
+        for module in modules:
+            if not _MODULE_NAME.fullmatch(module):
+                raise ValueError(f'module name {module!r} is not lower-case letters, digits '
+                                 'and underscores')
+        if len(set(modules)) != len(modules):
+            raise ValueError(f'modules lists a module twice: {list(modules)}')
+        self._modules = tuple(modules)
+        self.setup_link(outbox_size=params.get(self, 'outbox_queue_size'))
+        depth = params.get(self, 'qos_depth')
+        for module in modules:
+            self._publishers[module] = self.create_lifecycle_publisher(
+                String, f'webviz/{module}', reliable(depth))
+            self._requests.append(self.create_subscription(
+                String, f'webviz/{module}/request', partial(self._on_request, module),
+                reliable(depth)))
+
+    def teardown(self) -> None:
+        """Destroy the per-module interfaces and the link."""
+        for subscription in self._requests:
+            self.destroy_subscription(subscription)
+        for publisher in self._publishers.values():
+            self.destroy_lifecycle_publisher(publisher)
+        self._requests = []
+        self._publishers = {}
+        self._client = None
+
+    def diagnostic_values(self) -> Iterable[tuple[str, str]]:
+        """Report the modules and the queued requests."""
+        queued = len(self._client.outbox) if self._client else 0
+        return (('modules', ','.join(self._modules)), ('outbox_queued', str(queued)))
+
+    # -- asyncio thread: hot path --------------------------------------------------------
+
+    def link_frame(self, frame: Frame) -> None:
+        """Publish a push's data on its module's topic."""
+        try:
+            event = webviz.parse_push(frame)
+        except RemoteProtocolError as exc:
+            self.count_bad_input(f'ignored a frame from the robot: {exc}')
+            return
+        if type(event) is not Push:
+            return  # a keepalive answer: nothing to publish
+        publisher = self._publishers.get(event.module)
+        if publisher is None:
+            self.count_bad_input(f'ignored a push of module {event.module!r}: not subscribed')
+            return
+        self.stats.messages_in += 1
+        publisher.publish(String(data=webviz.compact_json(event.data)))
+
+    # -- executor thread -----------------------------------------------------------------
+
+    def _on_request(self, module: str, msg: String) -> None:
+        if not self.is_active or self._client is None:
+            self.count_dropped(f'request for {module} while the node is not active')
+            return
+        try:
+            frame = webviz.data_frame(module, msg.data)
+        except LocalProtocolError as exc:
+            self.count_bad_input(f'rejected a request for {module}: {exc}')
+            return
+        self.loop.call_soon(self._enqueue, self._client, frame)
+
+    def _enqueue(self, client: WebSocketClient, frame: str) -> None:
+        if not client.send(frame):
+            self.count_dropped('request queue full: dropped the oldest request')
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    """Entry point of ``ros2 run robot_bridges webviz_bridge``."""
+    return run_bridge(WebVizBridge, args)
