@@ -85,15 +85,21 @@ class VictorMicBridge(WebVizBridgeBase):
 
     def link_frame(self, frame: Frame) -> None:
         """Publish one micdata push; record it while recording is on."""
+        # count_bad_input throttles its log per kind: the text before the first colon.
         try:
             event = webviz.parse_push(frame)
-            if type(event) is not Push:
-                return  # a keepalive answer: nothing to publish
-            if event.module != MICDATA:
-                raise RemoteProtocolError(f'push of module {event.module!r}, not micdata')
+        except RemoteProtocolError as exc:
+            self.count_bad_input(f'bad frame: {exc}')
+            return
+        if type(event) is not Push:
+            return  # a keepalive answer: nothing to publish
+        if event.module != MICDATA:
+            self.count_bad_input(f'unexpected module: a push of {event.module!r}, not micdata')
+            return
+        try:
             sample = webviz.parse_micdata(event.data)
         except RemoteProtocolError as exc:
-            self.count_bad_input(f'ignored a frame from the robot: {exc}')
+            self.count_bad_input(f'bad micdata: {exc}')
             return
         self.stats.messages_in += 1
         self._publisher.publish(

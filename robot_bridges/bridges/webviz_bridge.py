@@ -150,13 +150,13 @@ class WebVizBridge(WebVizBridgeBase):
         try:
             event = webviz.parse_push(frame)
         except RemoteProtocolError as exc:
-            self.count_bad_input(f'ignored a frame from the robot: {exc}')
+            self.count_bad_input(f'bad frame: {exc}')
             return
         if type(event) is not Push:
             return  # a keepalive answer: nothing to publish
         publisher = self._publishers.get(event.module)
         if publisher is None:
-            self.count_bad_input(f'ignored a push of module {event.module!r}: not subscribed')
+            self.count_bad_input(f'unexpected module: a push of {event.module!r}, not subscribed')
             return
         self.stats.messages_in += 1
         publisher.publish(String(data=webviz.compact_json(event.data)))
@@ -165,12 +165,12 @@ class WebVizBridge(WebVizBridgeBase):
 
     def _on_request(self, module: str, msg: String) -> None:
         if not self.is_active or self._client is None:
-            self.count_dropped(f'request for {module} while the node is not active')
+            self.count_dropped(f'not active: dropped a request for {module}')
             return
         try:
             frame = webviz.data_frame(module, msg.data)
         except LocalProtocolError as exc:
-            self.count_bad_input(f'rejected a request for {module}: {exc}')
+            self.count_bad_input(f'bad request: rejected a request for {module}: {exc}')
             return
         self.loop.call_soon(self._enqueue, self._client, frame)
 

@@ -352,5 +352,12 @@ def _keys(value: dict[str, Any]) -> str:
 
 
 def _short(value: Any) -> str:
-    # reprlib bounds the work and the text for huge or deeply nested values.
-    return reprlib.repr(value)
+    # Bounded in work and length, for huge or deeply nested values.
+    return _REPR.repr(value)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxlist = _REPR.maxdict = 4
+_REPR.maxstring = _REPR.maxother = 24
+_REPR.maxlong = 24

@@ -1,0 +1,276 @@
+"""The webViz protocol module against golden frames, in both directions (no sockets)."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from robot_bridges.protocols import webviz
+from robot_bridges.protocols.webviz import (DataRequest, Keepalive, KeepaliveAck,
+                                            LocalProtocolError, MicData, Push,
+                                            RemoteProtocolError, Subscribe, Unsubscribe)
+
+DIRECTIONS = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 150.25, 64.0, 2.0, 0.0]
+
+# An older (Anki-era) firmware push: the direction is called "dominant".
+GOLDEN_DOMINANT = (
+    '{"module":"micdata","data":{"time":1234.5,"confidence":150,"dominant":9,'
+    '"selectedDirection":9,"maxConfidence":150.25,"triggerDetected":false,"delayTime":12,'
+    '"activeState":1,"latestPowerValue":135000.5,"latestNoiseFloor":1180.5,'
+    '"directions":[0.5,1.0,2.0,4.0,8.0,16.0,32.0,64.0,128.0,150.25,64.0,2.0,0.0],'
+    '"beatDetector":{"confidence":0.0,"tempo_bpm":0.0}}}')
+
+# A later firmware push, written by jsoncpp's operator<< (tabs, " : ", one value a line).
+GOLDEN_PRETTY_DIRECTION = """{
+\t"data" : {
+\t\t"activeState" : 1,
+\t\t"beatDetector" : {
+\t\t\t"confidence" : 0.0,
+\t\t\t"tempo_bpm" : 0.0
+\t\t},
+\t\t"confidence" : 150,
+\t\t"delayTime" : 12,
+\t\t"direction" : 9,
+\t\t"directions" : [
+\t\t\t0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 150.25, 64.0, 2.0, 0.0
+\t\t],
+\t\t"latestNoiseFloor" : 1180.5,
+\t\t"latestPowerValue" : 135000.5,
+\t\t"maxConfidence" : 150.25,
+\t\t"selectedDirection" : 9,
+\t\t"time" : 1234.5,
+\t\t"triggerDetected" : true
+\t},
+\t"module" : "micdata"
+}
+"""
+
+EXPECTED = MicData(robot_time=1234.5, direction=9, confidence=150, directions=DIRECTIONS,
+                   trigger_detected=False, active_state=1)
+
+
+def micdata(**changes: Any) -> dict[str, Any]:
+    """Return the golden payload with some fields changed (None removes a field)."""
+    data = json.loads(GOLDEN_DOMINANT)['data']
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    return data
+
+
+# -- robot -> client ---------------------------------------------------------------------
+
+def test_older_firmware_push_with_dominant() -> None:
+    push = webviz.parse_push(GOLDEN_DOMINANT)
+    assert push == Push('micdata', json.loads(GOLDEN_DOMINANT)['data'])
+    assert webviz.parse_micdata(push.data) == EXPECTED
+
+
+def test_later_firmware_pretty_push_with_direction() -> None:
+    push = webviz.parse_push(GOLDEN_PRETTY_DIRECTION)
+    assert isinstance(push, Push) and push.module == 'micdata'
+    sample = webviz.parse_micdata(push.data)
+    assert sample == MicData(1234.5, 9, 150, DIRECTIONS, True, 1)
+
+
+def test_bytes_and_crlf_frames_parse_too() -> None:
+    frame = GOLDEN_PRETTY_DIRECTION.replace('\n', '\r\n').encode('utf-8')
+    assert webviz.parse_micdata(webviz.parse_push(frame).data).direction == 9
+
+
+def test_both_names_present_direction_wins() -> None:
+    assert webviz.parse_micdata(micdata(direction=3)).direction == 3
+    assert webviz.parse_micdata(micdata(direction=3, dominant=None)).direction == 3
+    assert webviz.parse_micdata(micdata()).direction == 9
+
+
+def test_unknown_direction_12_is_valid() -> None:
+    assert webviz.parse_micdata(micdata(dominant=12)).direction == 12
+
+
+def test_optional_fields_default() -> None:
+    sample = webviz.parse_micdata({'dominant': 4, 'confidence': 80.5})
+    assert sample.direction == 4 and sample.confidence == 80.5
+    assert math.isnan(sample.robot_time)
+    assert sample.directions == [] and sample.trigger_detected is False
+    assert sample.active_state == 0
+
+
+def test_directions_list_is_passed_on_as_decoded() -> None:
+    data = micdata()
+    assert webviz.parse_micdata(data).directions is data['directions']
+
+
+def test_keepalive_answer() -> None:
+    assert webviz.parse_push('{"keepalive":true}') == KeepaliveAck()
+    assert webviz.parse_push('{\n\t"keepalive" : true\n}\n') == KeepaliveAck()
+
+
+def test_other_modules_keep_any_json_data() -> None:
+    assert webviz.parse_push('{"module":"intents","data":[{"type":"current-intent"}]}') == \
+        Push('intents', [{'type': 'current-intent'}])
+    assert webviz.parse_push('{"module":"x","data":null}') == Push('x', None)
+
+
+@pytest.mark.parametrize('frame, error', [
+    ('not json', 'not JSON'),
+    ('', 'not JSON'),
+    ('[1, 2]', 'JSON array, not an object'),
+    ('"micdata"', 'JSON string'),
+    ('42', 'JSON number'),
+    (b'\xff\xfe{"a":', 'not UTF-8'),
+    ('{"module": 7, "data": {}}', 'invalid module name'),
+    ('{"module": "", "data": {}}', 'invalid module name'),
+    ('{"module": "micdata"}', 'without data'),
+    ('{"type": "subscribe"}', 'neither a push nor a keepalive'),
+    ('[' * 100_000 + ']' * 100_000, 'JSON'),
+])
+def test_invalid_frames(frame: str | bytes, error: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=error):
+        webviz.parse_push(frame)
+
+
+@pytest.mark.parametrize('changes, error', [
+    ({'dominant': None}, 'without "direction" or "dominant"'),
+    ({'dominant': '9'}, '"dominant" is not an integer'),
+    ({'dominant': 9.0}, '"dominant" is not an integer'),
+    ({'dominant': True}, '"dominant" is not an integer'),
+    ({'dominant': 13}, r'in \[0, 12\]'),
+    ({'dominant': -1}, r'in \[0, 12\]'),
+    ({'direction': None, 'dominant': 2**70}, r'in \[0, 12\]'),
+    ({'direction': 'left'}, '"direction" is not an integer'),
+    ({'confidence': None}, '"confidence" is not a finite number'),
+    ({'confidence': '150'}, '"confidence" is not a finite number'),
+    ({'confidence': float('nan')}, '"confidence"'),
+    ({'confidence': float('inf')}, '"confidence"'),
+    ({'confidence': 1e39}, '"confidence"'),
+    ({'confidence': 10**400}, '"confidence"'),
+    ({'confidence': False}, '"confidence"'),
+    ({'time': 'now'}, '"time"'),
+    ({'time': float('nan')}, '"time"'),
+    ({'directions': DIRECTIONS[:12]}, '"directions" is not a list of 13'),
+    ({'directions': DIRECTIONS + [1.0]}, '"directions" is not a list of 13'),
+    ({'directions': DIRECTIONS[:12] + [float('nan')]}, '"directions"'),
+    ({'directions': DIRECTIONS[:12] + [float('-inf')]}, '"directions"'),
+    ({'directions': DIRECTIONS[:12] + ['1.0']}, '"directions"'),
+    ({'directions': DIRECTIONS[:12] + [True]}, '"directions"'),
+    ({'directions': DIRECTIONS[:12] + [10**400]}, '"directions"'),
+    ({'directions': {'0': 1.0}}, '"directions"'),
+    ({'directions': list(range(100_000))}, '"directions"'),
+    ({'triggerDetected': 1}, '"triggerDetected" is not a boolean'),
+    ({'activeState': 1.5}, '"activeState"'),
+    ({'activeState': 2**31}, '"activeState"'),
+])
+def test_invalid_micdata(changes: dict[str, Any], error: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=error):
+        webviz.parse_micdata(micdata(**changes))
+
+
+def test_error_text_stays_short_for_huge_values() -> None:
+    with pytest.raises(RemoteProtocolError) as info:
+        webviz.parse_micdata(micdata(directions=['x' * 1_000_000] * 13))
+    assert len(str(info.value)) < 200
+
+
+@pytest.mark.parametrize('data', [None, [1], 'micdata', 3])
+def test_micdata_must_be_an_object(data: Any) -> None:
+    with pytest.raises(RemoteProtocolError, match='micdata is JSON'):
+        webviz.parse_micdata(data)
+
+
+# -- client -> robot ---------------------------------------------------------------------
+
+def test_client_frames() -> None:
+    assert json.loads(webviz.subscribe_frame('micdata')) == \
+        {'type': 'subscribe', 'module': 'micdata'}
+    assert json.loads(webviz.unsubscribe_frame('micdata')) == \
+        {'type': 'unsubscribe', 'module': 'micdata'}
+    assert webviz.keepalive_frame() == '{"keepalive":true}'
+    assert webviz.data_frame('intents', '{ "intentType": "user",\n "request": "greeting_hello"}') \
+        == '{"type":"data","module":"intents","data":{"intentType":"user",' \
+           '"request":"greeting_hello"}}'
+
+
+@pytest.mark.parametrize('text, error', [
+    ('not json', 'not JSON'), ('', 'not JSON'), ('[1]', 'JSON array'), ('"x"', 'JSON string'),
+])
+def test_requests_must_be_json_objects(text: str, error: str) -> None:
+    with pytest.raises(LocalProtocolError, match=error):
+        webviz.data_frame('intents', text)
+
+
+def test_module_names_are_checked() -> None:
+    with pytest.raises(LocalProtocolError):
+        webviz.subscribe_frame('')
+
+
+def test_url() -> None:
+    assert webviz.url('192.168.1.20', 8889, '/socket') == 'ws://192.168.1.20:8889/socket'
+    assert webviz.url('::1', 8888, '/socket') == 'ws://[::1]:8888/socket'
+    for host, port, path in [('', 1, '/socket'), ('a/b', 1, '/'), ('h', 0, '/'),
+                             ('h', 70000, '/'), ('h', 1, 'socket'), ('h', 1, '/s?x=1')]:
+        with pytest.raises(LocalProtocolError):
+            webviz.url(host, port, path)
+
+
+# -- the robot's side (simulator) --------------------------------------------------------
+
+@pytest.mark.parametrize('frame, expected', [
+    ('{"type":"subscribe","module":"micdata"}', Subscribe('micdata')),
+    ('{\n\t"module" : "micdata",\n\t"type" : "unsubscribe"\n}', Unsubscribe('micdata')),
+    ('{"type":"data","module":"intents","data":{"intentType":"user"}}',
+     DataRequest('intents', {'intentType': 'user'})),
+    ('{"keepalive":true}', Keepalive()),
+    ('{"keepalive":0}', Keepalive()),
+])
+def test_robot_parses_requests(frame: str, expected: webviz.Request) -> None:
+    assert webviz.parse_request(frame) == expected
+
+
+@pytest.mark.parametrize('frame', [
+    b'{"type":"subscribe","module":"micdata"}',  # binary: the robot reads text frames only
+    ' {"type":"subscribe","module":"micdata"}',  # must start with {
+    '{', '', 'keepalive', '[{"keepalive":true}]', '{"keepalive":null}', '{bad json}',
+    '{"type":"data","module":"intents"}',  # a data request needs data
+    '{"type":"data","module":"intents","data":null}',
+    '{"type":"fly","module":"micdata","keepalive":true}',  # type+module: never a keepalive
+    '{"type":"subscribe"}', '{"type":"subscribe","module":""}',
+    '{"type":"subscribe","module":["micdata"]}',
+])
+def test_robot_ignores(frame: str | bytes) -> None:
+    assert webviz.parse_request(frame) is None
+
+
+def test_robot_push_frames_round_trip() -> None:
+    data = webviz.micdata_payload(1234.5, 9, 150, field='direction', directions=DIRECTIONS)
+    compact = webviz.push_frame('micdata', data)
+    pretty = webviz.push_frame('micdata', data, pretty=True)
+    assert '\n' not in compact and ' ' not in compact
+    assert pretty.count('\n') > 10 and '\t"module" : "micdata"' in pretty
+    for frame in (compact, pretty):
+        assert webviz.parse_push(frame) == Push('micdata', data)
+    assert webviz.parse_push(webviz.keepalive_answer()) == KeepaliveAck()
+
+
+@pytest.mark.parametrize('field, names', [
+    ('dominant', {'dominant'}), ('direction', {'direction'}),
+    ('both', {'dominant', 'direction'}),
+])
+def test_micdata_payload_has_every_field(field: str, names: set[str]) -> None:
+    data = webviz.micdata_payload(1.5, 4, 99, field=field)
+    assert set(data) == names | {
+        'time', 'confidence', 'selectedDirection', 'maxConfidence', 'triggerDetected',
+        'delayTime', 'activeState', 'latestPowerValue', 'latestNoiseFloor', 'directions',
+        'beatDetector'}
+    assert len(data['directions']) == 13
+    assert set(data['beatDetector']) == {'confidence', 'tempo_bpm'}
+    assert webviz.parse_micdata(data).direction == 4
+
+
+def test_micdata_payload_rejects_unknown_field_name() -> None:
+    with pytest.raises(LocalProtocolError):
+        webviz.micdata_payload(0.0, 1, 1, field='dom')
