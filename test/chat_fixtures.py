@@ -21,11 +21,11 @@ class Diagnostics:
     """The latest diagnostic values of each node, from /diagnostics."""
 
     def __init__(self, ros: ProbeNode) -> None:
-        self._collector: Collector[DiagnosticArray] = ros.subscribe(DiagnosticArray,
-                                                                     '/diagnostics')
+        self._collector: Collector[DiagnosticArray] = ros.subscribe(
+            DiagnosticArray, '/diagnostics')
 
     def values(self, node_fqn: str) -> dict[str, str]:
-        """The newest key/values published for ``node_fqn`` ({} if none yet)."""
+        """Return the newest key/values published for ``node_fqn`` ({} if none yet)."""
         for array in reversed(list(self._collector.messages)):
             for status in array.status:
                 if status.name == node_fqn:
@@ -36,12 +36,14 @@ class Diagnostics:
     def wait(self, node_fqn: str, predicate: Callable[[dict[str, str]], bool],
              timeout: float = 10.0) -> dict[str, str]:
         """Wait until the node's newest diagnostics satisfy ``predicate``."""
-        return wait_for(lambda: (lambda v: v if v and predicate(v) else None)(
-            self.values(node_fqn)), timeout, f'diagnostics of {node_fqn}')
+        def matching() -> dict[str, str] | None:
+            values = self.values(node_fqn)
+            return values if values and predicate(values) else None
+        return wait_for(matching, timeout, f'diagnostics of {node_fqn}')
 
 
 async def recv_json(ws: ClientConnection, timeout: float = 5.0) -> Any:
-    """The next frame, decoded."""
+    """Receive the next frame, decoded."""
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
 

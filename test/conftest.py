@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 import pytest
-from ros_helpers import Proc, stop_all, ProbeNode
+from ros_helpers import ProbeNode, Proc, stop_all
 
 
 @pytest.fixture
 def ros() -> Iterator[ProbeNode]:
-    """A test node spinning in the background, torn down after the test."""
+    """Provide a probe node spinning in the background, torn down after the test."""
     node = ProbeNode()
     try:
         yield node
@@ -20,7 +20,8 @@ def ros() -> Iterator[ProbeNode]:
 
 @pytest.fixture
 def procs() -> Iterator[Callable[..., Proc]]:
-    """Start installed executables: ``procs('robot_chat_server', '--port', '0')``.
+    """
+    Start installed executables by name, with arguments and ROS parameters.
 
     Every process started this way is stopped (SIGINT, then SIGKILL) after the test.
     """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import re
 import signal
 import socket
@@ -10,7 +11,6 @@ import subprocess
 import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any, Callable, Generic, Sequence, TypeVar
 
 from ament_index_python.packages import get_package_prefix
@@ -43,14 +43,14 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = ''
 
 
 def free_port() -> int:
-    """A TCP port that was free a moment ago (for servers that must restart on one port)."""
+    """Return a TCP port that was free a moment ago (for servers that must restart on one port)."""
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return int(sock.getsockname()[1])
 
 
 def executable(name: str) -> str:
-    """Path of an installed robot_bridges executable (what `ros2 run` would start)."""
+    """Return where the install keeps the program that `ros2 run` would start."""
     return str(Path(get_package_prefix('robot_bridges')) / 'lib' / 'robot_bridges' / name)
 
 
@@ -161,7 +161,7 @@ class Collector(Generic[T]):
 
     @property
     def last(self) -> T:
-        """The newest message."""
+        """Return the newest message."""
         return self.messages[-1]
 
 
@@ -184,7 +184,8 @@ class ProbeNode:
         except Exception:  # noqa: B902 - context shut down at teardown
             pass
 
-    def subscribe(self, msg_type: Any, topic: str, qos: QoSProfile | None = None) -> Collector[Any]:
+    def subscribe(self, msg_type: Any, topic: str,
+                  qos: QoSProfile | None = None) -> Collector[Any]:
         """Collect every message on ``topic`` (reliable, depth 1000 unless ``qos`` given)."""
         collector: Collector[Any] = Collector()
         self._subscriptions[topic] = self.node.create_subscription(
@@ -196,7 +197,8 @@ class ProbeNode:
         return self.subscribe(msg_type, topic, LATCHED)
 
     def wait_publishers(self, topic: str, count: int = 1, timeout: float = 15.0) -> None:
-        """Wait until our subscription of ``topic`` matched ``count`` publishers.
+        """
+        Wait until our subscription of ``topic`` matched ``count`` publishers.
 
         The graph (count_publishers) knows a publisher before DDS has matched it with our
         reader; until then its messages do not reach us.
@@ -207,7 +209,7 @@ class ProbeNode:
         time.sleep(MATCH_SETTLE_S)
 
     def publisher(self, msg_type: Any, topic: str, wait_subscribers: int = 1) -> Any:
-        """A reliable publisher, returned once ``wait_subscribers`` subscribers matched."""
+        """Create a reliable publisher; return it once ``wait_subscribers`` subscribers matched."""
         pub = self.node.create_publisher(msg_type, topic, reliable(1000))
         wait_for(lambda: pub.get_subscription_count() >= wait_subscribers, 15.0,
                  f'a subscriber on {topic}')
@@ -233,7 +235,7 @@ class ProbeNode:
         return bool(response.success)
 
     def lifecycle_state(self, node_fqn: str) -> str:
-        """The label of the node's current lifecycle state."""
+        """Return the label of the node's current lifecycle state."""
         return str(self.call(GetState, f'{node_fqn}/get_state', GetState.Request())
                    .current_state.label)
 

@@ -4,8 +4,8 @@ import json
 
 import pytest
 from robot_bridges.protocols.robot_chat import (ChatObject, encode_object, LocalProtocolError,
-                                                parse_frame, RemoteProtocolError, UsersCount,
-                                                users_frame)
+                                                parse_frame, RemoteProtocolError, users_frame,
+                                                UsersCount)
 
 MESSAGE = '{"type": "message", "user": "ann", "message": "hello"}'
 

@@ -1,4 +1,5 @@
-"""The lifecycle base of every bridge node.
+"""
+The lifecycle base of every bridge node.
 
 * configure: reads and validates parameters, creates the node's ROS interfaces and its
   transport (:meth:`BridgeNode.setup`); invalid parameters fail the transition.
@@ -64,7 +65,8 @@ class BridgeNode(LifecycleNode):
         """Declare the bridge's own parameters (use :func:`robot_bridges.node.params.declare`)."""
 
     def setup(self) -> None:
-        """Read parameters, create publishers/subscriptions/services and the transport.
+        """
+        Read parameters, create publishers/subscriptions/services and the transport.
 
         Raise ``ValueError`` with a clear message for an invalid parameter.
         """
@@ -93,7 +95,7 @@ class BridgeNode(LifecycleNode):
     # -- shared helpers ------------------------------------------------------------------
 
     def backoff(self) -> Backoff:
-        """The reconnection policy from ``reconnect_min_s`` / ``reconnect_max_s``."""
+        """Return the reconnection policy from ``reconnect_min_s`` / ``reconnect_max_s``."""
         low = params.get(self, 'reconnect_min_s')
         high = params.get(self, 'reconnect_max_s')
         if low > high:
@@ -101,7 +103,8 @@ class BridgeNode(LifecycleNode):
         return Backoff(min_s=low, max_s=high)
 
     def count_bad_input(self, what: str) -> None:
-        """Count a frame or message that could not be used, and say why.
+        """
+        Count a frame or message that could not be used, and say why.
 
         ``what`` reads 'kind: detail'; one line per kind per second at most, the counter
         in diagnostics counts them all.

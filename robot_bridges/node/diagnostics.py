@@ -10,7 +10,8 @@ from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
 
 @dataclass
 class LinkStats:
-    """Counters of one bridge's link. Written on the asyncio thread, read on the executor.
+    """
+    Counters of one bridge's link. Written on the asyncio thread, read on the executor.
 
     Plain int attributes: a reader may see a value one update old, never a torn one.
     """

@@ -37,10 +37,10 @@ def declare(node: Node, name: str, default: Any, description: str, *,
 
 
 def get(node: Node, name: str) -> Any:
-    """The parameter's current value."""
+    """Return the parameter's current value."""
     return node.get_parameter(name).value
 
 
 def get_strings(node: Node, name: str) -> Sequence[str]:
-    """A string-array parameter's current value, as a tuple."""
+    """Return a string-array parameter's current value as a tuple."""
     return tuple(node.get_parameter(name).value or ())

@@ -1,4 +1,5 @@
-"""Robot Chat relay protocol (sans-I/O): JSON objects in text frames, one-to-all.
+"""
+Robot Chat relay protocol (sans-I/O): JSON objects in text frames, one-to-all.
 
 The server sends ``{"type": "users", "count": N}`` to every client on each connect and
 disconnect and forwards every other frame verbatim to every other client.
@@ -6,8 +7,8 @@ disconnect and forwards every other frame verbatim to every other client.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
+import json
 
 USERS_TYPE = 'users'
 
@@ -29,9 +30,9 @@ class UsersCount:
 
 @dataclass(frozen=True, slots=True)
 class ChatObject:
-    """Any other JSON object; ``text`` is exactly the frame as received."""
+    """Any other JSON object: ``kind`` is its "type" ( if none), ``text`` the frame as received."""
 
-    type: str
+    kind: str
     text: str
 
 
@@ -60,7 +61,8 @@ def parse_frame(frame: str | bytes) -> UsersCount | ChatObject:
 
 
 def encode_object(json_text: str, type_hint: str = '') -> str:
-    """The frame that sends ``json_text`` (a JSON object), adding ``"type"`` if missing.
+    """
+    Return the frame that sends ``json_text`` (a JSON object), adding ``"type"`` if missing.
 
     Raises :class:`LocalProtocolError` if ``json_text`` is not a JSON object.
     """
@@ -77,5 +79,5 @@ def encode_object(json_text: str, type_hint: str = '') -> str:
 
 
 def users_frame(count: int) -> str:
-    """The server's users-count frame, spelled as the reference server spells it."""
+    """Return the server's users-count frame, spelled as the reference server spells it."""
     return json.dumps({'type': USERS_TYPE, 'count': count})

@@ -1,4 +1,5 @@
-"""Reconnection delays: exponential backoff with full jitter.
+"""
+Reconnection delays: exponential backoff with full jitter.
 
 Handed to the transport library's own reconnect policy (websockets' ``reconnect_delays``,
 python-socketio's reconnection settings) and used for plain retries such as HTTP discovery.
@@ -6,8 +7,8 @@ python-socketio's reconnection settings) and used for plain retries such as HTTP
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
+import random
 from typing import Iterator
 
 

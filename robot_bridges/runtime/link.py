@@ -1,4 +1,5 @@
-"""What every transport tells its owner, and the bounded queue of frames waiting to go out.
+"""
+What every transport tells its owner, and the bounded queue of frames waiting to go out.
 
 A transport (websocket client or server, socket.io connection, supervised subprocess) calls
 its :class:`LinkListener` on the asyncio loop thread. The listener is the bridge node; it
@@ -19,10 +20,10 @@ class LinkListener(Protocol):
     """Callbacks a transport makes, always on the asyncio loop thread."""
 
     def link_up(self) -> None:
-        """The connection is open and identified; traffic may flow."""
+        """Handle a connection that is open and identified; traffic may flow."""
 
     def link_down(self, reason: str) -> None:
-        """The connection is gone; the transport reconnects unless it was closed."""
+        """Handle the loss of the connection; the transport reconnects unless it was closed."""
 
     def link_frame(self, frame: Frame) -> None:
         """One frame arrived. Must not block: translate and publish, nothing else."""
@@ -31,14 +32,15 @@ class LinkListener(Protocol):
         """``count`` queued frames were handed to the socket."""
 
     def link_bad_frame(self, what: str) -> None:
-        """The transport rejected a received frame (over the size limit, invalid UTF-8 text)."""
+        """Handle a received frame the transport rejected (over the size limit, not UTF-8)."""
 
     def link_error(self, what: str) -> None:
         """Something failed that the transport survived (a connect attempt, a send)."""
 
 
 class Outbox(Generic[T]):
-    """A bounded FIFO that keeps items until they are sent; overflow drops the oldest.
+    """
+    A bounded FIFO that keeps items until they are sent; overflow drops the oldest.
 
     Lives on the asyncio loop: call :meth:`put` and :meth:`drain` from the loop thread only.
     """
@@ -67,7 +69,8 @@ class Outbox(Generic[T]):
 
     async def drain(self, send: Callable[[T], Awaitable[None]],
                     sent: Callable[[int], None]) -> None:
-        """Send items in order forever; an item leaves the queue only once ``send`` returned.
+        """
+        Send items in order forever; an item leaves the queue only once ``send`` returned.
 
         Cancel the task running this to stop; an item whose send was interrupted stays queued.
         """

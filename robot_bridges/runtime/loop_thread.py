@@ -1,4 +1,5 @@
-"""The one place where asyncio and rclpy meet.
+"""
+The one place where asyncio and rclpy meet.
 
 An asyncio event loop runs in its own daemon thread next to the rclpy executor.
 
@@ -35,7 +36,7 @@ class LoopThread:
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
-        """The event loop; use it only from coroutines and callbacks running on it."""
+        """Return the event loop; use it only from coroutines and callbacks running on it."""
         return self._loop
 
     def in_loop_thread(self) -> bool:

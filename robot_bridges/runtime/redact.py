@@ -29,6 +29,6 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def describe_exception(exc: BaseException) -> str:
-    """A one-line description: the exception type and its message."""
+    """Describe an exception in one line: the exception type and its message."""
     message = str(exc).splitlines()[0] if str(exc) else ''
     return f'{type(exc).__name__}: {message}' if message else type(exc).__name__

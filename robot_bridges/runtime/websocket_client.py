@@ -1,4 +1,5 @@
-"""A websocket client that stays connected: reconnects with backoff, re-identifies, queues.
+"""
+A websocket client that stays connected: reconnects with backoff, re-identifies, queues.
 
 Used by every bridge that dials out to its service (Robot Chat, Victor, DFX). Reconnection
 is websockets' own ``async for connection in connect(...)`` policy, with our
@@ -8,8 +9,8 @@ is websockets' own ``async for connection in connect(...)`` policy, with our
 from __future__ import annotations
 
 import asyncio
-import ssl
 from dataclasses import dataclass, field
+import ssl
 from typing import Callable, Mapping, Sequence
 
 from robot_bridges.runtime.backoff import Backoff
@@ -36,7 +37,8 @@ class WebSocketClientConfig:
 
 
 class WebSocketClient:
-    """One logical connection to a websocket service, for the lifetime of :meth:`run`.
+    """
+    One logical connection to a websocket service, for the lifetime of :meth:`run`.
 
     :meth:`run` connects, calls ``hello()`` and sends its frames first after every
     (re)connect, then sends queued frames in order while handing received frames to the
@@ -60,7 +62,7 @@ class WebSocketClient:
 
     @property
     def display_url(self) -> str:
-        """The URL with any credentials or query removed: safe for logs."""
+        """Return the URL with any credentials or query removed: safe for logs."""
         return redact_url(self._config.url)
 
     def send(self, frame: Frame) -> bool:
@@ -124,7 +126,8 @@ class WebSocketClient:
 
     def _retry_always(self, exc: Exception) -> Exception | None:
         # A bridge never gives up on its service: every failure is reported and retried.
-        self._listener.link_error(f'connect to {self.display_url} failed: {describe_exception(exc)}')
+        error = describe_exception(exc)
+        self._listener.link_error(f'connect to {self.display_url} failed: {error}')
         return None
 
 

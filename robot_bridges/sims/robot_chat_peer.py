@@ -1,4 +1,5 @@
-"""Executable robot_chat_peer: a simulated chat participant for demos without people.
+"""
+Executable robot_chat_peer: a simulated chat participant for demos without people.
 
 Connects to a Robot Chat server, says something every ``--period`` seconds as
 ``{"type": "message", "user": ..., "message": ...}`` and prints what it receives.

@@ -1,4 +1,5 @@
-"""Executable robot_chat_server: the Robot Chat one-to-all relay.
+"""
+Executable robot_chat_server: the Robot Chat one-to-all relay.
 
 The reference example's semantics, minus its defects: every connect and disconnect sends
 ``{"type": "users", "count": N}`` to all clients (the new one included); every frame is
@@ -49,7 +50,7 @@ async def start(host: str, port: int, max_size: int) -> Server:
 
 
 def bound_port(server: Server) -> int:
-    """The TCP port the server listens on."""
+    """Return the TCP port the server listens on."""
     return int(next(iter(server.sockets)).getsockname()[1])
 
 
