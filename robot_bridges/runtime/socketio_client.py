@@ -1,0 +1,252 @@
+"""A socket.io client that stays connected: re-identifies on every connect and queues emits.
+
+Used by the LetsRobot bridge (control, chat and app-server sockets). It wraps
+python-socketio 5.x's :class:`socketio.AsyncClient`:
+
+* Reconnection after a lost transport is the library's own policy, configured from our
+  :class:`~robot_bridges.runtime.backoff.Backoff` by :func:`reconnection_options`. Two cases
+  the library leaves alone are handled by :meth:`SocketIOClient.run` with the same backoff:
+  the first connection (``connect(retry=True)`` gives up for good when the server refuses
+  the namespace, and ``shutdown()`` cannot abort it), and a session the server ended itself
+  (a DISCONNECT or CLOSE packet, e.g. a clean server restart), after which the library
+  does not reconnect.
+* ``hello()`` gives the identification events (``robot_id``, ``identify_robot_id``), emitted
+  first after every (re)connect, before queued emits.
+* Incoming events go to ``on_event(event, data)`` on the loop thread; the connection state
+  goes to a :class:`~robot_bridges.runtime.link.LinkListener` (``link_frame`` is not used).
+
+Known limit: python-socketio 5.x speaks Engine.IO protocol 4 (socket.io 3+) only. The
+historical LetsRobot servers ran socket.io 1.x/2.x (Engine.IO protocol 3), which this client
+cannot talk to: against such a server every attempt fails and is reported through
+``link_error``. Simulators and test servers must speak socket.io 3+ (python-socketio 5.x).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+from urllib.parse import urlsplit
+
+from robot_bridges.runtime.backoff import Backoff
+from robot_bridges.runtime.http_json import retry_with_backoff, RetryStopped
+from robot_bridges.runtime.link import LinkListener, Outbox
+from robot_bridges.runtime.redact import describe_exception, redact, redact_url
+import socketio
+from socketio.exceptions import SocketIOError
+
+Emit = tuple[str, object]
+
+
+@dataclass(frozen=True)
+class SocketIOClientConfig:
+    """Where and how to connect. ``headers`` and ``secrets`` are never logged.
+
+    ``transports`` empty means the library's default (long-polling, then upgrade to
+    websocket); ``('websocket',)`` skips polling. ``connect_timeout_s`` bounds each HTTP
+    request of the handshake and the wait for the namespace to be accepted.
+    """
+
+    url: str
+    backoff: Backoff = field(default_factory=Backoff)
+    transports: Sequence[str] = ()
+    socketio_path: str = 'socket.io'
+    headers: Mapping[str, str] = field(default_factory=dict)
+    connect_timeout_s: float = 5.0
+    secrets: Sequence[str] = ()
+
+
+def reconnection_options(backoff: Backoff) -> dict[str, float]:
+    """python-socketio's reconnection settings closest to ``backoff``.
+
+    The library doubles the delay from ``reconnection_delay`` up to ``reconnection_delay_max``
+    (its growth factor is fixed at 2) and adds a jitter of +- ``randomization_factor``
+    SECONDS. Half the shortest delay keeps every delay positive and spreads clients apart.
+    """
+    return {
+        'reconnection_delay': backoff.min_s,
+        'reconnection_delay_max': backoff.max_s,
+        'randomization_factor': backoff.min_s / 2.0,
+    }
+
+
+class SocketIOClient:
+    """One logical socket.io connection, for the lifetime of :meth:`run`.
+
+    Use it from the asyncio loop thread only. Emits are at most once: one handed to the
+    library just before a drop may be lost; one queued while disconnected waits (the
+    oldest are dropped past ``outbox_size``) and goes out after the next ``hello``.
+    """
+
+    def __init__(self, config: SocketIOClientConfig, listener: LinkListener, *,
+                 on_event: Callable[[str, object], None],
+                 outbox_size: int = 100,
+                 hello: Callable[[], Sequence[Emit]] = tuple) -> None:
+        self._config = config
+        self._listener = listener
+        self._on_event = on_event
+        self._hello = hello
+        self.outbox: Outbox[Emit] = Outbox(outbox_size)
+        query = urlsplit(config.url).query if '?' in config.url else ''
+        self._secrets = tuple(s for s in (*config.secrets, query) if s)
+        self._sio: socketio.AsyncClient | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self._up = False
+        self._closed = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._connect_error_reported = False
+
+    @property
+    def connected(self) -> bool:
+        """Whether the namespace is connected and identified right now."""
+        return self._up
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any credentials or query removed: safe for logs."""
+        return redact_url(self._config.url)
+
+    def emit(self, event: str, data: object = None) -> bool:
+        """Queue an event; returns False if the queue was full and the oldest was dropped.
+
+        A tuple ``data`` is sent as several arguments, anything else as one (the library's
+        convention); ``None`` sends none.
+        """
+        return self.outbox.put((event, data))
+
+    async def run(self) -> None:
+        """Stay connected until :meth:`close` or cancellation. Never raises on network errors.
+
+        May be called again after it returned.
+        """
+        self._closed.clear()
+        self._stopped.clear()
+        config = self._config
+        sio = socketio.AsyncClient(
+            reconnection=True, reconnection_attempts=0, **reconnection_options(config.backoff),
+            logger=False, engineio_logger=False, handle_sigint=False,
+            request_timeout=config.connect_timeout_s)
+        sio.on('connect', self._connected)
+        sio.on('disconnect', self._disconnected)
+        sio.on('connect_error', self._connect_error)
+        sio.on('*', self._any_event)
+        self._sio = sio
+        ended: asyncio.Future[None] | None = None
+        try:
+            while True:
+                await retry_with_backoff(lambda: self._connect_once(sio), config.backoff,
+                                         self._first_connect_failed, stop=self._closed)
+                # sio.wait() returns once the library will not reconnect by itself: the server
+                # ended the session (a DISCONNECT or CLOSE packet, e.g. a clean restart).
+                ended = asyncio.ensure_future(sio.wait())
+                await _first_of(ended, self._closed)
+                if self._closed.is_set():
+                    break
+                await _sleep_unless_closed(self._closed, config.backoff.min_s)
+        except RetryStopped:
+            pass
+        finally:
+            try:
+                await self._shut_down(sio)
+            finally:
+                if ended is not None and not ended.done():
+                    ended.cancel()  # only once disconnected: it awaits the library's tasks
+                self._sio = None
+                self._stopped.set()
+
+    async def close(self) -> None:
+        """Disconnect cleanly and stop reconnecting; returns once :meth:`run` has finished."""
+        self._closed.set()
+        if self._sio is not None:
+            await self._stopped.wait()
+
+    async def _connect_once(self, sio: socketio.AsyncClient) -> None:
+        config = self._config
+        self._connect_error_reported = False
+        await sio.connect(config.url, headers=dict(config.headers),
+                          transports=list(config.transports) or None,
+                          socketio_path=config.socketio_path,
+                          wait_timeout=config.connect_timeout_s)
+
+    async def _shut_down(self, sio: socketio.AsyncClient) -> None:
+        # shutdown() disconnects (the server hears a DISCONNECT packet) or aborts the
+        # library's reconnect task; eio.disconnect() then closes its HTTP session.
+        try:
+            await sio.shutdown()
+        finally:
+            await sio.eio.disconnect(abort=True)
+        self._stop_sender()
+
+    # -- python-socketio handlers (loop thread) -------------------------------------------
+
+    async def _connected(self) -> None:
+        sio = self._sio
+        if sio is None or self._closed.is_set():
+            return  # a reconnect that raced close(): run() disconnects it
+        try:
+            for event, data in self._hello():
+                await sio.emit(event, data)
+        except SocketIOError as exc:
+            self._report(f'identification failed: {describe_exception(exc)}')
+            return
+        self._up = True
+        self._listener.link_up()
+        self._stop_sender()
+        self._sender = asyncio.create_task(self._drain(sio))
+
+    def _disconnected(self, reason: str = '') -> None:
+        self._stop_sender()
+        if self._up:
+            self._up = False
+            self._listener.link_down(self._redact(f'disconnected ({reason})' if reason
+                                                  else 'disconnected'))
+
+    def _connect_error(self, data: object = None) -> None:
+        self._connect_error_reported = True
+        self._report(f'connect to {self.display_url} failed: {data}')
+
+    def _any_event(self, event: str, *args: object) -> None:
+        data: object = args[0] if len(args) == 1 else (tuple(args) if args else None)
+        self._on_event(event, data)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _first_connect_failed(self, what: str) -> None:
+        if not self._connect_error_reported:
+            self._report(f'connect to {self.display_url} failed: {what}')
+
+    async def _drain(self, sio: socketio.AsyncClient) -> None:
+        async def send(item: Emit) -> None:
+            await sio.emit(item[0], item[1])
+
+        try:
+            await self.outbox.drain(send, self._listener.link_sent)
+        except SocketIOError:
+            pass  # disconnected meanwhile: the disconnect handler reports it; item stays queued
+
+    def _stop_sender(self) -> None:
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.cancel()
+
+    def _report(self, what: str) -> None:
+        self._listener.link_error(self._redact(what))
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+
+async def _first_of(future: asyncio.Future[None], event: asyncio.Event) -> None:
+    """Wait until ``future`` is done or ``event`` is set; cancels neither ``future``."""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait((future, waiter), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+
+
+async def _sleep_unless_closed(closed: asyncio.Event, delay: float) -> None:
+    try:
+        await asyncio.wait_for(closed.wait(), delay)
+    except asyncio.TimeoutError:
+        pass

@@ -1,0 +1,293 @@
+"""SocketIOClient against a real python-socketio AsyncServer served by aiohttp on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable, Coroutine, Sequence, TypeVar
+
+from aiohttp import web
+import pytest
+from robot_bridges.runtime.backoff import Backoff
+from robot_bridges.runtime.link import Frame
+from robot_bridges.runtime.socketio_client import (Emit, reconnection_options, SocketIOClient,
+                                                   SocketIOClientConfig)
+import socketio
+
+T = TypeVar('T')
+WAIT_S = 5.0
+FAST = Backoff(min_s=0.05, max_s=0.2)
+ROBOT_ID = 'robot-42'
+
+
+def run(coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+    """Run a test coroutine with a bound on its duration."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+class Recorder:
+    """A LinkListener (plus the on_event callback) that records every call, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, object]] = []
+        self._changed = asyncio.Event()
+
+    def _add(self, kind: str, value: object = None) -> None:
+        self.events.append((kind, value))
+        self._changed.set()
+
+    def link_up(self) -> None:
+        self._add('up')
+
+    def link_down(self, reason: str) -> None:
+        self._add('down', reason)
+
+    def link_frame(self, frame: Frame) -> None:
+        self._add('frame', frame)
+
+    def link_sent(self, count: int) -> None:
+        self._add('sent', count)
+
+    def link_bad_frame(self, what: str) -> None:
+        self._add('bad_frame', what)
+
+    def link_error(self, what: str) -> None:
+        self._add('error', what)
+
+    def on_event(self, event: str, data: object) -> None:
+        self._add('event', (event, data))
+
+    def of(self, kind: str) -> list[Any]:
+        return [value for k, value in self.events if k == kind]
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
+        async def poll() -> None:
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(poll(), timeout)
+
+
+class SioServer:
+    """A socket.io 5 server app on aiohttp; records (sid, event, data) of every event."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncServer(async_mode='aiohttp', logger=False,
+                                        engineio_logger=False)
+        app = web.Application()
+        self.sio.attach(app)
+        self.runner = web.AppRunner(app, shutdown_timeout=0.2)
+        self.received: list[tuple[str, str, object]] = []
+        self.sids: list[str] = []
+        self.disconnected: list[str] = []
+        self._changed = asyncio.Event()
+        self.sio.on('connect', self._connect)
+        self.sio.on('disconnect', self._disconnect)
+        self.sio.on('*', self._any)
+        self.port = 0
+
+    async def start(self, port: int = 0) -> SioServer:
+        await self.runner.setup()
+        await web.TCPSite(self.runner, '127.0.0.1', port).start()
+        self.port = int(self.runner.addresses[0][1])
+        return self
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+    @property
+    def url(self) -> str:
+        return f'http://127.0.0.1:{self.port}'
+
+    def events(self, sid: str | None = None) -> list[tuple[str, object]]:
+        return [(event, data) for s, event, data in self.received if sid is None or s == sid]
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
+        async def poll() -> None:
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(poll(), timeout)
+
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
+        self.sids.append(sid)
+        self._changed.set()
+
+    async def _disconnect(self, sid: str, reason: object = None) -> None:
+        self.disconnected.append(sid)
+        self._changed.set()
+
+    async def _any(self, event: str, sid: str, *args: object) -> None:
+        self.received.append((sid, event, args[0] if len(args) == 1 else args))
+        self._changed.set()
+
+
+def hello() -> Sequence[Emit]:
+    return [('robot_id', ROBOT_ID), ('identify_robot_id', ROBOT_ID)]
+
+
+def client_for(url: str, recorder: Recorder, **config: Any) -> SocketIOClient:
+    return SocketIOClient(SocketIOClientConfig(url=url, backoff=FAST, connect_timeout_s=2.0,
+                                               **config),
+                          recorder, on_event=recorder.on_event, hello=hello)
+
+
+async def stopped(client: SocketIOClient, task: asyncio.Task[None]) -> None:
+    await asyncio.wait_for(client.close(), WAIT_S)
+    await asyncio.wait_for(task, WAIT_S)
+
+
+@pytest.mark.parametrize('transports', [(), ('websocket',)])
+def test_identifies_then_sends_queued_emits_in_order(transports: tuple[str, ...]) -> None:
+    async def test() -> tuple[list[tuple[str, object]], Recorder]:
+        server = await SioServer().start()
+        recorder = Recorder()
+        client = client_for(server.url, recorder, transports=transports)
+        for i in range(3):
+            client.emit('send_video_status', {'send_video_process_exists': True, 'n': i})
+        task = asyncio.create_task(client.run())
+        await server.until(lambda: len(server.received) == 5)
+        await recorder.until(lambda: sum(recorder.of('sent')) == 3)
+        assert client.connected
+        await stopped(client, task)
+        await server.until(lambda: bool(server.disconnected))
+        await server.stop()
+        return server.events(), recorder
+
+    received, recorder = run(test())
+    assert received == [('robot_id', ROBOT_ID), ('identify_robot_id', ROBOT_ID)] + [
+        ('send_video_status', {'send_video_process_exists': True, 'n': i}) for i in range(3)]
+    assert [kind for kind, _ in recorder.events if kind in ('up', 'down')] == ['up', 'down']
+    assert not recorder.of('error')
+
+
+def test_server_events_reach_on_event_on_the_loop() -> None:
+    command = {'robot_id': ROBOT_ID, 'command': 'F', 'user': 'name', 'key_position': 'down',
+               'anonymous': False}
+
+    async def test() -> list[tuple[str, object]]:
+        server = await SioServer().start()
+        recorder = Recorder()
+        client = client_for(server.url, recorder)
+        task = asyncio.create_task(client.run())
+        await server.until(lambda: len(server.received) == 2)
+        sid = server.sids[0]
+        await server.sio.emit('command_to_robot', command, to=sid)
+        await server.sio.emit('exclusive_control', ({'status': 'start'}, 'extra'), to=sid)
+        await server.sio.emit('robot_settings_changed', to=sid)
+        await recorder.until(lambda: len(recorder.of('event')) == 3)
+        await stopped(client, task)
+        await server.stop()
+        return recorder.of('event')
+
+    assert run(test()) == [('command_to_robot', command),
+                           ('exclusive_control', ({'status': 'start'}, 'extra')),
+                           ('robot_settings_changed', None)]
+
+
+def test_identification_is_repeated_after_a_server_restart_and_the_queue_survives() -> None:
+    async def test() -> tuple[list[tuple[str, object]], Recorder]:
+        server = await SioServer().start()
+        port = server.port
+        recorder = Recorder()
+        client = client_for(server.url, recorder)
+        task = asyncio.create_task(client.run())
+        await server.until(lambda: len(server.received) == 2)
+        await server.stop()
+        await recorder.until(lambda: bool(recorder.of('down')))
+        for i in range(3):
+            client.emit('charge_state', {'robot_id': ROBOT_ID, 'charging': bool(i % 2), 'n': i})
+        restarted = await SioServer().start(port)
+        await restarted.until(lambda: len(restarted.received) == 5, timeout=10.0)
+        await recorder.until(lambda: len(recorder.of('up')) == 2)
+        await stopped(client, task)
+        await restarted.stop()
+        return restarted.events(), recorder
+
+    received, recorder = run(test())
+    assert received == [('robot_id', ROBOT_ID), ('identify_robot_id', ROBOT_ID)] + [
+        ('charge_state', {'robot_id': ROBOT_ID, 'charging': bool(i % 2), 'n': i})
+        for i in range(3)]
+    ups_and_downs = [kind for kind, _ in recorder.events if kind in ('up', 'down')]
+    assert ups_and_downs == ['up', 'down', 'up', 'down']
+
+
+def test_a_session_ended_by_the_server_is_reopened_and_reidentified() -> None:
+    # After a socket.io DISCONNECT from the server the library does not reconnect by itself.
+    async def test() -> tuple[SioServer, Recorder]:
+        server = await SioServer().start()
+        recorder = Recorder()
+        client = client_for(server.url, recorder)
+        task = asyncio.create_task(client.run())
+        await server.until(lambda: len(server.received) == 2)
+        await server.sio.disconnect(server.sids[0])
+        await server.until(lambda: len(server.sids) == 2 and len(server.received) == 4,
+                           timeout=10.0)
+        await stopped(client, task)
+        await server.stop()
+        return server, recorder
+
+    server, recorder = run(test())
+    second = server.sids[1]
+    assert server.events(second) == [('robot_id', ROBOT_ID), ('identify_robot_id', ROBOT_ID)]
+    assert len(recorder.of('up')) == 2
+
+
+def test_a_server_not_yet_running_is_retried_and_reported_without_secrets() -> None:
+    async def test() -> tuple[Recorder, SioServer]:
+        probe = await SioServer().start()
+        port = probe.port
+        await probe.stop()
+        recorder = Recorder()
+        client = client_for(f'http://127.0.0.1:{port}/?key=SECRET', recorder,
+                            secrets=['TOKEN'])
+        task = asyncio.create_task(client.run())
+        await recorder.until(lambda: len(recorder.of('error')) >= 2)
+        server = await SioServer().start(port)
+        await recorder.until(lambda: bool(recorder.of('up')), timeout=10.0)
+        await server.until(lambda: len(server.received) == 2)
+        await stopped(client, task)
+        await server.stop()
+        return recorder, server
+
+    recorder, server = run(test())
+    errors = recorder.of('error')
+    assert all(e.startswith(f'connect to http://127.0.0.1:{server.port}/ failed') for e in errors)
+    assert not any('SECRET' in e or 'TOKEN' in e for e in errors)
+
+
+def test_close_while_disconnected_returns_promptly() -> None:
+    async def test() -> list[tuple[str, object]]:
+        recorder = Recorder()
+        client = client_for('http://127.0.0.1:9', recorder)  # discard port: refused
+        task = asyncio.create_task(client.run())
+        await recorder.until(lambda: bool(recorder.of('error')))
+        await stopped(client, task)
+        return recorder.events
+
+    events = run(test(), timeout=10.0)
+    assert 'up' not in [kind for kind, _ in events]
+
+
+def test_run_again_after_close_reconnects() -> None:
+    async def test() -> SioServer:
+        server = await SioServer().start()
+        recorder = Recorder()
+        client = client_for(server.url, recorder)
+        for round_ in range(2):
+            task = asyncio.create_task(client.run())
+            await server.until(lambda: len(server.received) == 2 * (round_ + 1))
+            await stopped(client, task)
+        await server.until(lambda: len(server.disconnected) == 2)
+        await server.stop()
+        return server
+
+    server = run(test())
+    assert len(server.sids) == 2
+
+
+def test_reconnection_options_follow_the_backoff() -> None:
+    options = reconnection_options(Backoff(min_s=0.5, max_s=8.0))
+    assert options == {'reconnection_delay': 0.5, 'reconnection_delay_max': 8.0,
+                       'randomization_factor': 0.25}
