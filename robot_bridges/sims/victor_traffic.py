@@ -17,9 +17,10 @@ from robot_bridges.protocols.webviz import (CONFIDENCE_COUNT, DIRECTION_COUNT,
 
 #: The sound source circles the robot clockwise, one direction (30 degrees) per second.
 SOURCE_STEPS_PER_S = 1.0
-#: It speaks for 5 s, then is silent (direction unknown) for 1 s.
-SPEECH_CYCLE_S = 6.0
-SPEECH_S = 5.0
+#: It speaks for 6 s, then is silent (direction unknown) for 1 s; the 7 s cycle against the
+#: 12 s orbit lets every direction be heard within the first 20 s.
+SPEECH_CYCLE_S = 7.0
+SPEECH_S = 6.0
 #: The trigger word is heard at the start of each burst of speech, for 100 ms.
 TRIGGER_S = 0.1
 
