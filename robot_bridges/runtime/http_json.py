@@ -1,4 +1,5 @@
-"""JSON over HTTP GET, and retrying until it works: the discovery calls of LetsRobot.
+"""
+JSON over HTTP GET, and retrying until it works: the discovery calls of LetsRobot.
 
 :func:`fetch_json` turns every way a request can fail into one :class:`FetchError` that says
 what failed (status, body not JSON, timeout, connection) with the URL stripped of its query
@@ -21,7 +22,8 @@ T = TypeVar('T')
 
 
 class FetchError(Exception):
-    """A GET for JSON failed. The message is safe for logs (the URL is redacted).
+    """
+    A GET for JSON failed. The message is safe for logs (the URL is redacted).
 
     ``kind`` is one of ``'status'`` (``status`` holds the HTTP status), ``'not json'``,
     ``'timeout'`` or ``'connection'``.
@@ -40,7 +42,8 @@ class RetryStopped(Exception):
 
 async def fetch_json(url: str, *, timeout_s: float,
                      session: aiohttp.ClientSession | None = None) -> object:
-    """GET ``url`` and return its body decoded as JSON.
+    """
+    GET ``url`` and return its body decoded as JSON.
 
     Any 2xx status is accepted; the Content-Type is not checked, since the historical
     servers did not always set it. Pass ``session`` to reuse connections; without one a
@@ -76,7 +79,8 @@ async def fetch_json(url: str, *, timeout_s: float,
 async def retry_with_backoff(attempt: Callable[[], Awaitable[T]], backoff: Backoff,
                              on_error: Callable[[str], None],
                              stop: asyncio.Event | None = None) -> T:
-    """Await ``attempt()`` until it returns; after each failure wait a backoff delay.
+    """
+    Await ``attempt()`` until it returns; after each failure wait a backoff delay.
 
     Every exception an attempt raises (not cancellation) is reported as one line through
     ``on_error`` and retried. Make sure the attempt's exceptions carry no secret:

@@ -1,4 +1,5 @@
-"""A socket.io client that stays connected: re-identifies on every connect and queues emits.
+"""
+A socket.io client that stays connected: re-identifies on every connect and queues emits.
 
 Used by the LetsRobot bridge (control, chat and app-server sockets). It wraps
 python-socketio 5.x's :class:`socketio.AsyncClient`:
@@ -40,7 +41,8 @@ Emit = tuple[str, object]
 
 @dataclass(frozen=True)
 class SocketIOClientConfig:
-    """Where and how to connect. ``headers`` and ``secrets`` are never logged.
+    """
+    Where and how to connect. ``headers`` and ``secrets`` are never logged.
 
     ``transports`` empty means the library's default (long-polling, then upgrade to
     websocket); ``('websocket',)`` skips polling. ``connect_timeout_s`` bounds each HTTP
@@ -57,7 +59,8 @@ class SocketIOClientConfig:
 
 
 def reconnection_options(backoff: Backoff) -> dict[str, float]:
-    """python-socketio's reconnection settings closest to ``backoff``.
+    """
+    python-socketio's reconnection settings closest to ``backoff``.
 
     The library doubles the delay from ``reconnection_delay`` up to ``reconnection_delay_max``
     (its growth factor is fixed at 2) and adds a jitter of +- ``randomization_factor``
@@ -71,7 +74,8 @@ def reconnection_options(backoff: Backoff) -> dict[str, float]:
 
 
 class SocketIOClient:
-    """One logical socket.io connection, for the lifetime of :meth:`run`.
+    """
+    One logical socket.io connection, for the lifetime of :meth:`run`.
 
     Use it from the asyncio loop thread only. Emits are at most once: one handed to the
     library just before a drop may be lost; one queued while disconnected waits (the
@@ -103,11 +107,12 @@ class SocketIOClient:
 
     @property
     def display_url(self) -> str:
-        """The URL with any credentials or query removed: safe for logs."""
+        """Return the URL with any credentials or query removed: safe for logs."""
         return redact_url(self._config.url)
 
     def emit(self, event: str, data: object = None) -> bool:
-        """Queue an event; returns False if the queue was full and the oldest was dropped.
+        """
+        Queue an event; returns False if the queue was full and the oldest was dropped.
 
         A tuple ``data`` is sent as several arguments, anything else as one (the library's
         convention); ``None`` sends none.
@@ -115,7 +120,8 @@ class SocketIOClient:
         return self.outbox.put((event, data))
 
     async def run(self) -> None:
-        """Stay connected until :meth:`close` or cancellation. Never raises on network errors.
+        """
+        Stay connected until :meth:`close` or cancellation. Never raises on network errors.
 
         May be called again after it returned.
         """

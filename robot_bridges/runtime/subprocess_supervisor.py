@@ -1,4 +1,5 @@
-r"""Keep one child process running (ffmpeg streaming LetsRobot video or audio).
+r"""
+Keep one child process running (ffmpeg streaming LetsRobot video or audio).
 
 The child is started with :func:`asyncio.create_subprocess_exec` (no shell), restarted with
 backoff whenever it exits while the supervisor is running, and stopped with SIGTERM, then
@@ -39,7 +40,8 @@ class ProcessListener(Protocol):
         """Take one line the child wrote to stdout, secrets redacted. Must not block."""
 
     def process_exited(self, returncode: int, reason: str) -> None:
-        """Hear that the child ended; ``reason`` (redacted) says how, with its last stderr line.
+        """
+        Hear that the child ended; ``reason`` (redacted) says how, with its last stderr line.
 
         ``returncode`` is negative when a signal ended it. The supervisor restarts the child
         after a backoff delay unless :meth:`SubprocessSupervisor.close` was called.
@@ -50,7 +52,8 @@ class ProcessListener(Protocol):
 
 
 class SubprocessSupervisor:
-    """Run ``argv`` for the lifetime of :meth:`run`, restarting it whenever it exits.
+    """
+    Run ``argv`` for the lifetime of :meth:`run`, restarting it whenever it exits.
 
     Use it from the asyncio loop thread only. ``stop_timeout_s`` is how long :meth:`close`
     waits after SIGTERM before SIGKILL. A child that ran for ``healthy_after_s`` or longer
@@ -82,7 +85,7 @@ class SubprocessSupervisor:
 
     @property
     def display_command(self) -> str:
-        """The command line with every secret replaced by ``***``: safe for logs."""
+        """Return the command line with every secret replaced by ``***``: safe for logs."""
         return self._redact(shlex.join(self._argv))
 
     @property
@@ -92,21 +95,22 @@ class SubprocessSupervisor:
 
     @property
     def pid(self) -> int | None:
-        """The current child's process id, or None."""
+        """Return the current child's process id, or None."""
         return self._process.pid if self.running and self._process is not None else None
 
     @property
     def stdin(self) -> asyncio.StreamWriter | None:
-        """The current child's stdin when ``pipe_stdin`` was asked for, else None."""
+        """Return the current child's stdin when ``pipe_stdin`` was asked for, else None."""
         return self._process.stdin if self.running and self._process is not None else None
 
     @property
     def last_error(self) -> str:
-        """The child's last stderr lines (redacted), oldest first, one per line."""
+        """Return the child's last stderr lines (redacted), oldest first, one per line."""
         return '\n'.join(self._stderr)
 
     async def run(self) -> None:
-        """Start the child and keep it running until :meth:`close` or cancellation.
+        """
+        Start the child and keep it running until :meth:`close` or cancellation.
 
         Never raises for the child's failures: they go to the listener. On cancellation the
         child is stopped (SIGTERM, then SIGKILL) before the cancellation propagates. May be
@@ -125,7 +129,8 @@ class SubprocessSupervisor:
             await self._sleep_unless_closed(next(delays))
 
     async def close(self) -> None:
-        """Stop restarting and stop the child: SIGTERM, then SIGKILL after the timeout.
+        """
+        Stop restarting and stop the child: SIGTERM, then SIGKILL after the timeout.
 
         Returns once the child has been waited for (no zombie remains).
         """
@@ -228,7 +233,8 @@ def _signal(process: asyncio.subprocess.Process, signum: signal.Signals) -> None
 
 
 def _split_lines(text: str) -> list[str]:
-    r"""Split on ``\r``, ``\n`` or ``\r\n``; the last item is the unfinished remainder.
+    r"""
+    Split on ``\r``, ``\n`` or ``\r\n``; the last item is the unfinished remainder.
 
     Blank lines are dropped, since ffmpeg's carriage-return redraws produce many of them.
     """

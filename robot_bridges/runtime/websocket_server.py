@@ -1,4 +1,5 @@
-"""A websocket server that serves one peer at a time: the bridge is the server, the peer dials.
+"""
+A websocket server that serves one peer at a time: the bridge is the server, the peer dials.
 
 Used where the robot side connects to us (Reachy: the Unity simulator is the client of a
 lockstep sync loop; the node sends a frame, the peer answers one). The server listens for
@@ -49,7 +50,8 @@ class WebSocketServerConfig:
 
 
 class WebSocketServer:
-    """Listen for :meth:`run`'s lifetime and exchange frames with one peer at a time.
+    """
+    Listen for :meth:`run`'s lifetime and exchange frames with one peer at a time.
 
     The listener hears ``link_up`` when a peer connects (after its ``hello`` frames were
     sent), ``link_frame`` for every frame it sends, and ``link_down`` when it goes, cleanly or
@@ -75,7 +77,8 @@ class WebSocketServer:
 
     @property
     def port(self) -> int:
-        """The TCP port actually bound (useful with port 0).
+        """
+        Return the TCP port actually bound (useful with port 0).
 
         Raises ``RuntimeError`` when the server is not listening: await :meth:`wait_listening`.
         """
@@ -97,7 +100,8 @@ class WebSocketServer:
         return self.outbox.put(frame)
 
     async def wait_listening(self) -> int:
-        """Wait until :meth:`run` listens and return the bound port.
+        """
+        Wait until :meth:`run` listens and return the bound port.
 
         Raises ``RuntimeError`` if the server was closed before it listened.
         """
@@ -113,7 +117,8 @@ class WebSocketServer:
         return self.port
 
     async def run(self) -> None:
-        """Listen until :meth:`close` or cancellation; serve peers one at a time.
+        """
+        Listen until :meth:`close` or cancellation; serve peers one at a time.
 
         May be called again after it returned (lifecycle deactivate, then activate).
         Raises ``OSError`` if the address cannot be bound (port in use, bad host): that is a
