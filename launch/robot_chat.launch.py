@@ -1,0 +1,31 @@
+"""Launch the Robot Chat relay server and one robot_chat_bridge (namespace robot_chat)."""
+
+from pathlib import Path
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+
+def generate_launch_description() -> LaunchDescription:
+    """Return the server on --port 5001 (loopback) and the bridge with its parameters."""
+    default_params = Path(get_package_share_directory('robot_bridges')) / 'config' / \
+        'robot_chat.yaml'
+    params_file = LaunchConfiguration('params_file')
+    return LaunchDescription([
+        DeclareLaunchArgument('params_file', default_value=str(default_params),
+                              description='YAML parameters of robot_chat_bridge'),
+        DeclareLaunchArgument('server_host', default_value='127.0.0.1',
+                              description='interface the relay binds (0.0.0.0: all)'),
+        DeclareLaunchArgument('server_port', default_value='5001',
+                              description='TCP port of the relay'),
+        Node(package='robot_bridges', executable='robot_chat_server', name='robot_chat_server',
+             arguments=['--host', LaunchConfiguration('server_host'),
+                        '--port', LaunchConfiguration('server_port')],
+             output='screen'),
+        Node(package='robot_bridges', executable='robot_chat_bridge',
+             name='robot_chat_bridge', namespace='robot_chat',
+             parameters=[params_file], output='screen'),
+    ])

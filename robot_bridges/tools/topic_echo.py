@@ -1,0 +1,128 @@
+"""
+Executable topic_echo: print ROS traffic compactly, for machines without the ros2 CLI.
+
+Discovers the topics under the given namespaces (and /diagnostics), subscribes to each with
+its own type, and prints at most ``--max-rate`` lines per second per topic, saying how many
+messages each line stands for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import sys
+import time
+from typing import Any, Callable, Sequence
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+SKIPPED_SUFFIXES = ('/transition_event', '/parameter_events', '/rosout')
+MAX_TEXT = 160
+
+
+def message_class(type_name: str) -> Any:
+    """Import the class of a type named like ``std_msgs/msg/String``."""
+    package, kind, name = type_name.split('/')
+    return getattr(importlib.import_module(f'{package}.{kind}'), name)
+
+
+def summarize(msg: Any) -> str:
+    """Render a message as ``field=value`` pairs on one line, long values shortened."""
+    if type(msg).__name__ == 'DiagnosticArray':
+        return ' | '.join(
+            f'{s.name}: {s.message} ' + ' '.join(
+                f'{kv.key}={kv.value}' for kv in s.values if kv.value and kv.key != 'last_error')
+            for s in msg.status)
+    parts = []
+    for field in msg.get_fields_and_field_types():
+        if field == 'header':
+            continue
+        value = getattr(msg, field)
+        if isinstance(value, float):
+            text = 'nan' if math.isnan(value) else f'{value:.4g}'
+        elif hasattr(value, 'tolist'):
+            text = '[' + ', '.join(f'{v:.3g}' for v in value.tolist()) + ']'
+        else:
+            text = str(value)
+        parts.append(f'{field}={text}')
+    line = ' '.join(parts)
+    return line if len(line) <= MAX_TEXT else line[:MAX_TEXT - 3] + '...'
+
+
+class TopicEcho(Node):
+    """Subscribes to every topic under some namespaces and prints them, rate-limited."""
+
+    def __init__(self, namespaces: Sequence[str], max_rate: float,
+                 write: Callable[[str], None] = print) -> None:
+        super().__init__('topic_echo')
+        self._namespaces = tuple(ns.rstrip('/') + '/' for ns in namespaces)
+        self._period = 1.0 / max_rate if max_rate > 0 else 0.0
+        self._write = write
+        self._subscribed: dict[str, Any] = {}
+        self._last_print: dict[str, float] = {}
+        self._unprinted: dict[str, int] = {}
+        self.create_timer(1.0, self._discover)
+        self._discover()
+
+    def _wanted(self, topic: str) -> bool:
+        if topic.endswith(SKIPPED_SUFFIXES):
+            return False
+        return topic == '/diagnostics' or topic.startswith(self._namespaces)
+
+    def _discover(self) -> None:
+        for topic, types in self.get_topic_names_and_types():
+            if topic in self._subscribed or not self._wanted(topic) or len(types) != 1:
+                continue
+            try:
+                msg_type = message_class(types[0])
+            except (ImportError, AttributeError, ValueError):
+                continue
+            latched = any(info.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
+                          for info in self.get_publishers_info_by_topic(topic))
+            qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=(DurabilityPolicy.TRANSIENT_LOCAL if latched
+                                         else DurabilityPolicy.VOLATILE))
+            self._subscribed[topic] = self.create_subscription(
+                msg_type, topic, lambda msg, t=topic: self._on_message(t, msg), qos)
+
+    def _on_message(self, topic: str, msg: Any) -> None:
+        if type(msg).__name__ == 'DiagnosticArray':
+            for status in msg.status:  # one line per reporting node, not per topic
+                self._print(topic, status.name, type(msg)(header=msg.header, status=[status]))
+        else:
+            self._print(topic, topic, msg)
+
+    def _print(self, topic: str, key: str, msg: Any) -> None:
+        now = time.monotonic()
+        self._unprinted[key] = self._unprinted.get(key, 0) + 1
+        if now - self._last_print.get(key, -1e9) < self._period:
+            return
+        count = self._unprinted.pop(key)
+        self._last_print[key] = now
+        more = f' (+{count - 1} more)' if count > 1 else ''
+        self._write(f'[{topic}]{more} {summarize(msg)}')
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``ros2 run robot_bridges topic_echo``."""
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument('namespaces', nargs='*', default=['/'],
+                        help='print topics under these namespaces (default: all)')
+    parser.add_argument('--max-rate', type=float, default=2.0,
+                        help='lines per second per topic at most (0: every message)')
+    argv = list(sys.argv if argv is None else argv)
+    args = parser.parse_args(rclpy.utilities.remove_ros_args(argv)[1:])
+    rclpy.init(args=argv)
+    node = TopicEcho(args.namespaces, args.max_rate, lambda line: print(line, flush=True))
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
