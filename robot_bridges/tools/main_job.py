@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Sequence
 
 from ament_index_python.packages import get_package_prefix
