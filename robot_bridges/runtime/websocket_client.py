@@ -9,6 +9,7 @@ is websockets' own ``async for connection in connect(...)`` policy, with our
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, field
 import ssl
 from typing import Callable, Mapping, Sequence
@@ -53,7 +54,7 @@ class WebSocketClient:
         self._hello = hello
         self.outbox: Outbox[Frame] = Outbox(outbox_size)
         self._connection: ClientConnection | None = None
-        self._closing = False
+        self._closed = asyncio.Event()
 
     @property
     def connected(self) -> bool:
@@ -70,7 +71,12 @@ class WebSocketClient:
         return self.outbox.put(frame)
 
     async def run(self) -> None:
-        """Stay connected until :meth:`close` or cancellation. Never raises on network errors."""
+        """
+        Stay connected until :meth:`close` or cancellation. Never raises on network errors.
+
+        May be called again after it returned (lifecycle deactivate, then activate).
+        """
+        self._closed.clear()
         config = self._config
         connections = connect(
             config.url,
@@ -85,17 +91,34 @@ class WebSocketClient:
             reconnect_delays=config.backoff.delays,
             process_exception=self._retry_always,
         )
-        async for connection in connections:
-            await self._serve(connection)
-            if self._closing:
-                return
+        serving = asyncio.ensure_future(self._serve_all(connections))
+        closed = asyncio.ensure_future(self._closed.wait())
+        try:
+            await asyncio.wait((serving, closed), return_when=asyncio.FIRST_COMPLETED)
+            if not serving.done() and self._connection is None:
+                # Connecting or waiting to retry: there is no close handshake to wait for.
+                serving.cancel()
+            await asyncio.wait((serving,))
+        finally:
+            closed.cancel()
+            serving.cancel()
+        if not serving.cancelled():
+            serving.result()
 
     async def close(self) -> None:
         """Close the connection cleanly (close handshake) and stop reconnecting."""
-        self._closing = True
+        self._closed.set()
         connection = self._connection
         if connection is not None:
             await connection.close()
+
+    async def _serve_all(self, connections: connect) -> None:
+        # aclosing: a connection opened when run() stops is closed at once, not at GC.
+        async with contextlib.aclosing(aiter(connections)) as attempts:
+            async for connection in attempts:
+                await self._serve(connection)
+                if self._closed.is_set():
+                    return
 
     async def _serve(self, connection: ClientConnection) -> None:
         listener = self._listener
