@@ -1,0 +1,279 @@
+"""WebSocketClient against a real websockets server on 127.0.0.1, ephemeral ports."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable, Coroutine, TypeVar
+
+from robot_bridges.runtime.backoff import Backoff
+from robot_bridges.runtime.link import Frame
+from robot_bridges.runtime.websocket_client import WebSocketClient, WebSocketClientConfig
+from websockets.asyncio.server import serve, Server, ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+T = TypeVar('T')
+WAIT_S = 5.0
+FAST = Backoff(min_s=0.05, max_s=0.2)
+
+
+def run(coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+    """Run a test coroutine with a bound on its duration."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+class Recorder:
+    """A LinkListener that records every callback, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, object]] = []
+        self._changed = asyncio.Event()
+
+    def _add(self, kind: str, value: object = None) -> None:
+        self.events.append((kind, value))
+        self._changed.set()
+
+    def link_up(self) -> None:
+        self._add('up')
+
+    def link_down(self, reason: str) -> None:
+        self._add('down', reason)
+
+    def link_frame(self, frame: Frame) -> None:
+        self._add('frame', frame)
+
+    def link_sent(self, count: int) -> None:
+        self._add('sent', count)
+
+    def link_bad_frame(self, what: str) -> None:
+        self._add('bad_frame', what)
+
+    def link_error(self, what: str) -> None:
+        self._add('error', what)
+
+    def of(self, kind: str) -> list[Any]:
+        return [value for k, value in self.events if k == kind]
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
+        async def poll() -> None:
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(poll(), timeout)
+
+
+class EchoServer:
+    """A websockets server that records the frames of each connection and can drop them."""
+
+    def __init__(self) -> None:
+        self.connections: list[list[Frame]] = []
+        self.closes: list[int | None] = []
+        self.live: set[ServerConnection] = set()
+        self.server: Server | None = None
+        self.port = 0
+        self._changed = asyncio.Event()
+
+    async def start(self, port: int = 0) -> EchoServer:
+        self.server = await serve(self._handle, '127.0.0.1', port, compression=None)
+        self.port = int(self.server.sockets[0].getsockname()[1])
+        return self
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    @property
+    def url(self) -> str:
+        return f'ws://127.0.0.1:{self.port}/'
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
+        async def poll() -> None:
+            while not predicate():
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(poll(), timeout)
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        frames: list[Frame] = []
+        self.connections.append(frames)
+        self.live.add(connection)
+        self._changed.set()
+        try:
+            async for frame in connection:
+                frames.append(frame)
+                self._changed.set()
+        except ConnectionClosed:
+            pass
+        finally:
+            self.live.discard(connection)
+            self.closes.append(connection.close_code)
+            self._changed.set()
+
+
+def client_for(url: str, recorder: Recorder, **kwargs: Any) -> WebSocketClient:
+    max_bytes = kwargs.pop('max_message_bytes', 1 << 20)
+    config = WebSocketClientConfig(url=url, backoff=FAST, max_message_bytes=max_bytes,
+                                   open_timeout_s=2.0, close_timeout_s=0.5)
+    return WebSocketClient(config, recorder, **kwargs)
+
+
+async def stopped(client: WebSocketClient, task: asyncio.Task[None]) -> None:
+    await asyncio.wait_for(client.close(), WAIT_S)
+    await asyncio.wait_for(task, WAIT_S)
+
+
+def test_hello_frames_are_sent_again_after_a_reconnect() -> None:
+    async def test() -> tuple[list[list[Frame]], Recorder]:
+        server = await EchoServer().start()
+        recorder = Recorder()
+        client = client_for(server.url, recorder, hello=lambda: ['hello', b'binary hello'])
+        task = asyncio.create_task(client.run())
+        await server.until(lambda: len(server.connections) == 1 and
+                           len(server.connections[0]) == 2)
+        for connection in list(server.live):
+            await connection.close(1012, 'restarting')
+        await server.until(lambda: len(server.connections) == 2 and
+                           len(server.connections[1]) == 2)
+        await recorder.until(lambda: len(recorder.of('up')) == 2)
+        await stopped(client, task)
+        await server.stop()
+        return server.connections, recorder
+
+    connections, recorder = run(test())
+    assert connections == [['hello', b'binary hello']] * 2
+    assert recorder.of('down')[0] == 'closed with code 1012 (restarting)'
+
+
+def test_outbox_order_is_kept_across_a_server_restart() -> None:
+    async def test() -> tuple[list[list[Frame]], Recorder]:
+        server = await EchoServer().start()
+        port = server.port
+        recorder = Recorder()
+        client = client_for(server.url, recorder, hello=lambda: ['hello'])
+        task = asyncio.create_task(client.run())
+        await recorder.until(lambda: client.connected)
+        client.send('before 0')
+        client.send('before 1')
+        await server.until(lambda: len(server.connections[0]) == 3)
+        await server.stop()
+        await recorder.until(lambda: bool(recorder.of('down')))
+        for i in range(5):
+            client.send(f'queued {i}')
+        await asyncio.sleep(0.3)  # a few refused reconnection attempts
+        restarted = await EchoServer().start(port)
+        await restarted.until(lambda: bool(restarted.connections) and
+                              len(restarted.connections[0]) == 6, timeout=10.0)
+        await stopped(client, task)
+        await restarted.stop()
+        return server.connections + restarted.connections, recorder
+
+    connections, recorder = run(test())
+    assert connections[0] == ['hello', 'before 0', 'before 1']
+    assert connections[1] == ['hello'] + [f'queued {i}' for i in range(5)]
+    assert sum(recorder.of('sent')) == 7
+    assert recorder.of('error')  # the refused attempts were reported
+
+
+def test_an_oversize_frame_is_reported_and_the_link_reconnects() -> None:
+    async def test() -> tuple[Recorder, list[int | None]]:
+        server = await EchoServer().start()
+        recorder = Recorder()
+        client = client_for(server.url, recorder, max_message_bytes=1024)
+        task = asyncio.create_task(client.run())
+        await server.until(lambda: len(server.live) == 1)
+        await next(iter(server.live)).send('x' * 4096)
+        await recorder.until(lambda: len(recorder.of('up')) == 2)
+        # The new connection works.
+        await next(iter(server.live)).send('small')
+        await recorder.until(lambda: recorder.of('frame') == ['small'])
+        await stopped(client, task)
+        await server.stop()
+        return recorder, server.closes
+
+    recorder, closes = run(test())
+    assert recorder.of('bad_frame') == [
+        'received a frame over max_message_bytes: the link was closed and reopens at once']
+    assert closes[0] == 1009
+    assert [k for k, _ in recorder.events if k in ('up', 'down', 'bad_frame')] == [
+        'up', 'bad_frame', 'down', 'up', 'down']
+
+
+def test_connect_errors_are_reported_without_credentials() -> None:
+    async def test() -> list[str]:
+        probe = await EchoServer().start()
+        port = probe.port
+        await probe.stop()
+        recorder = Recorder()
+        client = client_for(f'ws://user:PASSWORD@127.0.0.1:{port}/path?token=TOKEN', recorder)
+        task = asyncio.create_task(client.run())
+        await recorder.until(lambda: len(recorder.of('error')) >= 2)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return recorder.of('error')
+
+    errors = run(test())
+    assert all(e.startswith('connect to ws://127.0.0.1:') and '/path failed: ' in e
+               for e in errors)
+    assert all('PASSWORD' not in e and 'TOKEN' not in e and 'user' not in e for e in errors)
+
+
+def test_close_is_a_clean_close_handshake() -> None:
+    async def test() -> tuple[Recorder, list[int | None]]:
+        server = await EchoServer().start()
+        recorder = Recorder()
+        client = client_for(server.url, recorder)
+        task = asyncio.create_task(client.run())
+        await recorder.until(lambda: client.connected)
+        await stopped(client, task)
+        await server.until(lambda: bool(server.closes))
+        await server.stop()
+        return recorder, server.closes
+
+    recorder, closes = run(test())
+    assert closes == [1000]
+    assert [k for k, _ in recorder.events] == ['up', 'down']
+    assert recorder.of('down') == ['closed with code 1000']
+
+
+def test_close_while_disconnected_stops_reconnecting() -> None:
+    async def test() -> tuple[Recorder, int]:
+        probe = await EchoServer().start()
+        port = probe.port
+        await probe.stop()
+        recorder = Recorder()
+        client = client_for(f'ws://127.0.0.1:{port}/', recorder)
+        task = asyncio.create_task(client.run())
+        await recorder.until(lambda: bool(recorder.of('error')))
+        await stopped(client, task)  # must not wait for a server to come back
+        server = await EchoServer().start(port)
+        await asyncio.sleep(0.5)  # long enough for several reconnection attempts
+        await server.stop()
+        return recorder, len(server.connections)
+
+    recorder, connections = run(test())
+    assert connections == 0
+    assert not recorder.of('up')
+
+
+def test_run_again_after_close_keeps_reconnecting() -> None:
+    """A lifecycle node deactivates (close) and activates (run) the same client."""
+    async def test() -> tuple[Recorder, int]:
+        server = await EchoServer().start()
+        recorder = Recorder()
+        client = client_for(server.url, recorder, hello=lambda: ['hello'])
+        task = asyncio.create_task(client.run())
+        await recorder.until(lambda: client.connected)
+        await stopped(client, task)
+        task = asyncio.create_task(client.run())
+        await recorder.until(lambda: len(recorder.of('up')) == 2)
+        for connection in list(server.live):
+            await connection.close(1012)
+        await recorder.until(lambda: len(recorder.of('up')) == 3)
+        await stopped(client, task)
+        await server.stop()
+        return recorder, len(server.connections)
+
+    recorder, connections = run(test())
+    assert connections == 3
