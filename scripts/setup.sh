@@ -28,6 +28,11 @@ _rb_setup_venv() {
       2> >(grep -v "is ignored: it is neither" >&2) || return 1
     echo "${want}" > "${venv}/.robot_bridges_stamp"
   fi
+  # A build configured against another venv would mix both: start it afresh.
+  if [ "$(cat "${_rb_state}/venv.path" 2>/dev/null)" != "${venv}" ]; then
+    rm -rf "${_rb_state}/build" "${_rb_state}/install"
+    echo "${venv}" > "${_rb_state}/venv.path"
+  fi
   # shellcheck disable=SC1091
   . "${venv}/bin/activate"
   export AMENT_PREFIX_PATH="${venv}" CMAKE_PREFIX_PATH="${venv}" ROS_DISTRO="${_rb_distro}"

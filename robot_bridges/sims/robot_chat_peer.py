@@ -11,14 +11,20 @@ import argparse
 import asyncio
 import itertools
 import json
+from pathlib import Path
 import signal
 from typing import Sequence
 
+from ament_index_python.packages import get_package_share_directory
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-LINES = ('hello robots', 'anyone near the charger?', 'turning left', 'battery at 80%',
-         'all clear ahead')
+
+def load_lines() -> list[str]:
+    """Read what the peer says from the shipped resource file (one line each)."""
+    path = Path(get_package_share_directory('robot_bridges')) / 'resource' / \
+        'robot_chat_peer_lines.txt'
+    return [line for line in path.read_text().splitlines() if line.strip()]
 
 
 async def chat(url: str, user: str, period: float, count: int) -> None:
@@ -27,11 +33,12 @@ async def chat(url: str, user: str, period: float, count: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    lines = load_lines()
     async for connection in connect(url, open_timeout=5):
         listener = asyncio.create_task(listen(connection, user))
         try:
             for n in itertools.count(1):
-                line = LINES[(n - 1) % len(LINES)]
+                line = lines[(n - 1) % len(lines)]
                 await connection.send(json.dumps({'type': 'message', 'user': user,
                                                   'message': line}))
                 if n == count:
