@@ -1,4 +1,5 @@
-"""The mic-direction recording: a bounded sample buffer and its compilation (pure code).
+"""
+The mic-direction recording: a bounded sample buffer and its compilation (pure code).
 
 The seed client's semantics: while recording, every micdata sample is kept; "compile"
 reports the most common valid direction and the mean confidence of the samples with that
@@ -26,7 +27,8 @@ class MicSummary:
 
 
 def compile_samples(directions: npt.ArrayLike, confidences: npt.ArrayLike) -> MicSummary | None:
-    """Return the most common valid direction and its samples' mean confidence.
+    """
+    Return the most common valid direction and its samples' mean confidence.
 
     ``directions`` and ``confidences`` are parallel, in arrival order. A tie goes to the
     direction seen first. Returns None when no sample has a valid direction (0..11).
@@ -54,7 +56,8 @@ def compile_samples(directions: npt.ArrayLike, confidences: npt.ArrayLike) -> Mi
 
 
 class MicRecording:
-    """A bounded buffer of (direction, confidence) samples, filled from one thread only.
+    """
+    A bounded buffer of (direction, confidence) samples, filled from one thread only.
 
     Thread use, without a lock: the asyncio thread calls :meth:`append` (one
     ``deque.append``, atomic under the GIL, which also drops the oldest sample when full);

@@ -1,4 +1,5 @@
-"""Node victor_mic_bridge: Victor's dominant sound direction as ROS, with a recording.
+"""
+Node victor_mic_bridge: Victor's dominant sound direction as ROS, with a recording.
 
 Subscribes to the webViz module ``micdata`` (anim process, port 8889) on every (re)connect
 and publishes each push as ``mic_direction`` (robot_bridges/msg/MicDirection). Services

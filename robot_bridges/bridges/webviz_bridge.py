@@ -1,4 +1,5 @@
-"""Node webviz_bridge: any Victor webViz modules as JSON string topics.
+"""
+Node webviz_bridge: any Victor webViz modules as JSON string topics.
 
 For each module in parameter ``modules`` it publishes ``webviz/<module>`` (the data of every
 push, as compact JSON) and forwards ``webviz/<module>/request`` to the robot as

@@ -1,4 +1,5 @@
-"""Victor webViz protocol (sans-I/O): JSON objects in text frames, one module per push.
+"""
+Victor webViz protocol (sans-I/O): JSON objects in text frames, one module per push.
 
 Client -> robot: ``{"type": "subscribe"|"unsubscribe", "module": m}``,
 ``{"type": "data", "module": m, "data": {...}}`` and ``{"keepalive": ...}``.
@@ -60,7 +61,8 @@ class KeepaliveAck:
 
 @dataclass(frozen=True, slots=True)
 class MicData:
-    """The fields of one micdata payload that a bridge uses, validated.
+    """
+    The fields of one micdata payload that a bridge uses, validated.
 
     ``robot_time`` is NaN when the robot sent no ``time``; ``directions`` is empty when it
     sent no ``directions`` (otherwise exactly 13 finite numbers, as decoded).
@@ -90,7 +92,8 @@ def parse_push(frame: str | bytes) -> Push | KeepaliveAck:
 
 
 def parse_micdata(data: Any) -> MicData:
-    """Validate a micdata payload. Raises :class:`RemoteProtocolError` naming the bad field.
+    """
+    Validate a micdata payload. Raises :class:`RemoteProtocolError` naming the bad field.
 
     The winning direction is read from ``direction`` (later firmware) or else ``dominant``
     (older firmware); ``confidence`` is required, the other fields are optional.
@@ -136,7 +139,8 @@ def keepalive_frame() -> str:
 
 
 def data_frame(module: str, json_text: str) -> str:
-    """Return the frame that sends ``json_text`` (a JSON object) as a module request.
+    """
+    Return the frame that sends ``json_text`` (a JSON object) as a module request.
 
     Raises :class:`LocalProtocolError` if ``json_text`` is not JSON or not an object (the
     robot's modules read their requests as objects).
@@ -152,7 +156,8 @@ def data_frame(module: str, json_text: str) -> str:
 
 
 def url(host: str, port: int, path: str) -> str:
-    """Return the ``ws://`` URL of a webViz server; raises :class:`LocalProtocolError`.
+    """
+    Return the ``ws://`` URL of a webViz server; raises :class:`LocalProtocolError`.
 
     The robot serves plain websockets (no TLS, no authentication) on ``/socket``.
     """
@@ -205,7 +210,8 @@ Request = Subscribe | Unsubscribe | DataRequest | Keepalive
 
 
 def parse_request(frame: str | bytes) -> Request | None:
-    """Decode a frame as the robot does; None for anything the robot ignores.
+    """
+    Decode a frame as the robot does; None for anything the robot ignores.
 
     Mirrors the firmware: only text frames of at least 2 bytes starting with ``{`` are
     parsed; a frame with both ``type`` and ``module`` is a request (unknown types are
@@ -238,7 +244,8 @@ def parse_request(frame: str | bytes) -> Request | None:
 
 
 def push_frame(module: str, data: Any, pretty: bool = False) -> str:
-    """Return the robot's push frame; ``pretty`` writes it as the robot's writer does.
+    """
+    Return the robot's push frame; ``pretty`` writes it as the robot's writer does.
 
     The robot serializes with jsoncpp's ``operator<<``: tab-indented lines, ``" : "``
     between key and value.
@@ -260,7 +267,8 @@ def micdata_payload(robot_time: float, direction: int, confidence: int, *,
                     latest_power: float = 0.0, latest_noise_floor: float = 0.0,
                     directions: list[float] | None = None,
                     beat_confidence: float = 0.0, tempo_bpm: float = 0.0) -> dict[str, Any]:
-    """Build a complete micdata payload with every field of PROTOCOLS.md section 1.
+    """
+    Build a complete micdata payload with every field of PROTOCOLS.md section 1.
 
     ``field`` picks the name(s) of the winning direction: ``dominant``, ``direction`` or
     ``both``. Raises :class:`LocalProtocolError` for an unknown ``field``.

@@ -1,4 +1,5 @@
-"""Executable victor_sim: a Victor webViz server that speaks as the robot does.
+"""
+Executable victor_sim: a Victor webViz server that speaks as the robot does.
 
 ``ws://<host>:<port>/socket`` (other paths: HTTP 404). Clients subscribe and unsubscribe
 per module; pushes ``{"module": m, "data": ...}`` go only to subscribers of ``m``; a
@@ -71,7 +72,7 @@ class VictorSim:
 
     @property
     def port(self) -> int:
-        """The TCP port the server listens on."""
+        """Return the TCP port the server listens on."""
         assert self._server is not None, 'not started'
         return int(next(iter(self._server.sockets)).getsockname()[1])
 
@@ -90,7 +91,8 @@ class VictorSim:
     # -- the library API -----------------------------------------------------------------
 
     def push(self, module: str, data: Any) -> int:
-        """Send ``{"module": module, "data": data}`` to its subscribers; return how many.
+        """
+        Send ``{"module": module, "data": data}`` to its subscribers; return how many.
 
         Never blocks: the frame goes into each connection's write buffer (websockets'
         ``broadcast``); connections that are closing are skipped.
@@ -253,7 +255,8 @@ def _only_socket_path(connection: ServerConnection, request: Request) -> Respons
 
 async def start(host: str = '127.0.0.1', port: int = 8889, *, rate_hz: float = 10.0,
                 field: str = 'both', pretty: bool = False, autoplay: bool = True) -> VictorSim:
-    """Start a simulated robot; ``port`` 0 picks a free port (see :attr:`VictorSim.port`).
+    """
+    Start a simulated robot; ``port`` 0 picks a free port (see :attr:`VictorSim.port`).
 
     ``autoplay`` False sends nothing by itself: only what :meth:`VictorSim.push` sends.
     Raises ValueError for invalid options, OSError if the port cannot be bound.

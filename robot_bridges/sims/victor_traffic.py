@@ -1,4 +1,5 @@
-"""What the simulated Victor says: scripted, deterministic, protocol-shaped module data.
+"""
+What the simulated Victor says: scripted, deterministic, protocol-shaped module data.
 
 Pure functions of the robot clock; :mod:`robot_bridges.sims.victor_sim` sends them. Shapes
 follow PROTOCOLS.md section 1 and the firmware's webViz senders; where the firmware's shape
@@ -37,7 +38,8 @@ def mic_source(robot_time: float) -> tuple[int, int, bool]:
 
 def make_micdata(robot_time: float, direction: int, confidence: int, field: str = 'both', *,
                  trigger_detected: bool = False) -> dict[str, Any]:
-    """Build a complete micdata payload (every field of PROTOCOLS.md section 1).
+    """
+    Build a complete micdata payload (every field of PROTOCOLS.md section 1).
 
     ``field`` names the winning direction ``dominant``, ``direction`` or ``both``. The
     per-direction confidences peak at ``direction`` (index 12 when unknown); the other
@@ -125,7 +127,8 @@ def current_intent(intent_type: str, value: str) -> list[dict[str, Any]]:
 
 
 def intent_for_request(request: Any) -> tuple[str, str] | None:
-    """Return (intent type, intent) that a client's intents request sets pending, if any.
+    """
+    Return (intent type, intent) that a client's intents request sets pending, if any.
 
     As the firmware does: ``{"intentType": "user", "request": <known user intent>}`` or
     ``{"intentType": "cloud", "request": <anything>}``; everything else is ignored.

@@ -25,7 +25,8 @@ _AZIMUTHS = tuple(_azimuth_of(d) for d in range(DIRECTION_COUNT))
 
 
 def azimuth(direction: int) -> float:
-    """Return the REP-103 azimuth of a robot direction, radians in (-pi, pi]; NaN if unknown.
+    """
+    Return the REP-103 azimuth of a robot direction, radians in (-pi, pi]; NaN if unknown.
 
     Direction 0 is straight ahead and directions run clockwise in 30 degree steps, so
     direction d maps to -d * pi / 6, wrapped. Anything outside 0..11 is unknown.
