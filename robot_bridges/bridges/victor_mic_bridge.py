@@ -37,7 +37,7 @@ class VictorMicBridge(WebVizBridgeBase):
         super().__init__('victor_mic_bridge', loop, **kwargs)
         self._recording: MicRecording | None = None
         self._overflow_reported = 0
-        self._services: list[Service] = []
+        self._mic_services: list[Service] = []  # not _services: rclpy's Node has that
 
     def declare_bridge_parameters(self) -> None:
         """Declare the connection parameters, ``frame_id`` and ``max_samples``."""
@@ -59,16 +59,16 @@ class VictorMicBridge(WebVizBridgeBase):
         self._overflow_reported = 0
         self._publisher = self.create_lifecycle_publisher(
             MicDirection, 'mic_direction', reliable(params.get(self, 'qos_depth')))
-        self._services = [
+        self._mic_services = [
             self.create_service(SetBool, 'set_recording', self._on_set_recording),
             self.create_service(CompileMicResults, 'compile_results', self._on_compile),
         ]
 
     def teardown(self) -> None:
         """Destroy what :meth:`setup` created; an uncompiled recording is discarded."""
-        for service in self._services:
+        for service in self._mic_services:
             self.destroy_service(service)
-        self._services = []
+        self._mic_services = []
         self.destroy_lifecycle_publisher(self._publisher)
         self._recording = None
         self._client = None

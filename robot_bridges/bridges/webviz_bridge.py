@@ -93,9 +93,10 @@ class WebVizBridge(WebVizBridgeBase):
     def __init__(self, loop: LoopThread, **kwargs: Any) -> None:
         """Create the node; interfaces and link come with the configure transition."""
         super().__init__('webviz_bridge', loop, **kwargs)
+        # Not _publishers / _subscriptions / _services: rclpy's Node keeps its own under those.
         self._modules: tuple[str, ...] = ()
-        self._publishers: dict[str, LifecyclePublisher] = {}
-        self._requests: list[Subscription] = []
+        self._module_publishers: dict[str, LifecyclePublisher] = {}
+        self._module_requests: list[Subscription] = []
 
     def declare_bridge_parameters(self) -> None:
         """Declare the connection parameters, ``modules`` and the outbox size."""
@@ -123,20 +124,20 @@ class WebVizBridge(WebVizBridgeBase):
         self.setup_link(outbox_size=params.get(self, 'outbox_queue_size'))
         depth = params.get(self, 'qos_depth')
         for module in modules:
-            self._publishers[module] = self.create_lifecycle_publisher(
+            self._module_publishers[module] = self.create_lifecycle_publisher(
                 String, f'webviz/{module}', reliable(depth))
-            self._requests.append(self.create_subscription(
+            self._module_requests.append(self.create_subscription(
                 String, f'webviz/{module}/request', partial(self._on_request, module),
                 reliable(depth)))
 
     def teardown(self) -> None:
         """Destroy the per-module interfaces and the link."""
-        for subscription in self._requests:
+        for subscription in self._module_requests:
             self.destroy_subscription(subscription)
-        for publisher in self._publishers.values():
+        for publisher in self._module_publishers.values():
             self.destroy_lifecycle_publisher(publisher)
-        self._requests = []
-        self._publishers = {}
+        self._module_requests = []
+        self._module_publishers = {}
         self._client = None
 
     def diagnostic_values(self) -> Iterable[tuple[str, str]]:
@@ -155,7 +156,7 @@ class WebVizBridge(WebVizBridgeBase):
             return
         if type(event) is not Push:
             return  # a keepalive answer: nothing to publish
-        publisher = self._publishers.get(event.module)
+        publisher = self._module_publishers.get(event.module)
         if publisher is None:
             self.count_bad_input(f'unexpected module: a push of {event.module!r}, not subscribed')
             return
