@@ -12,6 +12,7 @@ import time
 from typing import Any, Callable, Coroutine, TypeVar
 
 from chat_fixtures import Diagnostics
+from lifecycle_msgs.msg import Transition
 import numpy as np
 import pytest
 from robot_bridges.msg import MicDirection
@@ -136,6 +137,7 @@ def test_published_values_equal_what_the_simulator_sent(
         assert msg.robot_time == robot_time
         assert msg.header.frame_id == 'mic_link'
         assert abs(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9 - time.time()) < 60
+    assert ros.lifecycle_state('/mic_eq/victor_mic_bridge') == 'active'
     assert 'Traceback' not in bridge.output
 
 
@@ -293,4 +295,29 @@ def test_params_file_configures_the_bridge(procs: Callable[..., Proc], ros: Prob
                    '-r', '__ns:=/victor_cfg', '-p', f'port:={port_of(url)}')
     ros.wait_publishers('/victor_cfg/mic_direction')
     assert mic.wait_count(3)[0].header.frame_id == 'victor_mic'
+    assert 'Traceback' not in bridge.output
+
+
+def test_lifecycle_cycle_recreates_interfaces(procs: Callable[..., Proc], ros: ProbeNode) -> None:
+    _, url = start_sim(procs, 0, '--rate', '50')
+    mic = ros.subscribe(MicDirection, '/mic_lc/mic_direction')
+    connected = ros.subscribe_latched(Bool, '/mic_lc/connected')
+    bridge = start_bridge(procs, '/mic_lc', port=port_of(url))
+    node = '/mic_lc/victor_mic_bridge'
+    ros.wait_publishers('/mic_lc/mic_direction')
+    mic.wait_count(5)
+    assert ros.call(SetBool, '/mic_lc/set_recording', SetBool.Request(data=True)).success
+    for transition in (Transition.TRANSITION_DEACTIVATE, Transition.TRANSITION_CLEANUP):
+        assert ros.lifecycle(node, transition)
+    assert ros.lifecycle_state(node) == 'unconfigured'
+    wait_for(lambda: not connected.last.data, 5, 'disconnected')
+    for transition in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
+        assert ros.lifecycle(node, transition)
+    wait_for(lambda: connected.last.data, 10, 'connected again')
+    count = len(mic)
+    mic.wait_count(count + 20)
+    # cleanup discarded the old recording and its flag: nothing was recorded since.
+    response = ros.call(CompileMicResults, '/mic_lc/compile_results',
+                        CompileMicResults.Request())
+    assert not response.success and '0 samples recorded' in response.message
     assert 'Traceback' not in bridge.output
