@@ -39,13 +39,13 @@ def from_chat_json(text: str) -> Sample | None:
     return Sample(value['phase'], value['seq'], value['t_ns'])
 
 
-def mic_fields(phase: int, seq: int) -> tuple[int, float]:
+def mic_fields(phase: int, seq: int) -> tuple[int, int]:
     """Encode phase and seq as the micdata ``(direction, confidence)``.
 
     The direction (0..11) holds the phase; the confidence holds seq, exact up to 2**24 in the
     bridge's float32.
     """
-    return phase, float(seq)
+    return phase, seq
 
 
 def from_mic(robot_time_s: float, direction: int, confidence: float) -> Sample:

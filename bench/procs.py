@@ -14,6 +14,8 @@ from ament_index_python.packages import get_package_prefix
 
 BENCH_DIR = Path(__file__).resolve().parent
 STOP_TIMEOUT_S = 3.0
+LINE_LIMIT = 1 << 24  # a subscriber report is one line of a few hundred kilobytes
+_CLOCK_TICKS = os.sysconf('SC_CLK_TCK')
 
 
 def executable(name: str) -> list[str]:
@@ -24,6 +26,13 @@ def executable(name: str) -> list[str]:
 def bench_script(name: str) -> list[str]:
     """Return the argv of one of the bench's own scripts, run by this interpreter."""
     return [sys.executable, str(BENCH_DIR / f'{name}.py')]
+
+
+def cpu_seconds(process: asyncio.subprocess.Process) -> float:
+    """Return the CPU time (user + system) the process has used so far, from /proc."""
+    with open(f'/proc/{process.pid}/stat') as stat:
+        fields = stat.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
 
 @contextlib.asynccontextmanager
@@ -37,7 +46,7 @@ async def running(argv: Sequence[str], log: Path, *,
     with open(log, 'ab') as sink:
         process = await asyncio.create_subprocess_exec(
             *argv, cwd=log.parent, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE if stdout_pipe else sink, stderr=sink,
+            stdout=asyncio.subprocess.PIPE if stdout_pipe else sink, stderr=sink, limit=LINE_LIMIT,
             env={**os.environ, 'PYTHONUNBUFFERED': '1', 'RCUTILS_COLORIZED_OUTPUT': '0'})
     try:
         yield process

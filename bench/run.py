@@ -30,6 +30,7 @@ from payload import BURST, END, PACED, WARM
 import procs
 import robot_chat_case
 from stats import CaseResult, PathResult, table
+import victor_case
 
 PACED_COUNT = 4000
 PACED_PERIOD_S = 0.001
@@ -62,7 +63,7 @@ class Load(Protocol):
 
 def available_cases() -> dict[str, Any]:
     """Cases by command-line name."""
-    return {'robot_chat': robot_chat_case}
+    return {'robot_chat': robot_chat_case, 'victor': victor_case}
 
 
 class Subscriber:
@@ -139,17 +140,23 @@ async def measure_path(case: Any, workdir: Path, bridge: bool) -> PathResult:
                         '--depth', str(QOS_DEPTH)]
             for frame in load.hello:
                 hop_argv += ['--hello', frame]
-        await stack.enter_async_context(procs.running(hop_argv, logs / 'hop.log'))
+        hop = await stack.enter_async_context(procs.running(hop_argv, logs / 'hop.log'))
         await asyncio.wait_for(load.wait_for_hop(), CONNECT_TIMEOUT_S)
         await asyncio.wait_for(warm_up(load, subscriber), MATCH_TIMEOUT_S)
         await asyncio.to_thread(pace, asyncio.get_running_loop(), load.send, PACED_COUNT)
         await load.send(END, PACED)
         paced = await subscriber.report('paced', REPORT_TIMEOUT_S)
+        cpu_before = procs.cpu_seconds(hop), procs.cpu_seconds(process), time.monotonic()
         for seq in range(BURST_COUNT):
             await load.send(BURST, seq)
         await load.send(END, BURST)
         burst = await subscriber.report('burst', REPORT_TIMEOUT_S)
-    return PathResult.from_reports(paced, burst, WARM_UP_DISCARD, BURST_COUNT)
+        hop_cpu_s, subscriber_cpu_s, wall_s = (
+            now - then for now, then in zip(
+                (procs.cpu_seconds(hop), procs.cpu_seconds(process), time.monotonic()),
+                cpu_before))
+    return PathResult.from_reports(paced, burst, WARM_UP_DISCARD, BURST_COUNT, hop_cpu_s,
+                                   subscriber_cpu_s / wall_s)
 
 
 async def warm_up(load: Load, subscriber: Subscriber) -> None:
@@ -206,10 +213,16 @@ def notes(results: Sequence[CaseResult]) -> str:
         f'Burst: {BURST_COUNT:,} messages sent as fast as the sender can; rate = delivered / '
         '(last - first arrival).',
         f'QoS: reliable, volatile, keep-last depth {QOS_DEPTH:,} on bridge/floor publisher '
-        'and subscriber. Every hop is its own process; all on loopback.',
+        'and subscriber. Robot Chat: load client (driver process) -> relay (own process) -> '
+        'hop -> subscriber; Victor: simulator (driver process) -> hop -> subscriber; every '
+        'hop and subscriber is its own process, all on loopback.',
         'Floor: same sender and service, the bridge replaced by a raw websocket client that '
         'republishes each frame unparsed as std_msgs/String (plain rclpy publisher) to the '
         'same kind of subscriber process.',
+        *(f'{case.name} burst, bridge / floor: hop process CPU {case.bridge.hop_cpu_us:.0f} / '
+          f'{case.floor.hop_cpu_us:.0f} us per message; subscriber busy '
+          f'{case.bridge.subscriber_busy:.0%} / {case.floor.subscriber_busy:.0%} of the time.'
+          for case in results),
     ])
 
 

@@ -34,6 +34,8 @@ class PathResult:
     burst_delivered: int
     burst_unique: int
     burst_rate: float
+    hop_cpu_us: float  # CPU time of the bridge (floor: raw hop) process per burst message
+    subscriber_busy: float  # subscriber CPU time over wall time during the burst
 
     @property
     def lost(self) -> int:
@@ -42,13 +44,14 @@ class PathResult:
 
     @classmethod
     def from_reports(cls, paced: dict[str, Any], burst: dict[str, Any], warm_up: int,
-                     burst_sent: int) -> PathResult:
+                     burst_sent: int, hop_cpu_s: float, subscriber_busy: float) -> PathResult:
         """Build from the subscriber's phase reports, dropping the first ``warm_up`` samples."""
         latencies_ms = [ns / 1e6 for ns in paced['latencies_ns'][warm_up:]]
         span_s = (burst['last_ns'] - burst['first_ns']) / 1e9
         rate = burst['delivered'] / span_s if span_s > 0 else math.nan
         return cls(percentile(latencies_ms, 50), percentile(latencies_ms, 99),
-                   len(latencies_ms), burst_sent, burst['delivered'], burst['unique'], rate)
+                   len(latencies_ms), burst_sent, burst['delivered'], burst['unique'], rate,
+                   hop_cpu_s / burst_sent * 1e6, subscriber_busy)
 
 
 @dataclass(frozen=True)
