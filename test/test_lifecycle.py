@@ -71,10 +71,23 @@ def test_configure_activate_deactivate_activate_cleanup(
         users(peer, 1)
         assert ros.lifecycle(NODE, Transition.TRANSITION_CLEANUP)
         assert ros.lifecycle_state(NODE) == 'unconfigured'
-        wait_for(lambda: ros.node.count_publishers('/chat_lc/inbox') == 0, 10,
-                 'inbox publisher destroyed by cleanup')
+        wait_for(lambda: ros.node.count_publishers('/chat_lc/inbox') == 0 and
+                 ros.node.count_publishers('/chat_lc/connected_users') == 0 and
+                 ros.node.count_subscribers('/chat_lc/outbox') == 0, 10,
+                 'inbox, connected_users and outbox destroyed by cleanup')
 
-    assert len(inbox) == 2
+        # Configured again from scratch, it works as before, with one outbox subscription.
+        assert ros.lifecycle(NODE, Transition.TRANSITION_CONFIGURE)
+        assert ros.lifecycle(NODE, Transition.TRANSITION_ACTIVATE)
+        users(peer, 2)
+        assert ros.node.count_subscribers('/chat_lc/outbox') == 1
+        ros.wait_publishers('/chat_lc/inbox')
+        outbox.publish(RobotChatMessage(json='{"n": "out 3"}'))
+        assert json.loads(peer.recv(timeout=5)) == {'n': 'out 3'}
+        peer.send('{"type": "m", "n": 4}')
+        inbox.wait_count(3)
+
+    assert [json.loads(m.json)['n'] for m in inbox.messages] == [1, 3, 4]
     assert bridge.returncode is None
     assert 'Traceback' not in bridge.output
 
@@ -85,4 +98,4 @@ def test_invalid_parameters_fail_configure(procs: Callable[..., Proc], ros: Prob
     node = '/chat_badcfg/robot_chat_bridge'
     assert not ros.lifecycle(node, Transition.TRANSITION_CONFIGURE)
     assert ros.lifecycle_state(node) == 'unconfigured'
-    bridge.wait_output('url must start with ws:// or wss://')
+    bridge.wait_output(r"invalid websocket url 'http://not-a-websocket': scheme isn't ws or wss")

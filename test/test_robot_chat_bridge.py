@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 from typing import Callable
 
 from chat_fixtures import Diagnostics, recv_json, start_server, wait_users
@@ -70,7 +71,7 @@ def test_reconnects_after_server_restart_and_flushes_outbox_in_order(
         diagnostics.wait('/chat_r/robot_chat_bridge', lambda v: v['outbox_queued'] == '5')
 
         server, _ = start_server(procs, port)
-        restarted = connected.times and __import__('time').monotonic()
+        restarted = time.monotonic()
 
         async def receive(expected: list[str]) -> tuple[bool, list[str]]:
             async with connect(url) as ws:
@@ -123,7 +124,7 @@ def test_bad_frames_are_counted_and_valid_ones_still_arrive(
     assert [json.loads(m.json)['n'] for m in oks] == [1, 2]
     values = diagnostics.wait('/chat_bad/robot_chat_bridge',
                               lambda v: v['decode_errors'] == '6')
-    assert values['messages_in'] >= '2'
+    assert int(values['messages_in']) >= 2
     outbox = ros.publisher(RobotChatMessage, '/chat_bad/outbox')
     outbox.publish(RobotChatMessage(type='message', json='[not an object]'))
     diagnostics.wait('/chat_bad/robot_chat_bridge', lambda v: v['decode_errors'] == '7')
@@ -134,35 +135,40 @@ def test_bad_frames_are_counted_and_valid_ones_still_arrive(
 def test_outbox_overflow_drops_the_oldest_and_counts(
         procs: Callable[..., Proc], ros: ProbeNode) -> None:
     port = free_port()
-    url = f'ws://127.0.0.1:{port}'  # nothing listens: the bridge stays disconnected
+    url = f'ws://127.0.0.1:{port}'  # nothing listens yet: the bridge stays disconnected
     diagnostics = Diagnostics(ros)
-    procs('robot_chat_bridge', namespace='/chat_full',
-          params={'url': url, 'outbox_queue_size': 3, 'reconnect_max_s': 0.5})
+    node = '/chat_full/robot_chat_bridge'
+    procs('robot_chat_bridge', namespace='/chat_full', params={
+        'url': url, 'outbox_queue_size': 3, 'reconnect_min_s': 0.5, 'reconnect_max_s': 0.5})
     outbox = ros.publisher(RobotChatMessage, '/chat_full/outbox')
-    for n in range(5):
-        outbox.publish(RobotChatMessage(json=f'{{"n": {n}}}'))
-    values = diagnostics.wait('/chat_full/robot_chat_bridge',
-                              lambda v: v['dropped'] == '2' and v['outbox_queued'] == '3')
-    assert values['connected'] == 'false'
-    assert 'ConnectionRefusedError' in values['last_error'] or 'connect' in values['last_error']
+    server = None
+    # As in the restart test: the relay drops what the bridge flushes before the receiver
+    # is there; the receiver sees who came first (its greeting count) and the test retries.
+    for attempt in range(3):
+        if server is not None:
+            server.kill()
+        for n in range(5):
+            outbox.publish(RobotChatMessage(json=f'{{"attempt": {attempt}, "n": {n}}}'))
+        values = diagnostics.wait(node, lambda v: v['dropped'] == str(2 * (attempt + 1)) and
+                                  v['outbox_queued'] == '3')
+        assert values['connected'] == 'false'
+        assert 'ConnectionRefusedError' in values['last_error']
+        server, _ = start_server(procs, port)
 
-    server, _ = start_server(procs, port)
-
-    async def receive() -> list[int]:
-        async with connect(url) as ws:
-            await recv_json(ws)
-            got: list[int] = []
-            while len(got) < 3:
-                frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
-                if 'n' in frame:
-                    got.append(frame['n'])
-            return got
-    # Same race as above: if the bridge wins it, the relay drops the frames. Accept only a
-    # run where the receiver was first, and then the three newest must arrive in order.
-    try:
-        assert asyncio.run(receive()) == [2, 3, 4]
-    except asyncio.TimeoutError:
-        pytest.skip('the bridge reached the restarted relay first; frames dropped by design')
+        async def receive() -> tuple[bool, list[int]]:
+            async with connect(url) as ws:
+                first = await recv_json(ws)
+                got: list[int] = []
+                while len(got) < 3:
+                    frame = await recv_json(ws)
+                    if 'n' in frame:
+                        got.append(frame['n'])
+                return first['count'] == 1, got
+        receiver_first, got = asyncio.run(receive())
+        if receiver_first:
+            assert got == [2, 3, 4]
+            return
+    pytest.fail('the bridge reached the restarted relay first three times in a row')
 
 
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
@@ -193,7 +199,21 @@ def test_credentials_in_the_url_never_reach_logs_or_diagnostics(
         'url': f'ws://robot:s3cr3t-token@127.0.0.1:{port}/chat?key=k3y-s3cr3t',
         'reconnect_min_s': 0.1, 'reconnect_max_s': 0.2})
     values = diagnostics.wait('/chat_secret/robot_chat_bridge',
-                              lambda v: 'connect' in v['last_error'])
+                              lambda v: 'ConnectionRefusedError' in v['last_error'])
     text = json.dumps(values) + bridge.output
     assert values['_hardware_id'] == f'ws://127.0.0.1:{port}/chat'
     assert 's3cr3t' not in text
+
+
+@pytest.mark.parametrize('url, reason', [
+    ('http://robot:s3cr3t@127.0.0.1/chat', "scheme isn't ws or wss"),
+    ('ws://robot:s3cr3t@/chat', "hostname isn't provided"),
+    ('ws://robot:s3cr3t@127.0.0.1:99999', 'Port out of range'),
+])
+def test_an_invalid_url_fails_configure_without_revealing_credentials(
+        procs: Callable[..., Proc], url: str, reason: str) -> None:
+    bridge = procs('robot_chat_bridge', namespace='/chat_badurl', params={'url': url})
+    bridge.wait_output('configure failed: invalid websocket url')
+    bridge.wait_output(reason)
+    assert 's3cr3t' not in bridge.output
+    assert bridge.returncode is None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, Callable, Coroutine, TypeVar
 
 from robot_bridges.runtime.backoff import Backoff
-from robot_bridges.runtime.link import Frame
+from robot_bridges.runtime.link import Frame, Outbox
 from robot_bridges.runtime.websocket_client import WebSocketClient, WebSocketClientConfig
 from websockets.asyncio.server import serve, Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -194,7 +195,7 @@ def test_an_oversize_frame_is_reported_and_the_link_reconnects() -> None:
 
     recorder, closes = run(test())
     assert recorder.of('bad_frame') == [
-        'received a frame over max_message_bytes: the link was closed and reopens at once']
+        'received a frame over max_message_bytes: the link was closed and reopens']
     assert closes[0] == 1009
     assert [k for k, _ in recorder.events if k in ('up', 'down', 'bad_frame')] == [
         'up', 'bad_frame', 'down', 'up', 'down']
@@ -277,3 +278,52 @@ def test_run_again_after_close_keeps_reconnecting() -> None:
 
     recorder, connections = run(test())
     assert connections == 3
+
+
+def test_overflow_during_a_send_drops_the_oldest_waiting_frame_not_the_one_in_flight() -> None:
+    async def test() -> tuple[list[str], int]:
+        outbox: Outbox[str] = Outbox(2)
+        wire: list[str] = []
+        release = asyncio.Event()
+
+        async def slow_send(item: str) -> None:
+            if item == '0':
+                await release.wait()  # backpressure while frames keep coming
+            wire.append(item)
+        drain = asyncio.create_task(outbox.drain(slow_send, lambda count: None))
+        outbox.put('0')
+        await asyncio.sleep(0)
+        for item in ('1', '2', '3'):
+            outbox.put(item)
+        release.set()
+        while len(wire) < 3:
+            await asyncio.sleep(0.01)
+        drain.cancel()
+        return wire, outbox.dropped
+
+    wire, dropped = run(test())
+    assert wire == ['0', '2', '3']
+    assert dropped == 1
+
+
+def test_a_service_that_accepts_then_drops_is_redialled_with_backoff() -> None:
+    async def test() -> list[float]:
+        opened: list[float] = []
+
+        async def drop(connection: ServerConnection) -> None:
+            opened.append(time.monotonic())
+            await connection.close()
+        async with serve(drop, '127.0.0.1', 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            recorder = Recorder()
+            client = WebSocketClient(WebSocketClientConfig(
+                url=f'ws://127.0.0.1:{port}', backoff=Backoff(min_s=0.2, max_s=0.2)), recorder)
+            task = asyncio.create_task(client.run())
+            await asyncio.sleep(1.0)
+            await stopped(client, task)
+        return opened
+
+    opened = run(test())
+    gaps = [b - a for a, b in zip(opened, opened[1:])]
+    assert 2 <= len(opened) <= 7, opened
+    assert min(gaps) >= 0.19

@@ -13,7 +13,9 @@ from robot_bridges.protocols.robot_chat import (LocalProtocolError, parse_frame,
                                                 RemoteProtocolError, UsersCount)
 from robot_bridges.runtime.link import Frame
 from robot_bridges.runtime.loop_thread import LoopThread
-from robot_bridges.runtime.websocket_client import WebSocketClient, WebSocketClientConfig
+from robot_bridges.runtime.redact import url_secrets
+from robot_bridges.runtime.websocket_client import (check_url, WebSocketClient,
+                                                    WebSocketClientConfig)
 from robot_bridges.translate import robot_chat as translate
 from std_msgs.msg import UInt32
 
@@ -40,23 +42,20 @@ class RobotChatBridge(BridgeNode):
 
     def setup(self) -> None:
         url = params.get(self, 'url')
-        if not url.startswith(('ws://', 'wss://')):
-            raise ValueError(f'url must start with ws:// or wss://, got {url!r}')
+        self.secrets = url_secrets(url)
+        check_url(url)
         config = WebSocketClientConfig(url=url, backoff=self.backoff(),
                                        max_message_bytes=params.get(self, 'max_message_bytes'))
         self._client = WebSocketClient(config, self,
                                        outbox_size=params.get(self, 'outbox_queue_size'))
         self._frame_id = params.get(self, 'frame_id')
         depth = params.get(self, 'qos_depth')
-        self._inbox = self.create_lifecycle_publisher(RobotChatMessage, 'inbox', reliable(depth))
-        self._users = self.create_lifecycle_publisher(UInt32, 'connected_users', LATCHED)
-        self._outbox = self.create_subscription(RobotChatMessage, 'outbox', self._on_outbox,
-                                                reliable(depth))
+        self._inbox = self.make_publisher(RobotChatMessage, 'inbox', reliable(depth))
+        self._users = self.make_publisher(UInt32, 'connected_users', LATCHED)
+        self.make_subscription(RobotChatMessage, 'outbox', self._on_outbox, reliable(depth))
 
     def teardown(self) -> None:
-        self.destroy_subscription(self._outbox)
-        self.destroy_lifecycle_publisher(self._inbox)
-        self.destroy_lifecycle_publisher(self._users)
+        super().teardown()
         self._client = None
 
     async def run_link(self) -> None:
@@ -75,6 +74,11 @@ class RobotChatBridge(BridgeNode):
         return (('outbox_queued', str(queued)),)
 
     # -- asyncio thread: hot path --------------------------------------------------------
+
+    def link_down(self, reason: str) -> None:
+        super().link_down(reason)
+        if self.context.ok():
+            self._users.publish(UInt32(data=0))  # a late subscriber must not see a stale count
 
     def link_frame(self, frame: Frame) -> None:
         try:

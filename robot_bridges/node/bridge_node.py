@@ -15,13 +15,16 @@ thread and publish from there (rcl publish is thread-safe).
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import time
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.lifecycle import LifecyclePublisher, State, TransitionCallbackReturn
 from rclpy.lifecycle import Node as LifecycleNode
-from rclpy.lifecycle import State, TransitionCallbackReturn
+from rclpy.qos import QoSProfile
+from rclpy.service import Service
 from robot_bridges.node import params
 from robot_bridges.node.diagnostics import LinkStats, to_status
 from robot_bridges.node.qos import LATCHED
@@ -30,7 +33,9 @@ from robot_bridges.runtime.loop_thread import LoopThread
 from robot_bridges.runtime.redact import describe_exception, redact
 from std_msgs.msg import Bool
 
-STOP_TIMEOUT_S = 1.5
+# Bounds of the clean close (SIGINT/SIGTERM must end a node within 2 s).
+STOP_TIMEOUT_S = 1.2
+CLOSE_TIMEOUT_S = 0.8
 
 
 class BridgeNode(LifecycleNode):
@@ -40,10 +45,13 @@ class BridgeNode(LifecycleNode):
         super().__init__(node_name, **kwargs)
         self.loop = loop
         self.stats = LinkStats()
+        # Set by setup() (passwords, tokens, stream keys): removed from every log line and
+        # diagnostic value this node writes.
         self.secrets: tuple[str, ...] = ()
         self._lifecycle_state = 'unconfigured'
         self._ever_connected = False
-        self._link_task: concurrent.futures.Future[None] | None = None
+        self._link_task: asyncio.Task[None] | None = None
+        self._entities: list[Any] = []
         self._last_warning: dict[str, float] = {}
         params.declare(self, 'autostart', True,
                        'Configure and activate by itself when started plainly.', read_only=True)
@@ -73,8 +81,20 @@ class BridgeNode(LifecycleNode):
         raise NotImplementedError
 
     def teardown(self) -> None:
-        """Destroy what :meth:`setup` created."""
-        raise NotImplementedError
+        """
+        Destroy what :meth:`setup` created; must work after a setup that failed halfway.
+
+        The base destroys every entity made with make_publisher/make_subscription/
+        make_service; subclasses that keep more extend it and call ``super().teardown()``.
+        """
+        entities, self._entities = self._entities, []
+        for entity in reversed(entities):
+            if isinstance(entity, LifecyclePublisher):
+                self.destroy_lifecycle_publisher(entity)
+            elif isinstance(entity, Service):
+                self.destroy_service(entity)
+            else:
+                self.destroy_subscription(entity)
 
     async def run_link(self) -> None:
         """Run the transport until closed or cancelled (on the asyncio loop)."""
@@ -104,19 +124,32 @@ class BridgeNode(LifecycleNode):
 
     def count_bad_input(self, what: str) -> None:
         """
-        Count a frame or message that could not be used, and say why.
+        Count a frame or message that could not be used, and say why. Any thread.
 
         ``what`` reads 'kind: detail'; one line per kind per second at most, the counter
         in diagnostics counts them all.
         """
-        self.stats.decode_errors += 1
-        self.stats.last_error = what
-        self._warn_throttled(what, f'(decode errors: {self.stats.decode_errors})')
+        self._on_loop(self._count_bad_input, what)
 
     def count_dropped(self, what: str, count: int = 1) -> None:
-        """Count messages that were dropped, and say why (throttled like count_bad_input)."""
+        """Count messages that were dropped, and say why (throttled likewise). Any thread."""
+        self._on_loop(self._count_dropped, what, count)
+
+    def _count_bad_input(self, what: str) -> None:
+        self.stats.decode_errors += 1
+        self.stats.last_error = redact(what, self.secrets)
+        self._warn_throttled(what, f'(decode errors: {self.stats.decode_errors})')
+
+    def _count_dropped(self, what: str, count: int) -> None:
         self.stats.dropped += count
         self._warn_throttled(what, f'(dropped: {self.stats.dropped})')
+
+    def _on_loop(self, callback: Callable[..., None], *args: Any) -> None:
+        # The counters have a single writer, the loop thread: no lock, no lost update.
+        if self.loop.in_loop_thread():
+            callback(*args)
+        else:
+            self.loop.call_soon(callback, *args)
 
     def _warn_throttled(self, what: str, counter: str) -> None:
         kind = what.partition(':')[0]
@@ -124,6 +157,25 @@ class BridgeNode(LifecycleNode):
         if now - self._last_warning.get(kind, -1e9) >= 1.0:
             self._last_warning[kind] = now
             self.get_logger().warning(f'{redact(what, self.secrets)} {counter}')
+
+    def make_publisher(self, msg_type: Any, topic: str, qos: QoSProfile) -> Any:
+        """Create a lifecycle publisher that :meth:`teardown` destroys."""
+        publisher = self.create_lifecycle_publisher(msg_type, topic, qos)
+        self._entities.append(publisher)
+        return publisher
+
+    def make_subscription(self, msg_type: Any, topic: str, callback: Callable[[Any], None],
+                          qos: QoSProfile) -> Any:
+        """Create a subscription that :meth:`teardown` destroys."""
+        subscription = self.create_subscription(msg_type, topic, callback, qos)
+        self._entities.append(subscription)
+        return subscription
+
+    def make_service(self, srv_type: Any, name: str, callback: Callable[[Any, Any], Any]) -> Any:
+        """Create a service that :meth:`teardown` destroys."""
+        service = self.create_service(srv_type, name, callback)
+        self._entities.append(service)
+        return service
 
     @property
     def is_active(self) -> bool:
@@ -133,7 +185,6 @@ class BridgeNode(LifecycleNode):
     def publish_diagnostics(self) -> None:
         """Publish the node's DiagnosticArray (1 Hz timer; also callable on demand)."""
         stats = self.stats
-        stats.last_error = redact(stats.last_error, self.secrets)
         status = to_status(self.get_fully_qualified_name(), self.hardware_id(),
                            self._lifecycle_state, stats, self.diagnostic_values())
         array = DiagnosticArray(status=[status])
@@ -159,8 +210,8 @@ class BridgeNode(LifecycleNode):
             return  # shutting down after a signal: nothing can be published any more
         self._connected_pub.publish(Bool(data=False))
         if self.is_active:
-            self.get_logger().warning(
-                f'disconnected from {self.hardware_id()}: {self.stats.last_error}; reconnecting')
+            self._warn_throttled(f'disconnected from {self.hardware_id()}: {reason}',
+                                 f'(reconnecting; reconnects so far: {self.stats.reconnects})')
 
     def link_sent(self, count: int) -> None:
         """Count frames handed to the socket."""
@@ -186,8 +237,10 @@ class BridgeNode(LifecycleNode):
     def on_configure(self, state: State) -> TransitionCallbackReturn:
         try:
             self.setup()
-        except ValueError as exc:
-            self.get_logger().error(f'configure failed: {redact(str(exc), self.secrets)}')
+        except Exception as exc:  # noqa: B902 - rclpy would swallow it without a word
+            detail = str(exc) if isinstance(exc, ValueError) else describe_exception(exc)
+            self.get_logger().error(f'configure failed: {redact(detail, self.secrets)}')
+            self._teardown_quietly()
             return TransitionCallbackReturn.FAILURE
         self._lifecycle_state = 'inactive'
         return TransitionCallbackReturn.SUCCESS
@@ -195,13 +248,15 @@ class BridgeNode(LifecycleNode):
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         result = super().on_activate(state)
         self._lifecycle_state = 'active'
-        self._link_task = self.loop.submit(self._run_link_reporting_crashes())
+        self.stats.failed = False
+        self.loop.call_soon(self._start_link)
         return result
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
+        result = super().on_deactivate(state)  # publishers off first: nothing leaks out
         self._lifecycle_state = 'inactive'
         self.stop_link()
-        return super().on_deactivate(state)
+        return result
 
     def on_cleanup(self, state: State) -> TransitionCallbackReturn:
         self.teardown()
@@ -210,39 +265,58 @@ class BridgeNode(LifecycleNode):
 
     def on_shutdown(self, state: State) -> TransitionCallbackReturn:
         self.stop_link()
+        self._teardown_quietly()
         self._lifecycle_state = 'finalized'
         return TransitionCallbackReturn.SUCCESS
 
     def on_error(self, state: State) -> TransitionCallbackReturn:
         self.stop_link()
+        self._teardown_quietly()
         self._lifecycle_state = 'unconfigured'
         return TransitionCallbackReturn.SUCCESS
 
     def stop_link(self) -> None:
-        """Close the transport and wait (bounded) for the close handshake."""
+        """
+        Close the transport and wait for it, at most STOP_TIMEOUT_S.
+
+        This is the one place the executor thread waits on the asyncio loop: a lifecycle
+        transition is synchronous, and 'deactivate' promises a clean close. Everything the
+        link task does has finished (or was cancelled) when this returns.
+        """
+        try:
+            self.loop.submit(self._stop_link()).result(STOP_TIMEOUT_S)
+        except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+            self.get_logger().warning('the link did not stop in time; it was cancelled')
+
+    def _start_link(self) -> None:
+        self._link_task = asyncio.ensure_future(self._run_link_reporting_crashes())
+
+    async def _stop_link(self) -> None:
         task, self._link_task = self._link_task, None
         if task is None:
             return
-
-        async def close_then_cancel() -> None:
-            try:
-                await self.close_link()
-            finally:
-                task.cancel()
-
         try:
-            self.loop.submit(close_then_cancel()).result(STOP_TIMEOUT_S)
-        except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
-            task.cancel()
-        except Exception as exc:  # noqa: B902 - a failed close must not fail shutdown
+            await asyncio.wait_for(self.close_link(), CLOSE_TIMEOUT_S)
+        except Exception as exc:  # noqa: B902 - a failed close must not fail the transition
             self.get_logger().warning(f'closing the link failed: {describe_exception(exc)}')
+        task.cancel()
+        await asyncio.wait({task}, timeout=STOP_TIMEOUT_S - CLOSE_TIMEOUT_S)
         if self.stats.connected:
             self.link_down('closed')
+
+    def _teardown_quietly(self) -> None:
+        try:
+            self.teardown()
+        except Exception as exc:  # noqa: B902 - best effort on the error path
+            self.get_logger().warning(f'teardown failed: {describe_exception(exc)}')
 
     async def _run_link_reporting_crashes(self) -> None:
         try:
             await self.run_link()
         except Exception as exc:  # noqa: B902 - report, the executor must keep running
-            self.stats.last_error = redact(describe_exception(exc), self.secrets)
-            self.get_logger().error(f'link task failed: {self.stats.last_error}')
-            raise
+            # A transport never raises on network errors; this is a bug or a broken
+            # environment. Diagnostics turn ERROR; deactivate/activate starts it afresh.
+            self.stats.failed = True
+            self.stats.last_error = redact(f'link task failed: {describe_exception(exc)}',
+                                           self.secrets)
+            self.get_logger().error(self.stats.last_error)

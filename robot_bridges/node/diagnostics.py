@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable
 
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
@@ -13,7 +13,8 @@ class LinkStats:
     """
     Counters of one bridge's link. Written on the asyncio thread, read on the executor.
 
-    Plain int attributes: a reader may see a value one update old, never a torn one.
+    The asyncio loop thread is the only writer; the executor reads them for diagnostics and
+    may see a value one update old, never a torn one.
     """
 
     connected: bool = False
@@ -23,13 +24,15 @@ class LinkStats:
     dropped: int = 0
     reconnects: int = 0
     last_error: str = ''
-    extra: dict[str, str] = field(default_factory=dict)
+    failed: bool = False
 
 
 def to_status(name: str, hardware_id: str, lifecycle_state: str, stats: LinkStats,
               extra: Iterable[tuple[str, str]] = ()) -> DiagnosticStatus:
     """Render the counters; the level says whether the bridge is doing its job."""
-    if lifecycle_state != 'active':
+    if stats.failed:
+        level, message = DiagnosticStatus.ERROR, stats.last_error
+    elif lifecycle_state != 'active':
         level, message = DiagnosticStatus.OK, f'lifecycle state {lifecycle_state}'
     elif stats.connected:
         level, message = DiagnosticStatus.OK, 'connected'
@@ -45,7 +48,6 @@ def to_status(name: str, hardware_id: str, lifecycle_state: str, stats: LinkStat
         ('dropped', str(stats.dropped)),
         ('reconnects', str(stats.reconnects)),
         ('last_error', stats.last_error),
-        *stats.extra.items(),
         *extra,
     ]
     return DiagnosticStatus(

@@ -25,9 +25,11 @@ def run_bridge(factory: Callable[[LoopThread], BridgeNode],
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # Link first (its callbacks publish), then the loop, then the node.
         if node is not None:
             node.stop_link()
-            node.destroy_node()
         loop.stop(timeout=0.5)
+        if node is not None:
+            node.destroy_node()
         rclpy.try_shutdown()
     return 0

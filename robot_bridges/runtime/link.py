@@ -70,16 +70,22 @@ class Outbox(Generic[T]):
     async def drain(self, send: Callable[[T], Awaitable[None]],
                     sent: Callable[[int], None]) -> None:
         """
-        Send items in order forever; an item leaves the queue only once ``send`` returned.
+        Send items in order forever; an item whose ``send`` failed goes back to the front.
 
         Cancel the task running this to stop; an item whose send was interrupted stays queued.
+        The item in flight is out of the queue, so an overflow meanwhile drops the oldest
+        item still waiting, never the one being sent.
         """
         items = self._items
         while True:
             count = 0
             while items:
-                await send(items[0])
-                items.popleft()
+                item = items.popleft()
+                try:
+                    await send(item)
+                except BaseException:
+                    items.appendleft(item)
+                    raise
                 count += 1
             if count:
                 sent(count)

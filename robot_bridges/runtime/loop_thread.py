@@ -65,7 +65,8 @@ class LoopThread:
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()
-            await asyncio.wait(tasks, timeout=timeout) if tasks else None
+            if tasks:
+                await asyncio.wait(tasks, timeout=timeout)
 
         try:
             self.submit(cancel_all()).result(timeout + 0.5)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Iterable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 
 def redact_url(url: str) -> str:
@@ -18,6 +18,17 @@ def redact_url(url: str) -> str:
     if port is not None:
         netloc += f':{port}'
     return urlunsplit((parts.scheme, netloc, parts.path, '', ''))
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """Return the parts of a URL that may be secret: password and query values."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password or ''
+    except ValueError:
+        return ()
+    values = [value for _, value in parse_qsl(parts.query)]
+    return tuple(s for s in (password, *values) if len(s) >= 3)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

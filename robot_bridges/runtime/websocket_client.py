@@ -12,14 +12,38 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 import ssl
+import time
 from typing import Callable, Mapping, Sequence
 
 from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.link import Frame, LinkListener, Outbox
 from robot_bridges.runtime.redact import describe_exception, redact_url
+import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
+from websockets.uri import parse_uri
+
+if tuple(int(part) for part in websockets.version.version.split('.')[:2]) < (14, 2):
+    raise ImportError(f'robot_bridges needs websockets >= 14.2 (per-connection reconnect '
+                      f'delays), found {websockets.version.version}: pip install -U websockets')
+
+# A connection that lasted less than this counts as failed for the backoff.
+STABLE_AFTER_S = 5.0
+
+
+def check_url(url: str) -> None:
+    """
+    Raise ValueError, naming the URL without its secrets, unless it is a usable ws(s) URL.
+
+    Call it where parameters are validated (configure), so a bad URL fails the transition
+    instead of the link task.
+    """
+    try:
+        parse_uri(url)
+    except Exception as exc:  # noqa: B902 - InvalidURI or ValueError from the port
+        reason = str(exc).rpartition(': ')[2] or type(exc).__name__
+        raise ValueError(f'invalid websocket url {redact_url(url)!r}: {reason}') from None
 
 
 @dataclass(frozen=True)
@@ -113,12 +137,22 @@ class WebSocketClient:
             await connection.close()
 
     async def _serve_all(self, connections: connect) -> None:
+        # websockets restarts its backoff after every successful open, so a service that
+        # accepts and then drops us at once (or keeps sending oversize frames) would be
+        # redialled in a tight loop: a connection shorter than STABLE_AFTER_S waits for the
+        # next of our own delays first.
+        delays = self._config.backoff.delays()
         # aclosing: a connection opened when run() stops is closed at once, not at GC.
         async with contextlib.aclosing(aiter(connections)) as attempts:
             async for connection in attempts:
+                opened = time.monotonic()
                 await self._serve(connection)
                 if self._closed.is_set():
                     return
+                if time.monotonic() - opened >= STABLE_AFTER_S:
+                    delays = self._config.backoff.delays()
+                else:
+                    await asyncio.sleep(next(delays))
 
     async def _serve(self, connection: ClientConnection) -> None:
         listener = self._listener
@@ -138,10 +172,13 @@ class WebSocketClient:
             reason = _close_reason(close.code, close.reason) if close else _close_reason(None, '')
             if exc.sent is not None and exc.sent.code in _BAD_FRAME_CODES:
                 listener.link_bad_frame(
-                    f'{_BAD_FRAME_CODES[exc.sent.code]}: the link was closed and reopens at once')
+                    f'{_BAD_FRAME_CODES[exc.sent.code]}: the link was closed and reopens')
         finally:
             if sender is not None:
                 sender.cancel()
+                # Collect its outcome (ConnectionClosed if a send was cut off) so asyncio
+                # never reports an exception nobody retrieved.
+                await asyncio.gather(sender, return_exceptions=True)
             was_up = self._connection is not None
             self._connection = None
             if was_up:
