@@ -4,6 +4,9 @@
 # ament_python_install_package would arrange) and turns every console_scripts entry into an
 # executable under lib/${PROJECT_NAME}, where `ros2 run` looks.
 function(robot_bridges_install_python_executables python_install_dir)
+  # A new entry point in setup.py must reach an incremental build too.
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+    "${CMAKE_CURRENT_SOURCE_DIR}/setup.py")
   set(egg_base "${CMAKE_CURRENT_BINARY_DIR}/egg_info")
   file(MAKE_DIRECTORY "${egg_base}")
   execute_process(

@@ -113,16 +113,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help='printed lines per second per topic')
     args = parser.parse_args(argv)
 
-    children = [Child(label, exe, exe_args) for label, exe, exe_args in PROCESSES]
+    children: list[Child] = []
     rclpy.init(args=[])
-    echo = TopicEcho(['/robot_chat', '/victor'], args.max_rate,
-                     lambda line: print(f'{"ros":>17} | {line}', flush=True))
-    driver = DemoDriver()
     executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(echo)
-    executor.add_node(driver)
     stop_at = time.monotonic() + args.duration if args.duration > 0 else None
     try:
+        for label, exe, exe_args in PROCESSES:
+            children.append(Child(label, exe, exe_args))
+        executor.add_node(TopicEcho(['/robot_chat', '/victor'], args.max_rate,
+                                    lambda line: print(f'{"ros":>17} | {line}', flush=True)))
+        executor.add_node(DemoDriver())
         while rclpy.ok() and (stop_at is None or time.monotonic() < stop_at):
             executor.spin_once(timeout_sec=0.2)
             if any(child.popen.poll() is not None for child in children):
