@@ -67,6 +67,7 @@ class MicRecording:
     Swapping in a fresh deque instead would race: an append that already fetched the old
     deque would land after the swap, in a buffer nobody reads again.
     ``recording`` is a plain flag: the asyncio thread sees a change one sample late at most.
+    ``overflowed`` may count one drop too many when a drain races an append to a full buffer.
     """
 
     def __init__(self, max_samples: int) -> None:
