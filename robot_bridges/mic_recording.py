@@ -71,6 +71,7 @@ class MicRecording:
     """
 
     def __init__(self, max_samples: int) -> None:
+        """Keep at most ``max_samples`` samples; raises ValueError if it is below 1."""
         if max_samples < 1:
             raise ValueError(f'max_samples must be at least 1, got {max_samples}')
         self.recording = False
@@ -80,6 +81,7 @@ class MicRecording:
         self._samples: deque[tuple[int, float]] = deque(maxlen=max_samples)
 
     def __len__(self) -> int:
+        """Return how many samples are buffered."""
         return len(self._samples)
 
     def append(self, direction: int, confidence: float) -> bool:
