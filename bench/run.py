@@ -32,9 +32,10 @@ import robot_chat_case
 from stats import CaseResult, PathResult, table
 import victor_case
 
-PACED_COUNT = 4000
+PACED_COUNT = 3000
 PACED_PERIOD_S = 0.001
-WARM_UP_DISCARD = 500
+WARM_UP_DISCARD = 300
+ROUNDS = 3
 BURST_COUNT = 20_000
 # Reliable KEEP_LAST history on both ends deep enough for the whole burst: nothing unread is
 # ever overwritten, so a loss would be a real loss.
@@ -120,10 +121,8 @@ def pace(loop: asyncio.AbstractEventLoop, send: Callable[[int, int], Any], count
         last.result(CONNECT_TIMEOUT_S)
 
 
-async def measure_path(case: Any, workdir: Path, bridge: bool) -> PathResult:
-    """One path of one case, from fresh processes."""
-    path = 'bridge' if bridge else 'floor'
-    logs = workdir / f'{case.KIND}_{path}'
+async def measure_path(case: Any, logs: Path, bridge: bool) -> PathResult:
+    """Measure one path of one case, from fresh processes; their logs go to ``logs``."""
     logs.mkdir()
     kind, topic = (case.KIND, case.TOPIC) if bridge else (f'{case.KIND}_raw', FLOOR_TOPIC)
     subscriber_argv = [*procs.bench_script('subscriber'), '--kind', kind, '--topic', topic,
@@ -169,23 +168,27 @@ async def warm_up(load: Load, subscriber: Subscriber) -> None:
             await asyncio.wait_for(subscriber.ready.wait(), 0.05)
 
 
-async def measure(names: Sequence[str]) -> list[CaseResult]:
-    """Every named case: floor first, then bridge."""
+async def measure(names: Sequence[str], rounds: int) -> list[CaseResult]:
+    """Measure every named case: floor then bridge, ``rounds`` times (noise hits both)."""
     cases = available_cases()
     results = []
     with tempfile.TemporaryDirectory(prefix='robot_bridges_bench_') as tmp:
         for name in names:
             case = cases[name]
+            bridge_rounds, floor_rounds = [], []
             try:
-                floor = await measure_path(case, Path(tmp), bridge=False)
-                bridge = await measure_path(case, Path(tmp), bridge=True)
+                for n in range(rounds):
+                    floor_rounds.append(
+                        await measure_path(case, Path(tmp, f'{name}_{n}_floor'), bridge=False))
+                    bridge_rounds.append(
+                        await measure_path(case, Path(tmp, f'{name}_{n}_bridge'), bridge=True))
             except Exception:
                 print(f'bench: {name} failed; process logs:', file=sys.stderr)
-                for log in sorted(Path(tmp).glob(f'{case.KIND}_*/*.log')):
+                for log in sorted(Path(tmp).glob(f'{name}_*/*.log')):
                     tail = log.read_text(errors='replace').splitlines()[-15:]
                     print(f'--- {log.relative_to(tmp)}', *tail, sep='\n', file=sys.stderr)
                 raise
-            results.append(CaseResult(case.NAME, bridge, floor))
+            results.append(CaseResult(case.NAME, bridge_rounds, floor_rounds))
     return results
 
 
@@ -200,18 +203,18 @@ def machine() -> str:
     rmw = os.environ.get('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp (default)')
     return (f'{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, '
             f'Python {platform.python_version()}, ROS 2 {os.environ.get("ROS_DISTRO", "?")}, '
-            f'{rmw}')
+            f'{rmw}, load average {os.getloadavg()[0]:.2f} at the end')
 
 
-def notes(results: Sequence[CaseResult]) -> str:
-    """How the figures were made, under the table."""
-    samples = results[0].bridge.latency_samples if results else 0
+def notes(results: Sequence[CaseResult], rounds: int) -> str:
+    """Say how the figures were made, under the table."""
     return '\n'.join([
         f'Machine: {machine()}.',
-        f'Latency: one-way, send stamp to subscriber callback (CLOCK_MONOTONIC), {PACED_COUNT} '
-        f'messages paced at 1 kHz, first {WARM_UP_DISCARD} discarded ({samples} kept). '
-        f'Burst: {BURST_COUNT:,} messages sent as fast as the sender can; rate = delivered / '
-        '(last - first arrival).',
+        f'Each figure is the median of {rounds} rounds (floor, then bridge, from fresh '
+        f'processes); losses are totals. Latency: one-way, send stamp to subscriber callback '
+        f'(CLOCK_MONOTONIC), {PACED_COUNT:,} messages paced at 1 kHz per round, the first '
+        f'{WARM_UP_DISCARD} discarded. Burst: {BURST_COUNT:,} messages per round sent as fast '
+        'as the sender can; rate = delivered / (last - first arrival).',
         f'QoS: reliable, volatile, keep-last depth {QOS_DEPTH:,} on bridge/floor publisher '
         'and subscriber. Robot Chat: load client (driver process) -> relay (own process) -> '
         'hop -> subscriber; Victor: simulator (driver process) -> hop -> subscriber; every '
@@ -220,8 +223,9 @@ def notes(results: Sequence[CaseResult]) -> str:
         'republishes each frame unparsed as std_msgs/String (plain rclpy publisher) to the '
         'same kind of subscriber process.',
         *(f'{case.name} burst, bridge / floor: hop process CPU {case.bridge.hop_cpu_us:.0f} / '
-          f'{case.floor.hop_cpu_us:.0f} us per message; subscriber busy '
-          f'{case.bridge.subscriber_busy:.0%} / {case.floor.subscriber_busy:.0%} of the time.'
+          f'{case.floor.hop_cpu_us:.0f} us per message; subscriber process CPU '
+          f'{case.bridge.subscriber_busy:.0%} / {case.floor.subscriber_busy:.0%} of one core; '
+          f'rounds: {case.spread()}.'
           for case in results),
     ])
 
@@ -232,16 +236,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('cases', nargs='*', metavar='case',
                         help=f'case to run: {", ".join(cases)} (default: all)')
+    parser.add_argument('--rounds', type=int, default=ROUNDS,
+                        help=f'floor/bridge rounds per case (default: {ROUNDS})')
     args = parser.parse_args(argv)
     unknown = sorted(set(args.cases) - set(cases))
     if unknown:
         parser.error(f'unknown case {", ".join(unknown)}; choose from {", ".join(cases)}')
+    if args.rounds < 1:
+        parser.error('--rounds must be at least 1')
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(0, 101)))
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-    results = asyncio.run(measure(args.cases or list(cases)))
+    results = asyncio.run(measure(args.cases or list(cases), args.rounds))
     print(table(results))
     print()
-    print(notes(results))
+    print(notes(results, args.rounds))
     return 0 if all(all(case.verdicts()) for case in results) else 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
+import statistics
 from typing import Any, Sequence
 
 # The issue's targets for every case.
@@ -25,7 +26,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class PathResult:
-    """What the subscriber saw for one path (bridge or floor) of one case."""
+    """What the subscriber saw for one path (bridge or floor) of one case, in one round."""
 
     p50_ms: float
     p99_ms: float
@@ -35,7 +36,7 @@ class PathResult:
     burst_unique: int
     burst_rate: float
     hop_cpu_us: float  # CPU time of the bridge (floor: raw hop) process per burst message
-    subscriber_busy: float  # subscriber CPU time over wall time during the burst
+    subscriber_busy: float  # subscriber CPU time over wall time during the burst (1 = a core)
 
     @property
     def lost(self) -> int:
@@ -53,14 +54,37 @@ class PathResult:
                    len(latencies_ms), burst_sent, burst['delivered'], burst['unique'], rate,
                    hop_cpu_s / burst_sent * 1e6, subscriber_busy)
 
+    @classmethod
+    def median_of(cls, rounds: Sequence[PathResult]) -> PathResult:
+        """Combine rounds: the median of each figure, the sum of each count."""
+        def median(name: str) -> float:
+            return statistics.median(getattr(r, name) for r in rounds)
+
+        def total(name: str) -> int:
+            return sum(getattr(r, name) for r in rounds)
+
+        return cls(median('p50_ms'), median('p99_ms'), total('latency_samples'),
+                   total('burst_sent'), total('burst_delivered'), total('burst_unique'),
+                   median('burst_rate'), median('hop_cpu_us'), median('subscriber_busy'))
+
 
 @dataclass(frozen=True)
 class CaseResult:
-    """Bridge and floor of one case, measured in the same run."""
+    """Bridge and floor of one case, measured in the same run, round after round."""
 
     name: str
-    bridge: PathResult
-    floor: PathResult
+    bridge_rounds: Sequence[PathResult]
+    floor_rounds: Sequence[PathResult]
+
+    @property
+    def bridge(self) -> PathResult:
+        """The bridge path over all rounds."""
+        return PathResult.median_of(self.bridge_rounds)
+
+    @property
+    def floor(self) -> PathResult:
+        """The floor path over all rounds."""
+        return PathResult.median_of(self.floor_rounds)
 
     @property
     def p50_delta_ms(self) -> float:
@@ -73,9 +97,16 @@ class CaseResult:
         return self.bridge.burst_rate / self.floor.burst_rate
 
     def verdicts(self) -> tuple[bool, bool, bool, bool]:
-        """p50 margin, p99 limit, no loss, rate ratio."""
+        """Check p50 margin, p99 limit, no loss, rate ratio."""
         return (self.p50_delta_ms <= P50_MARGIN_MS, self.bridge.p99_ms < P99_LIMIT_MS,
                 self.bridge.lost == 0, self.rate_ratio >= RATE_RATIO_MIN)
+
+    def spread(self) -> str:
+        """Say how much the rounds differed (bridge / floor per round)."""
+        pairs = list(zip(self.bridge_rounds, self.floor_rounds))
+        p99 = ', '.join(f'{b.p99_ms:.2f}/{f.p99_ms:.2f}' for b, f in pairs)
+        rate = ', '.join(f'{b.burst_rate:,.0f}/{f.burst_rate:,.0f}' for b, f in pairs)
+        return f'p99 ms {p99}; burst rate {rate}'
 
 
 def _verdict(ok: bool) -> str:
@@ -96,7 +127,7 @@ def table(results: Sequence[CaseResult]) -> str:
             f'| {case.name} | {b.p50_ms:.3f} / {f.p50_ms:.3f} '
             f'| {case.p50_delta_ms:+.3f} {p50_ok} '
             f'| {b.p99_ms:.3f} / {f.p99_ms:.3f} {p99_ok} '
-            f'| {b.lost} / {f.lost} of {b.burst_sent} {lost_ok} '
+            f'| {b.lost} / {f.lost} of {b.burst_sent:,} {lost_ok} '
             f'| {b.burst_rate:,.0f} / {f.burst_rate:,.0f} '
             f'| {case.rate_ratio:.2f} {rate_ok} |')
     return '\n'.join(lines)
