@@ -24,13 +24,15 @@ import random
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Awaitable, Callable, Protocol, Sequence, TypeVar
 
 from payload import BURST, END, PACED, WARM
 import procs
 import robot_chat_case
 from stats import CaseResult, PathResult, table
 import victor_case
+
+T = TypeVar('T')
 
 PACED_COUNT = 3000
 PACED_PERIOD_S = 0.001
@@ -74,25 +76,34 @@ class Subscriber:
         self.process = process
         self.ready = asyncio.Event()
         self._reports: dict[str, dict[str, Any]] = {}
+        self._exited = False
         self._changed = asyncio.Condition()
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
         assert self.process.stdout is not None
-        async for line in self.process.stdout:
-            event = json.loads(line)
-            if event['event'] == 'ready':
-                self.ready.set()
-            else:
-                async with self._changed:
-                    self._reports[event['phase']] = event
-                    self._changed.notify_all()
+        try:
+            async for line in self.process.stdout:
+                event = json.loads(line)
+                if event['event'] == 'ready':
+                    self.ready.set()
+                else:
+                    async with self._changed:
+                        self._reports[event['phase']] = event
+                        self._changed.notify_all()
+        finally:
+            async with self._changed:
+                self._exited = True
+                self._changed.notify_all()
 
     async def report(self, phase: str, timeout: float) -> dict[str, Any]:
-        """Wait for the phase's report; if it is late, stop the subscriber and take what it has."""
+        """Wait for the phase's report; if it is late, stop the subscriber and take what it has.
+
+        Raises RuntimeError if the subscriber exited without reporting the phase.
+        """
         async def arrived() -> None:
             async with self._changed:
-                await self._changed.wait_for(lambda: phase in self._reports)
+                await self._changed.wait_for(lambda: phase in self._reports or self._exited)
 
         try:
             await asyncio.wait_for(arrived(), timeout)
@@ -101,6 +112,8 @@ class Subscriber:
                   file=sys.stderr)
             await procs.stop(self.process)
             await asyncio.wait_for(self._reader, procs.STOP_TIMEOUT_S)
+        if phase not in self._reports:
+            raise RuntimeError(f'the subscriber exited without a {phase} report')
         return self._reports[phase]
 
 
@@ -140,8 +153,9 @@ async def measure_path(case: Any, logs: Path, bridge: bool) -> PathResult:
             for frame in load.hello:
                 hop_argv += ['--hello', frame]
         hop = await stack.enter_async_context(procs.running(hop_argv, logs / 'hop.log'))
-        await asyncio.wait_for(load.wait_for_hop(), CONNECT_TIMEOUT_S)
-        await asyncio.wait_for(warm_up(load, subscriber), MATCH_TIMEOUT_S)
+        await bounded(load.wait_for_hop(), CONNECT_TIMEOUT_S, 'the hop to connect to the service')
+        await bounded(warm_up(load, subscriber), MATCH_TIMEOUT_S,
+                      'the subscriber to receive a warm-up message')
         await asyncio.to_thread(pace, asyncio.get_running_loop(), load.send, PACED_COUNT)
         await load.send(END, PACED)
         paced = await subscriber.report('paced', REPORT_TIMEOUT_S)
@@ -156,6 +170,14 @@ async def measure_path(case: Any, logs: Path, bridge: bool) -> PathResult:
                 cpu_before))
     return PathResult.from_reports(paced, burst, WARM_UP_DISCARD, BURST_COUNT, hop_cpu_s,
                                    subscriber_cpu_s / wall_s)
+
+
+async def bounded(awaitable: Awaitable[T], timeout: float, what: str) -> T:
+    """Await with a timeout; raises TimeoutError saying what did not happen."""
+    try:
+        return await asyncio.wait_for(awaitable, timeout)
+    except asyncio.TimeoutError:
+        raise TimeoutError(f'timed out after {timeout} s waiting for {what}') from None
 
 
 async def warm_up(load: Load, subscriber: Subscriber) -> None:
@@ -182,8 +204,8 @@ async def measure(names: Sequence[str], rounds: int) -> list[CaseResult]:
                         await measure_path(case, Path(tmp, f'{name}_{n}_floor'), bridge=False))
                     bridge_rounds.append(
                         await measure_path(case, Path(tmp, f'{name}_{n}_bridge'), bridge=True))
-            except Exception:
-                print(f'bench: {name} failed; process logs:', file=sys.stderr)
+            except Exception as exc:
+                print(f'bench: {name} failed: {exc!r}; process logs:', file=sys.stderr)
                 for log in sorted(Path(tmp).glob(f'{name}_*/*.log')):
                     tail = log.read_text(errors='replace').splitlines()[-15:]
                     print(f'--- {log.relative_to(tmp)}', *tail, sep='\n', file=sys.stderr)
@@ -246,7 +268,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error('--rounds must be at least 1')
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(0, 101)))
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
-    results = asyncio.run(measure(args.cases or list(cases), args.rounds))
+    try:
+        results = asyncio.run(measure(args.cases or list(cases), args.rounds))
+    except (TimeoutError, RuntimeError, OSError) as exc:
+        print(f'bench: failed: {exc}', file=sys.stderr)
+        return 2
     print(table(results))
     print()
     print(notes(results, args.rounds))

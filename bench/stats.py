@@ -117,7 +117,8 @@ def table(results: Sequence[CaseResult]) -> str:
     """Render the markdown table, one row per case; each figure is bridge / floor."""
     lines = [
         '| Case | p50 ms bridge / floor | p50 Δ ms (≤ +0.3) | p99 ms bridge / floor (< 2) '
-        '| Burst lost bridge / floor (0) | Burst rate msg/s bridge / floor | Rate ratio (≥ 0.8) |',
+        '| Burst delivered, lost: bridge / floor (0 lost) | Burst rate msg/s bridge / floor '
+        '| Rate ratio (≥ 0.8) |',
         '|---|---|---|---|---|---|---|',
     ]
     for case in results:
@@ -127,7 +128,7 @@ def table(results: Sequence[CaseResult]) -> str:
             f'| {case.name} | {b.p50_ms:.3f} / {f.p50_ms:.3f} '
             f'| {case.p50_delta_ms:+.3f} {p50_ok} '
             f'| {b.p99_ms:.3f} / {f.p99_ms:.3f} {p99_ok} '
-            f'| {b.lost} / {f.lost} of {b.burst_sent:,} {lost_ok} '
+            f'| {b.burst_delivered:,}, {b.lost} / {f.burst_delivered:,}, {f.lost} {lost_ok} '
             f'| {b.burst_rate:,.0f} / {f.burst_rate:,.0f} '
             f'| {case.rate_ratio:.2f} {rate_ok} |')
     return '\n'.join(lines)
