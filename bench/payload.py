@@ -59,5 +59,5 @@ def from_micdata_json(text: str) -> Sample | None:
     data = value.get('data')
     if value.get('module') != 'micdata' or not isinstance(data, dict):
         return None
-    direction = data.get('direction', data.get('dominant'))
+    direction = data['direction'] if 'direction' in data else data['dominant']
     return from_mic(data['time'], direction, data['confidence'])
