@@ -1,4 +1,5 @@
-"""The floor's middle hop: a minimal websocket client that republishes raw frames to ROS.
+"""
+The floor's middle hop: a minimal websocket client that republishes raw frames to ROS.
 
 It stands where a bridge stands (service -> this process -> subscriber process) and does the
 least a bridge could: no parsing, no translation, every received frame published as its raw
@@ -29,7 +30,7 @@ async def relay(url: str, hello: Sequence[str], publisher: Publisher) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run until SIGINT or the server goes."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--url', required=True)
     parser.add_argument('--topic', required=True)
     parser.add_argument('--depth', type=int, required=True)

@@ -1,4 +1,5 @@
-"""What the load carries: phase, sequence number and send time, for each case's payload.
+"""
+What the load carries: phase, sequence number and send time, for each case's payload.
 
 A sample is ``(phase, seq, sent_ns)``; ``sent_ns`` is ``time.monotonic_ns()`` in the sender,
 comparable across processes because CLOCK_MONOTONIC is system-wide on Linux. Pure Python:
@@ -40,7 +41,8 @@ def from_chat_json(text: str) -> Sample | None:
 
 
 def mic_fields(phase: int, seq: int) -> tuple[int, int]:
-    """Encode phase and seq as the micdata ``(direction, confidence)``.
+    """
+    Encode phase and seq as the micdata ``(direction, confidence)``.
 
     The direction (0..11) holds the phase; the confidence holds seq, exact up to 2**24 in the
     bridge's float32.

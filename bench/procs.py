@@ -38,7 +38,8 @@ def cpu_seconds(process: asyncio.subprocess.Process) -> float:
 @contextlib.asynccontextmanager
 async def running(argv: Sequence[str], log: Path, *,
                   stdout_pipe: bool = False) -> AsyncIterator[asyncio.subprocess.Process]:
-    """Run ``argv`` for the duration of the block: SIGINT on exit, SIGKILL if it lingers.
+    """
+    Run ``argv`` for the duration of the block: SIGINT on exit, SIGKILL if it lingers.
 
     stderr (and stdout unless piped) goes to ``log``; the working directory is the log's
     folder, never the source tree (it would shadow the built package).

@@ -1,4 +1,5 @@
-"""Bridge vs floor benchmark: latency at a paced 1 kHz and a 20,000-message burst.
+"""
+Bridge vs floor benchmark: latency at a paced 1 kHz and a 20,000-message burst.
 
 For each case, two paths are measured in the same run with the same payload and process
 layout, one after the other:
@@ -98,7 +99,8 @@ class Subscriber:
                 self._changed.notify_all()
 
     async def report(self, phase: str, timeout: float) -> dict[str, Any]:
-        """Wait for the phase's report; if it is late, stop the subscriber and take what it has.
+        """
+        Wait for the phase's report; if it is late, stop the subscriber and take what it has.
 
         Raises RuntimeError if the subscriber exited without reporting the phase.
         """
@@ -119,7 +121,8 @@ class Subscriber:
 
 
 def pace(loop: asyncio.AbstractEventLoop, send: Callable[[int, int], Any], count: int) -> None:
-    """Send ``count`` paced messages at absolute deadlines (no drift), from a thread.
+    """
+    Send ``count`` paced messages at absolute deadlines (no drift), from a thread.
 
     time.sleep is precise to tens of microseconds; the event loop's own timers round to
     whole milliseconds, which would send in clumps at 1 kHz.
@@ -256,7 +259,7 @@ def notes(results: Sequence[CaseResult], rounds: int) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure the chosen cases and print the table."""
     cases = available_cases()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('cases', nargs='*', metavar='case',
                         help=f'case to run: {", ".join(cases)} (default: all)')
     parser.add_argument('--rounds', type=int, default=ROUNDS,

@@ -78,12 +78,12 @@ class CaseResult:
 
     @property
     def bridge(self) -> PathResult:
-        """The bridge path over all rounds."""
+        """Return the bridge path, combined over all rounds."""
         return PathResult.median_of(self.bridge_rounds)
 
     @property
     def floor(self) -> PathResult:
-        """The floor path over all rounds."""
+        """Return the floor path, combined over all rounds."""
         return PathResult.median_of(self.floor_rounds)
 
     @property

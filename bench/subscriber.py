@@ -1,4 +1,5 @@
-"""The receiving ROS subscriber of the benchmark, in its own process.
+"""
+The receiving ROS subscriber of the benchmark, in its own process.
 
 Stamps every message on arrival, decodes the sample it carries (see ``payload``) and talks to
 the driver through stdout, one JSON object a line:
@@ -105,7 +106,7 @@ def emit(event: dict[str, Any]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Subscribe until SIGINT."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--kind', choices=sorted(KINDS), required=True)
     parser.add_argument('--topic', required=True)
     parser.add_argument('--depth', type=int, required=True)
