@@ -19,7 +19,7 @@ from robot_bridges.msg import MicDirection
 from robot_bridges.sims.victor_sim import make_micdata, start, VictorSim
 from robot_bridges.srv import CompileMicResults
 from robot_bridges.translate.victor_mic import azimuth
-from ros_helpers import free_port, ProbeNode, Proc, wait_for
+from ros_helpers import Collector, free_port, ProbeNode, Proc, wait_for
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool
 from websockets.asyncio.client import connect
@@ -102,6 +102,14 @@ def plain_compile(messages: list[MicDirection]) -> tuple[int, float, int] | None
     return winner, sum(picked) / len(picked), len(valid)
 
 
+def settle(collector: Collector[Any], quiet: float = 0.5, timeout: float = 10.0) -> int:
+    """Wait until no message arrived for ``quiet`` seconds; return the count."""
+    def quiet_now() -> bool:
+        return not collector.times or time.monotonic() - collector.times[-1] >= quiet
+    wait_for(quiet_now, timeout, f'{quiet} s without messages')
+    return len(collector)
+
+
 def start_bridge(procs: Callable[..., Proc], namespace: str, **params: Any) -> Proc:
     return procs('victor_mic_bridge', namespace=namespace, params=params)
 
@@ -155,15 +163,14 @@ def test_recording_across_a_simulator_restart(procs: Callable[..., Proc], ros: P
     mic.wait_count(100, 15)
     sim.kill()  # the robot vanishes without a close handshake
     wait_for(lambda: not connected.last.data, 10, 'connected == false')
-    time.sleep(0.3)
-    first_run = len(mic)
+    first_run = settle(mic)
 
     sim, _ = start_sim(procs, port, '--rate', '100', '--field', 'direction')
     wait_for(lambda: connected.last.data, 10, 'reconnected')
     mic.wait_count(first_run + 100, 15)
     sim.stop()
     wait_for(lambda: not connected.last.data, 10, 'connected == false')
-    time.sleep(0.3)
+    settle(mic)
 
     messages = list(mic.messages)
     times = [m.robot_time for m in messages]
