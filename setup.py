@@ -1,4 +1,5 @@
-"""Python packaging metadata and console entry points of robot_bridges.
+"""
+Python packaging metadata and console entry points of robot_bridges.
 
 The package builds with ament_cmake (it generates ROS interfaces); CMakeLists.txt reads the
 entry points below through setuptools' egg-info and installs one executable per entry under
@@ -12,7 +13,7 @@ setup(
     version='0.1.0',
     packages=find_packages(include=['robot_bridges', 'robot_bridges.*']),
     python_requires='>=3.10',
-    install_requires=['websockets>=14.2', 'numpy'],
+    install_requires=['websockets>=14.2', 'numpy', 'python-socketio>=5.11', 'aiohttp>=3.9'],
     entry_points={
         'console_scripts': [
             'robot_chat_server = robot_bridges.sims.robot_chat_server:main',

@@ -30,7 +30,7 @@ def test_flake8() -> None:
 
 @pytest.mark.linter
 def test_pep257() -> None:
-    run_linter('ament_pep257.main', str(ROOT / 'robot_bridges'), str(ROOT / 'launch'))
+    run_linter('ament_pep257.main', *(str(ROOT / d) for d in ('robot_bridges', 'launch', 'bench')))
 
 
 @pytest.mark.linter
