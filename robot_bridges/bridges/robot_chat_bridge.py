@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from robot_bridges.msg import RobotChatMessage
 from robot_bridges.node import params
-from robot_bridges.node.bridge_node import BridgeNode
 from robot_bridges.node.qos import LATCHED, reliable
 from robot_bridges.node.runner import run_bridge
+from robot_bridges.node.websocket_bridge import WebSocketBridge
 from robot_bridges.protocols.robot_chat import (LocalProtocolError, parse_frame,
                                                 RemoteProtocolError, UsersCount)
 from robot_bridges.runtime.link import Frame
 from robot_bridges.runtime.loop_thread import LoopThread
-from robot_bridges.runtime.redact import url_secrets
-from robot_bridges.runtime.websocket_client import (check_url, WebSocketClient,
-                                                    WebSocketClientConfig)
 from robot_bridges.translate import robot_chat as translate
 from std_msgs.msg import UInt32
 
 
-class RobotChatBridge(BridgeNode):
+class RobotChatBridge(WebSocketBridge):
     """inbox / outbox / connected_users over one websocket to the relay server."""
 
     def __init__(self, loop: LoopThread, **kwargs: object) -> None:
         kwargs.setdefault('namespace', 'robot_chat')
         super().__init__('robot_chat_bridge', loop, **kwargs)  # type: ignore[arg-type]
-        self._client: WebSocketClient | None = None
 
     def declare_bridge_parameters(self) -> None:
         params.declare(self, 'url', 'ws://127.0.0.1:5001', 'Robot Chat server, ws:// or wss://.')
@@ -41,37 +37,14 @@ class RobotChatBridge(BridgeNode):
         params.declare(self, 'frame_id', 'robot_chat', 'header.frame_id of inbox messages.')
 
     def setup(self) -> None:
-        url = params.get(self, 'url')
-        self.secrets = url_secrets(url)
-        check_url(url)
-        config = WebSocketClientConfig(url=url, backoff=self.backoff(),
-                                       max_message_bytes=params.get(self, 'max_message_bytes'))
-        self._client = WebSocketClient(config, self,
-                                       outbox_size=params.get(self, 'outbox_queue_size'))
+        self.setup_client(params.get(self, 'url'),
+                          max_message_bytes=params.get(self, 'max_message_bytes'),
+                          outbox_size=params.get(self, 'outbox_queue_size'))
         self._frame_id = params.get(self, 'frame_id')
         depth = params.get(self, 'qos_depth')
         self._inbox = self.make_publisher(RobotChatMessage, 'inbox', reliable(depth))
         self._users = self.make_publisher(UInt32, 'connected_users', LATCHED)
         self.make_subscription(RobotChatMessage, 'outbox', self._on_outbox, reliable(depth))
-
-    def teardown(self) -> None:
-        super().teardown()
-        self._client = None
-
-    async def run_link(self) -> None:
-        assert self._client is not None
-        await self._client.run()
-
-    async def close_link(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-
-    def hardware_id(self) -> str:
-        return self._client.display_url if self._client else ''
-
-    def diagnostic_values(self) -> Iterable[tuple[str, str]]:
-        queued = len(self._client.outbox) if self._client else 0
-        return (('outbox_queued', str(queued)),)
 
     # -- asyncio thread: hot path --------------------------------------------------------
 
@@ -96,19 +69,12 @@ class RobotChatBridge(BridgeNode):
     # -- executor thread -----------------------------------------------------------------
 
     def _on_outbox(self, msg: RobotChatMessage) -> None:
-        if not self.is_active or self._client is None:
-            self.count_dropped('outbox message while the node is not active')
-            return
         try:
             frame = translate.to_frame(msg)
         except LocalProtocolError as exc:
             self.count_bad_input(f'rejected an outbox message: json is {exc}')
             return
-        self.loop.call_soon(self._enqueue, self._client, frame)
-
-    def _enqueue(self, client: WebSocketClient, frame: str) -> None:
-        if not client.send(frame):
-            self.count_dropped('outbox queue full: dropped the oldest message')
+        self.send_frame(frame, 'outbox message')
 
 
 def main(args: Sequence[str] | None = None) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
-from rclpy.service import Service
 from robot_bridges.bridges.webviz_bridge import WebVizBridgeBase
 from robot_bridges.mic_recording import MicRecording
 from robot_bridges.msg import MicDirection
@@ -37,7 +36,6 @@ class VictorMicBridge(WebVizBridgeBase):
         super().__init__('victor_mic_bridge', loop, **kwargs)
         self._recording: MicRecording | None = None
         self._overflow_reported = 0
-        self._mic_services: list[Service] = []  # not _services: rclpy's Node has that
 
     def declare_bridge_parameters(self) -> None:
         """Declare the connection parameters, ``frame_id`` and ``max_samples``."""
@@ -57,21 +55,15 @@ class VictorMicBridge(WebVizBridgeBase):
         self._frame_id = params.get(self, 'frame_id')
         self._recording = MicRecording(params.get(self, 'max_samples'))
         self._overflow_reported = 0
-        self._publisher = self.create_lifecycle_publisher(
+        self._publisher = self.make_publisher(
             MicDirection, 'mic_direction', reliable(params.get(self, 'qos_depth')))
-        self._mic_services = [
-            self.create_service(SetBool, 'set_recording', self._on_set_recording),
-            self.create_service(CompileMicResults, 'compile_results', self._on_compile),
-        ]
+        self.make_service(SetBool, 'set_recording', self._on_set_recording)
+        self.make_service(CompileMicResults, 'compile_results', self._on_compile)
 
     def teardown(self) -> None:
         """Destroy what :meth:`setup` created; an uncompiled recording is discarded."""
-        for service in self._mic_services:
-            self.destroy_service(service)
-        self._mic_services = []
-        self.destroy_lifecycle_publisher(self._publisher)
+        super().teardown()
         self._recording = None
-        self._client = None
 
     def diagnostic_values(self) -> Iterable[tuple[str, str]]:
         """Report the recording's state."""

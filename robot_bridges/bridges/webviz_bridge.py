@@ -16,16 +16,14 @@ import re
 from typing import Any, Iterable, Sequence
 
 from rclpy.lifecycle import LifecyclePublisher
-from rclpy.subscription import Subscription
 from robot_bridges.node import params
-from robot_bridges.node.bridge_node import BridgeNode
 from robot_bridges.node.qos import reliable
 from robot_bridges.node.runner import run_bridge
+from robot_bridges.node.websocket_bridge import WebSocketBridge
 from robot_bridges.protocols import webviz
 from robot_bridges.protocols.webviz import LocalProtocolError, Push, RemoteProtocolError
 from robot_bridges.runtime.link import Frame
 from robot_bridges.runtime.loop_thread import LoopThread
-from robot_bridges.runtime.websocket_client import WebSocketClient, WebSocketClientConfig
 from std_msgs.msg import String
 
 DEFAULT_MODULES = ['behaviors', 'intents', 'observedobjects', 'vision']
@@ -33,7 +31,7 @@ DEFAULT_MODULES = ['behaviors', 'intents', 'observedobjects', 'vision']
 _MODULE_NAME = re.compile(r'[a-z][a-z0-9_]*')
 
 
-class WebVizBridgeBase(BridgeNode):
+class WebVizBridgeBase(WebSocketBridge):
     """One websocket to a webViz server that subscribes :meth:`modules` on every connect."""
 
     #: Port 8888 is the robot's engine process, 8889 its anim process (micdata, animations).
@@ -43,7 +41,6 @@ class WebVizBridgeBase(BridgeNode):
         """Create the node in namespace ``victor`` unless told otherwise."""
         kwargs.setdefault('namespace', 'victor')
         super().__init__(node_name, loop, **kwargs)
-        self._client: WebSocketClient | None = None
 
     def declare_bridge_parameters(self) -> None:
         """Declare the connection parameters every webViz bridge has."""
@@ -66,25 +63,9 @@ class WebVizBridgeBase(BridgeNode):
         """Create the websocket client from the parameters; raises ValueError if invalid."""
         url = webviz.url(params.get(self, 'host'), params.get(self, 'port'),
                          params.get(self, 'path'))
-        config = WebSocketClientConfig(url=url, backoff=self.backoff(),
-                                       max_message_bytes=params.get(self, 'max_message_bytes'))
         hello = tuple(webviz.subscribe_frame(module) for module in self.modules())
-        self._client = WebSocketClient(config, self, outbox_size=outbox_size,
-                                       hello=lambda: hello)
-
-    async def run_link(self) -> None:
-        """Stay connected until closed."""
-        assert self._client is not None
-        await self._client.run()
-
-    async def close_link(self) -> None:
-        """Close the websocket cleanly."""
-        if self._client is not None:
-            await self._client.close()
-
-    def hardware_id(self) -> str:
-        """Return the server's URL."""
-        return self._client.display_url if self._client else ''
+        self.setup_client(url, max_message_bytes=params.get(self, 'max_message_bytes'),
+                          outbox_size=outbox_size, hello=lambda: hello)
 
 
 class WebVizBridge(WebVizBridgeBase):
@@ -93,10 +74,8 @@ class WebVizBridge(WebVizBridgeBase):
     def __init__(self, loop: LoopThread, **kwargs: Any) -> None:
         """Create the node; interfaces and link come with the configure transition."""
         super().__init__('webviz_bridge', loop, **kwargs)
-        # Not _publishers / _subscriptions / _services: rclpy's Node keeps its own under those.
         self._modules: tuple[str, ...] = ()
         self._module_publishers: dict[str, LifecyclePublisher] = {}
-        self._module_requests: list[Subscription] = []
 
     def declare_bridge_parameters(self) -> None:
         """Declare the connection parameters, ``modules`` and the outbox size."""
@@ -124,26 +103,19 @@ class WebVizBridge(WebVizBridgeBase):
         self.setup_link(outbox_size=params.get(self, 'outbox_queue_size'))
         depth = params.get(self, 'qos_depth')
         for module in modules:
-            self._module_publishers[module] = self.create_lifecycle_publisher(
+            self._module_publishers[module] = self.make_publisher(
                 String, f'webviz/{module}', reliable(depth))
-            self._module_requests.append(self.create_subscription(
-                String, f'webviz/{module}/request', partial(self._on_request, module),
-                reliable(depth)))
+            self.make_subscription(String, f'webviz/{module}/request',
+                                   partial(self._on_request, module), reliable(depth))
 
     def teardown(self) -> None:
         """Destroy the per-module interfaces and the link."""
-        for subscription in self._module_requests:
-            self.destroy_subscription(subscription)
-        for publisher in self._module_publishers.values():
-            self.destroy_lifecycle_publisher(publisher)
-        self._module_requests = []
+        super().teardown()
         self._module_publishers = {}
-        self._client = None
 
     def diagnostic_values(self) -> Iterable[tuple[str, str]]:
         """Report the modules and the queued requests."""
-        queued = len(self._client.outbox) if self._client else 0
-        return (('modules', ','.join(self._modules)), ('outbox_queued', str(queued)))
+        return (('modules', ','.join(self._modules)), *super().diagnostic_values())
 
     # -- asyncio thread: hot path --------------------------------------------------------
 
@@ -166,19 +138,12 @@ class WebVizBridge(WebVizBridgeBase):
     # -- executor thread -----------------------------------------------------------------
 
     def _on_request(self, module: str, msg: String) -> None:
-        if not self.is_active or self._client is None:
-            self.count_dropped(f'not active: dropped a request for {module}')
-            return
         try:
             frame = webviz.data_frame(module, msg.data)
         except LocalProtocolError as exc:
             self.count_bad_input(f'bad request: rejected a request for {module}: {exc}')
             return
-        self.loop.call_soon(self._enqueue, self._client, frame)
-
-    def _enqueue(self, client: WebSocketClient, frame: str) -> None:
-        if not client.send(frame):
-            self.count_dropped('request queue full: dropped the oldest request')
+        self.send_frame(frame, f'request for {module}')
 
 
 def main(args: Sequence[str] | None = None) -> int:
