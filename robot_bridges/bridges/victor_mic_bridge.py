@@ -18,7 +18,7 @@ from robot_bridges.node import params
 from robot_bridges.node.qos import reliable
 from robot_bridges.node.runner import run_bridge
 from robot_bridges.protocols import webviz
-from robot_bridges.protocols.webviz import MICDATA, Push, RemoteProtocolError
+from robot_bridges.protocols.webviz import MICDATA, RemoteProtocolError
 from robot_bridges.runtime.link import Frame
 from robot_bridges.runtime.loop_thread import LoopThread
 from robot_bridges.srv import CompileMicResults
@@ -78,14 +78,9 @@ class VictorMicBridge(WebVizBridgeBase):
 
     def link_frame(self, frame: Frame) -> None:
         """Publish one micdata push; record it while recording is on."""
-        # count_bad_input throttles its log per kind: the text before the first colon.
-        try:
-            event = webviz.parse_push(frame)
-        except RemoteProtocolError as exc:
-            self.count_bad_input(f'bad frame: {exc}')
+        event = self.receive_push(frame)
+        if event is None:
             return
-        if type(event) is not Push:
-            return  # a keepalive answer: nothing to publish
         if event.module != MICDATA:
             self.count_bad_input(f'unexpected module: a push of {event.module!r}, not micdata')
             return

@@ -67,6 +67,19 @@ class WebVizBridgeBase(WebSocketBridge):
         self.setup_client(url, max_message_bytes=params.get(self, 'max_message_bytes'),
                           outbox_size=outbox_size, hello=lambda: hello)
 
+    def receive_push(self, frame: Frame) -> Push | None:
+        """
+        Decode a received frame; return its push, or None after counting a bad frame.
+
+        Keepalive answers are None too: they carry nothing to publish.
+        """
+        try:
+            event = webviz.parse_push(frame)
+        except RemoteProtocolError as exc:
+            self.count_bad_input(f'bad frame: {exc}')
+            return None
+        return event if type(event) is Push else None
+
 
 class WebVizBridge(WebVizBridgeBase):
     """``webviz/<module>`` and ``webviz/<module>/request`` for each configured module."""
@@ -121,13 +134,9 @@ class WebVizBridge(WebVizBridgeBase):
 
     def link_frame(self, frame: Frame) -> None:
         """Publish a push's data on its module's topic."""
-        try:
-            event = webviz.parse_push(frame)
-        except RemoteProtocolError as exc:
-            self.count_bad_input(f'bad frame: {exc}')
+        event = self.receive_push(frame)
+        if event is None:
             return
-        if type(event) is not Push:
-            return  # a keepalive answer: nothing to publish
         publisher = self._module_publishers.get(event.module)
         if publisher is None:
             self.count_bad_input(f'unexpected module: a push of {event.module!r}, not subscribed')

@@ -10,15 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 import json
 
+# Re-exported: callers catch them from the protocol module they use.
+from robot_bridges.protocols.errors import LocalProtocolError, RemoteProtocolError
+
 USERS_TYPE = 'users'
-
-
-class RemoteProtocolError(ValueError):
-    """The peer sent something that is not a Robot Chat frame (their fault)."""
-
-
-class LocalProtocolError(ValueError):
-    """We were asked to send something that is not a Robot Chat frame (our caller's fault)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,9 @@ from math import nan
 import reprlib
 from typing import Any, Literal
 
+# Re-exported: callers catch them from the protocol module they use.
+from robot_bridges.protocols.errors import LocalProtocolError, RemoteProtocolError
+
 MICDATA = 'micdata'
 # Directions run clockwise from straight ahead in 30 degree steps; 12 means unknown.
 DIRECTION_COUNT = 12
@@ -34,14 +37,6 @@ _FLOAT64_MAX = 1.7976931348623157e308
 _INT32_MIN, _INT32_MAX = -2**31, 2**31 - 1
 _COMPACT = (',', ':')
 _STYLED = (',', ' : ')
-
-
-class RemoteProtocolError(ValueError):
-    """The peer sent something that is not a valid webViz frame or payload (their fault)."""
-
-
-class LocalProtocolError(ValueError):
-    """We were asked to send something that is not a valid webViz frame (our caller's fault)."""
 
 
 # -- robot -> client ---------------------------------------------------------------------

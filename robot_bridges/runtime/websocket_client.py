@@ -18,10 +18,10 @@ from typing import Callable, Mapping, Sequence
 from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.link import Frame, LinkListener, Outbox
 from robot_bridges.runtime.redact import describe_exception, redact_url
+from robot_bridges.runtime.websocket_close import close_of, describe_close, rejected_frame
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import CloseCode
 from websockets.uri import parse_uri
 
 if tuple(int(part) for part in websockets.version.version.split('.')[:2]) < (14, 2):
@@ -166,13 +166,13 @@ class WebSocketClient:
             sender = asyncio.create_task(self.outbox.drain(connection.send, listener.link_sent))
             async for frame in connection:
                 listener.link_frame(frame)
-            reason = _close_reason(connection.close_code, connection.close_reason)
+            reason = describe_close(connection.protocol.close_rcvd or
+                                    connection.protocol.close_sent)
         except ConnectionClosed as exc:
-            close = exc.rcvd or exc.sent
-            reason = _close_reason(close.code, close.reason) if close else _close_reason(None, '')
-            if exc.sent is not None and exc.sent.code in _BAD_FRAME_CODES:
-                listener.link_bad_frame(
-                    f'{_BAD_FRAME_CODES[exc.sent.code]}: the link was closed and reopens')
+            reason = describe_close(close_of(exc))
+            rejected = rejected_frame(exc)
+            if rejected:
+                listener.link_bad_frame(f'{rejected}: the link was closed and reopens')
         finally:
             if sender is not None:
                 sender.cancel()
@@ -189,15 +189,3 @@ class WebSocketClient:
         error = describe_exception(exc)
         self._listener.link_error(f'connect to {self.display_url} failed: {error}')
         return None
-
-
-_BAD_FRAME_CODES = {
-    CloseCode.MESSAGE_TOO_BIG: 'received a frame over max_message_bytes',
-    CloseCode.INVALID_DATA: 'received a text frame that is not UTF-8',
-}
-
-
-def _close_reason(code: int | None, reason: str | None) -> str:
-    if code is None:
-        return 'connection lost without a close frame'
-    return f'closed with code {int(code)}' + (f' ({reason})' if reason else '')

@@ -25,6 +25,7 @@ from typing import Callable, Sequence
 
 from robot_bridges.runtime.link import Frame, LinkListener, Outbox
 from robot_bridges.runtime.redact import describe_exception
+from robot_bridges.runtime.websocket_close import close_of, describe_close, rejected_frame
 from websockets.asyncio.server import serve, Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
@@ -174,10 +175,11 @@ class WebSocketServer:
             while True:
                 listener.link_frame(await connection.recv())
         except ConnectionClosed as exc:
-            reason = _close_reason(exc)
-            if exc.sent is not None and exc.sent.code in _BAD_FRAME_CODES:
-                listener.link_bad_frame(f'{_BAD_FRAME_CODES[exc.sent.code]}: the peer was '
-                                        'disconnected and may connect again')
+            reason = describe_close(close_of(exc))
+            rejected = rejected_frame(exc)
+            if rejected:
+                listener.link_bad_frame(f'{rejected}: the peer was disconnected and may '
+                                        'connect again')
         finally:
             if sender is not None:
                 sender.cancel()
@@ -192,22 +194,9 @@ class WebSocketServer:
             pass  # the receiving side reports it; the interrupted frame stays queued
 
 
-_BAD_FRAME_CODES = {
-    CloseCode.MESSAGE_TOO_BIG: 'received a frame over max_message_bytes',
-    CloseCode.INVALID_DATA: 'received a text frame that is not UTF-8',
-}
-
-
 def _address(connection: ServerConnection) -> str:
     try:
         host, port = connection.remote_address[:2]
     except (TypeError, ValueError) as exc:
         return f'an unknown address ({describe_exception(exc)})'
     return f'{host}:{port}'
-
-
-def _close_reason(exc: ConnectionClosed) -> str:
-    close = exc.rcvd or exc.sent
-    if close is None:
-        return 'connection lost without a close frame'
-    return f'closed with code {int(close.code)}' + (f' ({close.reason})' if close.reason else '')

@@ -12,10 +12,10 @@ import asyncio
 import itertools
 import json
 from pathlib import Path
-import signal
 from typing import Sequence
 
 from ament_index_python.packages import get_package_share_directory
+from robot_bridges.sims.signals import stop_event
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -29,10 +29,7 @@ def load_lines() -> list[str]:
 
 async def chat(url: str, user: str, period: float, count: int) -> None:
     """Talk and listen until ``count`` lines were said (0: forever) or a signal arrives."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_event()
     lines = load_lines()
     async for connection in connect(url, open_timeout=5):
         listener = asyncio.create_task(listen(connection, user))

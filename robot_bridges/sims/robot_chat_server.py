@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 from typing import Sequence
 
 from robot_bridges.protocols.robot_chat import users_frame
+from robot_bridges.sims.signals import stop_event
 from websockets.asyncio.server import broadcast, serve, Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -58,11 +58,7 @@ async def serve_until_signalled(host: str, port: int, max_size: int) -> None:
     """Run until SIGINT or SIGTERM, then close every connection cleanly."""
     server = await start(host, port, max_size)
     print(f'robot_chat_server: listening on ws://{host}:{bound_port(server)}', flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await stop_event().wait()
     server.close()
     await server.wait_closed()
 

@@ -25,7 +25,6 @@ import asyncio
 from collections import defaultdict, deque
 from http import HTTPStatus
 import logging
-import signal
 import sys
 from typing import Any, Callable, Sequence
 from urllib.parse import urlsplit
@@ -34,6 +33,7 @@ from robot_bridges.protocols import webviz
 from robot_bridges.protocols.webviz import (DataRequest, DIRECTION_FIELDS, Keepalive, MICDATA,
                                             Subscribe, Unsubscribe)
 from robot_bridges.sims import victor_traffic as traffic
+from robot_bridges.sims.signals import stop_event
 from robot_bridges.sims.victor_traffic import make_micdata
 from websockets.asyncio.server import broadcast, serve, Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -272,11 +272,7 @@ async def serve_until_signalled(args: argparse.Namespace) -> None:
                       pretty=args.pretty, autoplay=not args.no_autoplay)
     host = f'[{args.host}]' if ':' in args.host else args.host
     print(f'victor_sim: listening on ws://{host}:{sim.port}{PATH}', flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await stop_event().wait()
     await sim.close()
 
 
