@@ -14,6 +14,7 @@ import time
 from typing import Any, Callable, Generic, Sequence, TypeVar
 
 from ament_index_python.packages import get_package_prefix
+from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 import rclpy
@@ -245,6 +246,38 @@ class ProbeNode:
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
         self._thread.join(2)
+
+
+def start_listening(procs: Callable[..., Proc], name: str, port: int = 0, *args: str,
+                    timeout: float = 10.0) -> tuple[Proc, str]:
+    """Start the server program ``name`` on ``port``; return it and the URL it listens on."""
+    server = procs(name, '--port', str(port), *args)
+    return server, server.wait_output(r'listening on (ws://\S+)', timeout).group(1)
+
+
+class Diagnostics:
+    """The latest diagnostic values of each node, from /diagnostics."""
+
+    def __init__(self, ros: ProbeNode) -> None:
+        self._collector: Collector[DiagnosticArray] = ros.subscribe(
+            DiagnosticArray, '/diagnostics')
+
+    def values(self, node_fqn: str) -> dict[str, str]:
+        """Return the newest key/values published for ``node_fqn`` ({} if none yet)."""
+        for array in reversed(list(self._collector.messages)):
+            for status in array.status:
+                if status.name == node_fqn:
+                    return {kv.key: kv.value for kv in status.values} | {
+                        '_hardware_id': status.hardware_id, '_message': status.message}
+        return {}
+
+    def wait(self, node_fqn: str, predicate: Callable[[dict[str, str]], bool],
+             timeout: float = 10.0) -> dict[str, str]:
+        """Wait until the node's newest diagnostics satisfy ``predicate``."""
+        def matching() -> dict[str, str] | None:
+            values = self.values(node_fqn)
+            return values if values and predicate(values) else None
+        return wait_for(matching, timeout, f'diagnostics of {node_fqn}')
 
 
 def stop_all(procs: Sequence[Proc]) -> None:

@@ -6,10 +6,10 @@ import json
 import time
 from typing import Callable
 
-from chat_fixtures import Diagnostics, start_server
+from chat_fixtures import start_server
 from lifecycle_msgs.msg import Transition
 from robot_bridges.msg import RobotChatMessage
-from ros_helpers import ProbeNode, Proc, wait_for
+from ros_helpers import Diagnostics, ProbeNode, Proc, wait_for
 from std_msgs.msg import Bool
 from websockets.sync.client import ClientConnection, connect
 

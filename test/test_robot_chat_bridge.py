@@ -8,10 +8,11 @@ import signal
 import time
 from typing import Callable
 
-from chat_fixtures import Diagnostics, recv_json, start_server, wait_users
+from async_helpers import recv_json
+from chat_fixtures import start_server, wait_users
 import pytest
 from robot_bridges.msg import RobotChatMessage
-from ros_helpers import free_port, ProbeNode, Proc, wait_for
+from ros_helpers import Diagnostics, free_port, ProbeNode, Proc, wait_for
 from std_msgs.msg import Bool, UInt32
 from websockets.asyncio.client import connect
 

@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import json
+from functools import partial
 import signal
-from typing import Any, Callable
+from typing import Callable
 
+import async_helpers
+from async_helpers import nothing_arrives
+from chat_fixtures import start_server
 import pytest
 from ros_helpers import Proc
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-
-def start_server(procs: Callable[..., Proc], *args: str) -> tuple[Proc, str]:
-    server = procs('robot_chat_server', '--port', '0', *args)
-    url = server.wait_output(r'listening on (ws://\S+)').group(1)
-    return server, url
-
-
-async def recv_json(ws: ClientConnection, timeout: float = 3.0) -> Any:
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
-
-
-async def nothing_arrives(ws: ClientConnection, within: float = 0.3) -> bool:
-    try:
-        await asyncio.wait_for(ws.recv(), within)
-    except asyncio.TimeoutError:
-        return True
-    return False
+recv_json = partial(async_helpers.recv_json, timeout=3.0)
 
 
 def test_users_count_on_connect_and_disconnect_to_all(procs: Callable[..., Proc]) -> None:
@@ -96,7 +83,7 @@ def test_a_client_that_vanishes_is_removed_without_error_output(
 
 
 def test_a_frame_over_max_size_closes_only_its_sender(procs: Callable[..., Proc]) -> None:
-    _, url = start_server(procs, '--max-size', '1024')
+    _, url = start_server(procs, 0, '--max-size', '1024')
 
     async def scenario() -> None:
         async with connect(url, max_size=None) as a, connect(url) as b:

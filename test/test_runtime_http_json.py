@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Coroutine, TypeVar
+from functools import partial
+from typing import Awaitable, Callable, TypeVar
 
 import aiohttp
 from aiohttp import web
+import async_helpers
 import pytest
 from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.http_json import (fetch_json, FetchError, retry_with_backoff,
@@ -14,11 +16,7 @@ from robot_bridges.runtime.http_json import (fetch_json, FetchError, retry_with_
 
 T = TypeVar('T')
 FAST = Backoff(min_s=0.01, max_s=0.05)
-
-
-def run(coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
-    """Run a test coroutine with a bound on its duration."""
-    return asyncio.run(asyncio.wait_for(coro, timeout))
+run = partial(async_helpers.run, timeout=10.0)
 
 
 class JsonServer:

@@ -3,75 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, Coroutine, Sequence, TypeVar
+from typing import Any, Sequence
 
 from aiohttp import web
+from async_helpers import Changing, Recorder, run, stopped
 import pytest
 from robot_bridges.runtime.backoff import Backoff
-from robot_bridges.runtime.link import Frame
 from robot_bridges.runtime.socketio_client import (Emit, reconnection_options, SocketIOClient,
                                                    SocketIOClientConfig)
 import socketio
 
-T = TypeVar('T')
-WAIT_S = 5.0
 FAST = Backoff(min_s=0.05, max_s=0.2)
 ROBOT_ID = 'robot-42'
 
 
-def run(coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-    """Run a test coroutine with a bound on its duration."""
-    return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-class Recorder:
-    """A LinkListener (plus the on_event callback) that records every call, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, object]] = []
-        self._changed = asyncio.Event()
-
-    def _add(self, kind: str, value: object = None) -> None:
-        self.events.append((kind, value))
-        self._changed.set()
-
-    def link_up(self) -> None:
-        self._add('up')
-
-    def link_down(self, reason: str) -> None:
-        self._add('down', reason)
-
-    def link_frame(self, frame: Frame) -> None:
-        self._add('frame', frame)
-
-    def link_sent(self, count: int) -> None:
-        self._add('sent', count)
-
-    def link_bad_frame(self, what: str) -> None:
-        self._add('bad_frame', what)
-
-    def link_error(self, what: str) -> None:
-        self._add('error', what)
-
-    def on_event(self, event: str, data: object) -> None:
-        self._add('event', (event, data))
-
-    def of(self, kind: str) -> list[Any]:
-        return [value for k, value in self.events if k == kind]
-
-    async def until(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
-        async def poll() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-
-        await asyncio.wait_for(poll(), timeout)
-
-
-class SioServer:
+class SioServer(Changing):
     """A socket.io 5 server app on aiohttp; records (sid, event, data) of every event."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.sio = socketio.AsyncServer(async_mode='aiohttp', logger=False,
                                         engineio_logger=False)
         app = web.Application()
@@ -80,7 +30,6 @@ class SioServer:
         self.received: list[tuple[str, str, object]] = []
         self.sids: list[str] = []
         self.disconnected: list[str] = []
-        self._changed = asyncio.Event()
         self.sio.on('connect', self._connect)
         self.sio.on('disconnect', self._disconnect)
         self.sio.on('*', self._any)
@@ -101,14 +50,6 @@ class SioServer:
 
     def events(self, sid: str | None = None) -> list[tuple[str, object]]:
         return [(event, data) for s, event, data in self.received if sid is None or s == sid]
-
-    async def until(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
-        async def poll() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-
-        await asyncio.wait_for(poll(), timeout)
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
         self.sids.append(sid)
@@ -131,11 +72,6 @@ def client_for(url: str, recorder: Recorder, **config: Any) -> SocketIOClient:
     return SocketIOClient(SocketIOClientConfig(url=url, backoff=FAST, connect_timeout_s=2.0,
                                                **config),
                           recorder, on_event=recorder.on_event, hello=hello)
-
-
-async def stopped(client: SocketIOClient, task: asyncio.Task[None]) -> None:
-    await asyncio.wait_for(client.close(), WAIT_S)
-    await asyncio.wait_for(task, WAIT_S)
 
 
 @pytest.mark.parametrize('transports', [(), ('websocket',)])

@@ -3,63 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 import os
 import sys
-from typing import Any, Callable, Coroutine, TypeVar
 
+import async_helpers
+from async_helpers import Recorder, WAIT_S
 import pytest
 from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.subprocess_supervisor import SubprocessSupervisor
 
-T = TypeVar('T')
-WAIT_S = 5.0
 FAST = Backoff(min_s=0.02, max_s=0.05)
 KEY = 'sk-0123456789'
-
-
-def run(coro: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:
-    """Run a test coroutine with a bound on its duration."""
-    return asyncio.run(asyncio.wait_for(coro, timeout))
+run = partial(async_helpers.run, timeout=20.0)
 
 
 def python(script: str, *args: str) -> list[str]:
     """Argv running ``script`` in a fresh interpreter (unbuffered, so lines come at once)."""
     return [sys.executable, '-u', '-c', script, *args]
-
-
-class Recorder:
-    """A ProcessListener that records every callback, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, object]] = []
-        self._changed = asyncio.Event()
-
-    def _add(self, kind: str, value: object) -> None:
-        self.events.append((kind, value))
-        self._changed.set()
-
-    def process_started(self, pid: int) -> None:
-        self._add('started', pid)
-
-    def process_output(self, line: str) -> None:
-        self._add('output', line)
-
-    def process_exited(self, returncode: int, reason: str) -> None:
-        self._add('exited', (returncode, reason))
-
-    def process_error(self, what: str) -> None:
-        self._add('error', what)
-
-    def of(self, kind: str) -> list[Any]:
-        return [value for k, value in self.events if k == kind]
-
-    async def until(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
-        async def poll() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-
-        await asyncio.wait_for(poll(), timeout)
 
 
 def pid_alive(pid: int) -> bool:

@@ -4,75 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable, Coroutine, TypeVar
+from typing import Any
 
+from async_helpers import Changing, Recorder, run, stopped
 from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.link import Frame, Outbox
 from robot_bridges.runtime.websocket_client import WebSocketClient, WebSocketClientConfig
 from websockets.asyncio.server import serve, Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-T = TypeVar('T')
-WAIT_S = 5.0
 FAST = Backoff(min_s=0.05, max_s=0.2)
 
 
-def run(coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-    """Run a test coroutine with a bound on its duration."""
-    return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-class Recorder:
-    """A LinkListener that records every callback, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, object]] = []
-        self._changed = asyncio.Event()
-
-    def _add(self, kind: str, value: object = None) -> None:
-        self.events.append((kind, value))
-        self._changed.set()
-
-    def link_up(self) -> None:
-        self._add('up')
-
-    def link_down(self, reason: str) -> None:
-        self._add('down', reason)
-
-    def link_frame(self, frame: Frame) -> None:
-        self._add('frame', frame)
-
-    def link_sent(self, count: int) -> None:
-        self._add('sent', count)
-
-    def link_bad_frame(self, what: str) -> None:
-        self._add('bad_frame', what)
-
-    def link_error(self, what: str) -> None:
-        self._add('error', what)
-
-    def of(self, kind: str) -> list[Any]:
-        return [value for k, value in self.events if k == kind]
-
-    async def until(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
-        async def poll() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-
-        await asyncio.wait_for(poll(), timeout)
-
-
-class EchoServer:
+class EchoServer(Changing):
     """A websockets server that records the frames of each connection and can drop them."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.connections: list[list[Frame]] = []
         self.closes: list[int | None] = []
         self.live: set[ServerConnection] = set()
         self.server: Server | None = None
         self.port = 0
-        self._changed = asyncio.Event()
 
     async def start(self, port: int = 0) -> EchoServer:
         self.server = await serve(self._handle, '127.0.0.1', port, compression=None)
@@ -87,14 +40,6 @@ class EchoServer:
     @property
     def url(self) -> str:
         return f'ws://127.0.0.1:{self.port}/'
-
-    async def until(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
-        async def poll() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-
-        await asyncio.wait_for(poll(), timeout)
 
     async def _handle(self, connection: ServerConnection) -> None:
         frames: list[Frame] = []
@@ -118,11 +63,6 @@ def client_for(url: str, recorder: Recorder, **kwargs: Any) -> WebSocketClient:
     config = WebSocketClientConfig(url=url, backoff=FAST, max_message_bytes=max_bytes,
                                    open_timeout_s=2.0, close_timeout_s=0.5)
     return WebSocketClient(config, recorder, **kwargs)
-
-
-async def stopped(client: WebSocketClient, task: asyncio.Task[None]) -> None:
-    await asyncio.wait_for(client.close(), WAIT_S)
-    await asyncio.wait_for(task, WAIT_S)
 
 
 def test_hello_frames_are_sent_again_after_a_reconnect() -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 import json
 import logging
-from typing import Any, Awaitable, Callable, Coroutine, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
+import async_helpers
+from async_helpers import Recorder, WAIT_S
 import pytest
 from robot_bridges.runtime.link import Frame
 from robot_bridges.runtime.websocket_server import WebSocketServer, WebSocketServerConfig
@@ -14,53 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 T = TypeVar('T')
-WAIT_S = 5.0
-
-
-def run(coro: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:
-    """Run a test coroutine with a bound on its duration."""
-    return asyncio.run(asyncio.wait_for(coro, timeout))
-
-
-class Recorder:
-    """A LinkListener that records every callback, in order."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, object]] = []
-        self._changed = asyncio.Event()
-
-    def _add(self, kind: str, value: object = None) -> None:
-        self.events.append((kind, value))
-        self._changed.set()
-
-    def link_up(self) -> None:
-        self._add('up')
-
-    def link_down(self, reason: str) -> None:
-        self._add('down', reason)
-
-    def link_frame(self, frame: Frame) -> None:
-        self._add('frame', frame)
-
-    def link_sent(self, count: int) -> None:
-        self._add('sent', count)
-
-    def link_bad_frame(self, what: str) -> None:
-        self._add('bad_frame', what)
-
-    def link_error(self, what: str) -> None:
-        self._add('error', what)
-
-    def of(self, kind: str) -> list[object]:
-        return [value for k, value in self.events if k == kind]
-
-    async def until(self, predicate: Callable[[], bool], timeout: float = WAIT_S) -> None:
-        async def poll() -> None:
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
-
-        await asyncio.wait_for(poll(), timeout)
+run = partial(async_helpers.run, timeout=20.0)
 
 
 async def serving(test: Callable[[WebSocketServer, Recorder, str], Awaitable[T]],

@@ -7,73 +7,27 @@ from collections import Counter
 import concurrent.futures
 import json
 import math
-import threading
 import time
-from typing import Any, Callable, Coroutine, TypeVar
+from typing import Any, Callable
 
-from chat_fixtures import Diagnostics
 from lifecycle_msgs.msg import Transition
 import numpy as np
 import pytest
 from robot_bridges.msg import MicDirection
-from robot_bridges.sims.victor_sim import make_micdata, start, VictorSim
+from robot_bridges.sims.victor_sim import make_micdata
 from robot_bridges.srv import CompileMicResults
 from robot_bridges.translate.victor_mic import azimuth
-from ros_helpers import Collector, free_port, ProbeNode, Proc, wait_for
+from ros_helpers import Collector, Diagnostics, free_port, ProbeNode, Proc, wait_for
+from sim_helpers import sim_thread_fixture, SimThread, start_sim  # noqa: F401 - a fixture
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool
 from websockets.asyncio.client import connect
 
-T = TypeVar('T')
 FAST_RECONNECT = {'reconnect_min_s': 0.1, 'reconnect_max_s': 0.3}
-
-
-def start_sim(procs: Callable[..., Proc], port: int = 0, *args: str) -> tuple[Proc, str]:
-    """Start the victor_sim executable; return it and its URL."""
-    sim = procs('victor_sim', '--port', str(port), *args)
-    return sim, sim.wait_output(r'listening on (ws://\S+)', 15).group(1)
 
 
 def port_of(url: str) -> int:
     return int(url.rsplit(':', 1)[1].split('/')[0])
-
-
-class SimThread:
-    """A simulator in this process, on its own asyncio loop thread (for raw frames).
-
-    ros_helpers has no in-process server helper; this one is local to the Victor tests.
-    """
-
-    def __init__(self, **options: Any) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-        self.sim: VictorSim = self.run(start(port=0, **options))
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def call(self, function: Callable[..., T], *args: Any) -> T:
-        async def call() -> T:
-            return function(*args)
-        return self.run(call())
-
-    def close(self) -> None:
-        self.run(self.sim.close())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
-
-
-@pytest.fixture
-def sim_thread() -> Any:
-    sims: list[SimThread] = []
-
-    def make(**options: Any) -> SimThread:
-        sims.append(SimThread(**options))
-        return sims[-1]
-    yield make
-    for sim in sims:
-        sim.close()
 
 
 def observe(url: str, seconds: float) -> dict[float, dict[str, Any]]:

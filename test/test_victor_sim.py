@@ -8,6 +8,7 @@ import signal
 import time
 from typing import Any, Awaitable, Callable, TypeVar
 
+from async_helpers import nothing_arrives, recv_json
 import pytest
 from robot_bridges.protocols import webviz
 from robot_bridges.sims import victor_traffic as traffic
@@ -42,23 +43,11 @@ async def subscribe(ws: ClientConnection, *modules: str) -> None:
         await ws.send(json.dumps({'type': 'subscribe', 'module': module}))
 
 
-async def recv(ws: ClientConnection, timeout: float = 5.0) -> Any:
-    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
-
-
-async def nothing_arrives(ws: ClientConnection, within: float = 0.3) -> bool:
-    try:
-        await asyncio.wait_for(ws.recv(), within)
-    except asyncio.TimeoutError:
-        return True
-    return False
-
-
 async def collect(ws: ClientConnection, module: str, count: int,
                   timeout: float = 10.0) -> list[Any]:
     got: list[Any] = []
     while len(got) < count:
-        frame = await recv(ws, timeout)
+        frame = await recv_json(ws, timeout)
         if frame['module'] == module:
             got.append(frame['data'])
     return got
@@ -76,16 +65,16 @@ def test_push_reaches_subscribers_of_that_module_only() -> None:
             await sim.wait_for_subscribers('animations')
             data = make_micdata(1.5, 9, 150)
             assert sim.push('micdata', data) == 1
-            assert await recv(a) == {'module': 'micdata', 'data': data}
+            assert await recv_json(a) == {'module': 'micdata', 'data': data}
             assert await nothing_arrives(b)
             assert sim.push('animations', {'type': 'start', 'animation': 'x'}) == 1
-            assert (await recv(b))['module'] == 'animations'
+            assert (await recv_json(b))['module'] == 'animations'
             assert await nothing_arrives(a)
 
             await subscribe(b, 'micdata')
             await sim.wait_for_subscribers('micdata', 2)
             assert sim.push('micdata', data) == 2
-            assert (await recv(a))['data'] == (await recv(b))['data'] == data
+            assert (await recv_json(a))['data'] == (await recv_json(b))['data'] == data
 
             await b.send(json.dumps({'type': 'unsubscribe', 'module': 'micdata'}))
             await asyncio.sleep(0.2)
@@ -105,7 +94,7 @@ def test_keepalive_is_answered_and_garbage_ignored() -> None:
                 await ws.send(garbage)
             assert await nothing_arrives(ws)
             await ws.send('{"keepalive": 1}')
-            assert await recv(ws) == {'keepalive': True}
+            assert await recv_json(ws) == {'keepalive': True}
             assert not sim.subscribers['micdata']
     run(scenario, autoplay=False)
 
@@ -116,7 +105,7 @@ def test_data_requests_are_recorded() -> None:
             await ws.send(json.dumps({'type': 'data', 'module': 'behaviors',
                                       'data': {'behaviorName': 'Wait'}}))
             await ws.send('{"keepalive": true}')
-            await recv(ws)
+            await recv_json(ws)
             assert list(sim.requests) == [webviz.DataRequest('behaviors',
                                                              {'behaviorName': 'Wait'})]
     run(scenario, autoplay=False)
@@ -216,7 +205,7 @@ def test_other_modules_send_protocol_shaped_traffic() -> None:
             await subscribe(ws, 'animations', 'observedobjects', 'intents', 'behaviors')
             deadline = time.monotonic() + 7.0
             while time.monotonic() < deadline:
-                frame = await recv(ws)
+                frame = await recv_json(ws)
                 got.setdefault(frame['module'], []).append(frame['data'])
         return got
     got = run(scenario)

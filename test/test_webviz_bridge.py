@@ -6,11 +6,9 @@ import json
 import time
 from typing import Any, Callable
 
-from chat_fixtures import Diagnostics
-from ros_helpers import Collector, free_port, ProbeNode, Proc, wait_for
+from ros_helpers import Collector, Diagnostics, free_port, ProbeNode, Proc, wait_for
+from sim_helpers import sim_thread_fixture, SimThread, start_sim  # noqa: F401 - a fixture
 from std_msgs.msg import String
-# The Victor test helpers (simulator process / in-process simulator) live with the mic tests.
-from test_victor_mic_bridge import sim_thread, SimThread, start_sim  # noqa: F401 - a fixture
 
 MODULES = ['animations', 'observedobjects', 'intents', 'behaviors']
 
@@ -65,7 +63,7 @@ def test_modules_become_topics_and_requests_reach_the_robot(
 
 def test_bad_frames_and_unsubscribed_modules_are_counted(
         procs: Callable[..., Proc], ros: ProbeNode,
-        sim_thread: Callable[..., SimThread]) -> None:  # noqa: F811 - the fixture
+        sim_thread: Callable[..., SimThread]) -> None:
     server = sim_thread(autoplay=False)
     sim = server.sim
     intents = ros.subscribe(String, '/wv_bad/webviz/intents')
