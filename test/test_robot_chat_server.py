@@ -9,7 +9,7 @@ from typing import Callable
 
 import async_helpers
 from async_helpers import nothing_arrives
-from chat_fixtures import start_server
+from chat_fixtures import start_server, wait_users
 import pytest
 from ros_helpers import Proc
 from websockets.asyncio.client import connect
@@ -40,9 +40,8 @@ def test_frames_go_verbatim_to_every_other_client_and_never_back(
 
     async def scenario() -> None:
         async with connect(url) as a, connect(url) as b, connect(url) as c:
-            for ws, count in ((a, 3), (b, 3), (c, 3)):
-                while (await recv_json(ws))['count'] != count:
-                    pass
+            for ws in (a, b, c):
+                await wait_users(ws, 3)
             await a.send(odd)
             await a.send(b'\x00binary stays binary')
             for ws in (b, c):
@@ -87,8 +86,7 @@ def test_a_frame_over_max_size_closes_only_its_sender(procs: Callable[..., Proc]
 
     async def scenario() -> None:
         async with connect(url, max_size=None) as a, connect(url) as b:
-            while (await recv_json(a))['count'] != 2:
-                pass
+            await wait_users(a, 2)
             await b.send('{"pad": "' + 'x' * 2000 + '"}')
             with pytest.raises(ConnectionClosed) as closed:
                 for _ in range(5):

@@ -51,7 +51,7 @@ class Push:
 
 @dataclass(frozen=True, slots=True)
 class KeepaliveAck:
-    """Return the robot's answer to a keepalive."""
+    """The robot's answer to a keepalive."""
 
 
 @dataclass(frozen=True, slots=True)

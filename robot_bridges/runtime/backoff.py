@@ -7,6 +7,7 @@ python-socketio's reconnection settings) and used for plain retries such as HTTP
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 import random
 from typing import Iterator
@@ -32,3 +33,14 @@ class Backoff:
         while True:
             yield random.uniform(self.min_s, ceiling)
             ceiling = min(self.max_s, ceiling * self.factor)
+
+
+async def sleep_unless(event: asyncio.Event | None, delay: float) -> None:
+    """Wait ``delay`` seconds, or less if ``event`` is set meanwhile (a backoff that stops)."""
+    if event is None:
+        await asyncio.sleep(delay)
+        return
+    try:
+        await asyncio.wait_for(event.wait(), delay)
+    except asyncio.TimeoutError:
+        pass

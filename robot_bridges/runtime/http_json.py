@@ -15,7 +15,7 @@ import json
 from typing import Awaitable, Callable, TypeVar
 
 import aiohttp
-from robot_bridges.runtime.backoff import Backoff
+from robot_bridges.runtime.backoff import Backoff, sleep_unless
 from robot_bridges.runtime.redact import describe_exception, redact_url
 
 T = TypeVar('T')
@@ -98,14 +98,7 @@ async def retry_with_backoff(attempt: Callable[[], Awaitable[T]], backoff: Backo
             raise
         except Exception as exc:  # noqa: B902 - whatever failed is reported and retried
             on_error(describe_exception(exc))
-        delay = next(delays)
-        if stop is None:
-            await asyncio.sleep(delay)
-        else:
-            try:
-                await asyncio.wait_for(stop.wait(), delay)
-            except asyncio.TimeoutError:
-                pass
+        await sleep_unless(stop, next(delays))
 
 
 async def _unless_stopped(awaitable: Awaitable[T], stop: asyncio.Event | None) -> T:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from robot_bridges.runtime.backoff import Backoff
+from robot_bridges.runtime.backoff import Backoff, sleep_unless
 from robot_bridges.runtime.http_json import retry_with_backoff, RetryStopped
 from robot_bridges.runtime.link import LinkListener, Outbox
 from robot_bridges.runtime.redact import describe_exception, redact, redact_url
@@ -148,7 +148,7 @@ class SocketIOClient:
                 await _first_of(ended, self._closed)
                 if self._closed.is_set():
                     break
-                await _sleep_unless_closed(self._closed, config.backoff.min_s)
+                await sleep_unless(self._closed, config.backoff.min_s)
         except RetryStopped:
             pass
         finally:
@@ -249,10 +249,3 @@ async def _first_of(future: asyncio.Future[None], event: asyncio.Event) -> None:
         await asyncio.wait((future, waiter), return_when=asyncio.FIRST_COMPLETED)
     finally:
         waiter.cancel()
-
-
-async def _sleep_unless_closed(closed: asyncio.Event, delay: float) -> None:
-    try:
-        await asyncio.wait_for(closed.wait(), delay)
-    except asyncio.TimeoutError:
-        pass

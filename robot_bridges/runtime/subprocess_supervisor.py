@@ -23,7 +23,7 @@ import shlex
 import signal
 from typing import Callable, Protocol, Sequence
 
-from robot_bridges.runtime.backoff import Backoff
+from robot_bridges.runtime.backoff import Backoff, sleep_unless
 from robot_bridges.runtime.redact import describe_exception, redact
 
 MAX_LINE_CHARS = 2000
@@ -126,7 +126,7 @@ class SubprocessSupervisor:
                 return
             if loop.time() - started_at >= self._healthy_after_s:
                 delays = self._backoff.delays()
-            await self._sleep_unless_closed(next(delays))
+            await sleep_unless(self._closed, next(delays))
 
     async def close(self) -> None:
         """
@@ -203,12 +203,6 @@ class SubprocessSupervisor:
                 pending = ''
         if pending.strip():
             deliver(self._redact(pending)[:MAX_LINE_CHARS])
-
-    async def _sleep_unless_closed(self, delay: float) -> None:
-        try:
-            await asyncio.wait_for(self._closed.wait(), delay)
-        except asyncio.TimeoutError:
-            pass
 
     def _exit_reason(self, returncode: int) -> str:
         if returncode < 0:
