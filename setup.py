@@ -23,6 +23,12 @@ setup(
             'victor_sim = robot_bridges.sims.victor_sim:main',
             'victor_mic_bridge = robot_bridges.bridges.victor_mic_bridge:main',
             'webviz_bridge = robot_bridges.bridges.webviz_bridge:main',
+            'letsrobot_bridge = robot_bridges.bridges.letsrobot_bridge:main',
+            'letsrobot_sim = robot_bridges.sims.letsrobot_sim:main',
+            'dfx_bridge = robot_bridges.bridges.dfx_bridge:main',
+            'dfx_sim = robot_bridges.sims.dfx_sim:main',
+            'reachy_bridge = robot_bridges.bridges.reachy_bridge:main',
+            'reachy_sim = robot_bridges.sims.reachy_sim:main',
         ],
     },
 )
