@@ -28,6 +28,7 @@ from rclpy.service import Service
 from robot_bridges.node import params
 from robot_bridges.node.diagnostics import LinkStats, to_status
 from robot_bridges.node.qos import LATCHED
+from robot_bridges.protocols.text import cut
 from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.loop_thread import LoopThread
 from robot_bridges.runtime.redact import describe_exception, redact
@@ -51,6 +52,8 @@ class BridgeNode(LifecycleNode):
         self._lifecycle_state = 'unconfigured'
         self._ever_connected = False
         self._link_task: asyncio.Task[None] | None = None
+        # True from the moment we close the link until it runs again: no reconnect follows.
+        self._link_stopping = False
         self._entities: list[Any] = []
         self._last_warning: dict[str, float] = {}
         params.declare(self, 'autostart', True,
@@ -127,15 +130,18 @@ class BridgeNode(LifecycleNode):
         Count a frame or message that could not be used, and say why. Any thread.
 
         ``what`` reads 'kind: detail'; one line per kind per second at most, the counter
-        in diagnostics counts them all.
+        in diagnostics counts them all. Peer-controlled parts of ``what`` should already be
+        excerpts (:func:`robot_bridges.protocols.text.excerpt`); the line is cut regardless.
         """
-        self._on_loop(self._count_bad_input, what)
+        self._on_loop(self._count_bad_input, cut(what))
 
     def count_dropped(self, what: str, count: int = 1) -> None:
         """Count messages that were dropped, and say why (throttled likewise). Any thread."""
-        self._on_loop(self._count_dropped, what, count)
+        self._on_loop(self._count_dropped, cut(what), count)
 
     def _count_bad_input(self, what: str) -> None:
+        if not self.context.ok():
+            return  # shutting down: a publish that failed because of it is nobody's input
         self.stats.decode_errors += 1
         self.stats.last_error = redact(what, self.secrets)
         self._warn_throttled(what, f'(decode errors: {self.stats.decode_errors})')
@@ -165,15 +171,42 @@ class BridgeNode(LifecycleNode):
         return publisher
 
     def make_subscription(self, msg_type: Any, topic: str, callback: Callable[[Any], None],
-                          qos: QoSProfile) -> Any:
-        """Create a subscription that :meth:`teardown` destroys."""
-        subscription = self.create_subscription(msg_type, topic, callback, qos)
+                          qos: QoSProfile, **kwargs: Any) -> Any:
+        """
+        Create a subscription that :meth:`teardown` destroys.
+
+        An exception from ``callback`` (whatever the message held) is counted as bad input
+        and logged; it never reaches the executor.
+        """
+        def guarded(msg: Any) -> None:
+            try:
+                callback(msg)
+            except Exception as exc:  # noqa: B902 - user input must not end the executor
+                self.count_bad_input(f'rejected a message on {topic}: {describe_exception(exc)}')
+        subscription = self.create_subscription(msg_type, topic, guarded, qos, **kwargs)
         self._entities.append(subscription)
         return subscription
 
-    def make_service(self, srv_type: Any, name: str, callback: Callable[[Any, Any], Any]) -> Any:
-        """Create a service that :meth:`teardown` destroys."""
-        service = self.create_service(srv_type, name, callback)
+    def make_service(self, srv_type: Any, name: str, callback: Callable[[Any, Any], Any],
+                     **kwargs: Any) -> Any:
+        """
+        Create a service that :meth:`teardown` destroys.
+
+        An exception from ``callback`` is counted and logged, and the caller gets the
+        response with ``success`` false and the reason in ``message`` (where it has them).
+        """
+        def guarded(request: Any, response: Any) -> Any:
+            try:
+                return callback(request, response)
+            except Exception as exc:  # noqa: B902 - user input must not end the executor
+                reason = cut(f'rejected a request on {name}: {describe_exception(exc)}')
+                self.count_bad_input(reason)
+                if hasattr(response, 'success'):
+                    response.success = False
+                if hasattr(response, 'message'):
+                    response.message = redact(reason, self.secrets)
+                return response
+        service = self.create_service(srv_type, name, guarded, **kwargs)
         self._entities.append(service)
         return service
 
@@ -204,14 +237,27 @@ class BridgeNode(LifecycleNode):
 
     def link_down(self, reason: str) -> None:
         """Record and announce the loss of the connection."""
+        reason = cut(redact(reason, self.secrets))
         self.stats.connected = False
-        self.stats.last_error = redact(reason, self.secrets)
+        self.stats.last_error = reason
         if not self.context.ok():
             return  # shutting down after a signal: nothing can be published any more
         self._connected_pub.publish(Bool(data=False))
-        if self.is_active:
+        if self.is_active and not self._link_stopping:
             self._warn_throttled(f'disconnected from {self.hardware_id()}: {reason}',
                                  f'(reconnecting; reconnects so far: {self.stats.reconnects})')
+        else:
+            self.get_logger().info(f'disconnected from {self.hardware_id()}: {reason}')
+
+    def link_aborted(self, reason: str) -> None:
+        """
+        Count a link the transport aborted (dead peer, write buffer over its bound).
+
+        The transport then reports :meth:`link_down` and redials with backoff.
+        """
+        self.stats.link_aborts += 1
+        self._warn_throttled(f'link aborted: {redact(reason, self.secrets)}',
+                             f'(aborts: {self.stats.link_aborts})')
 
     def link_sent(self, count: int) -> None:
         """Count frames handed to the socket."""
@@ -223,25 +269,36 @@ class BridgeNode(LifecycleNode):
 
     def link_error(self, what: str) -> None:
         """Record a failure the transport survived (throttled log)."""
-        self.stats.last_error = redact(what, self.secrets)
+        self.stats.last_error = cut(redact(what, self.secrets))
         self.get_logger().warning(self.stats.last_error, throttle_duration_sec=5.0)
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def autostart(self) -> None:
-        """Configure and activate if parameter ``autostart`` is true."""
-        if params.get(self, 'autostart'):
-            if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
-                self.trigger_activate()
+    def autostart(self) -> bool:
+        """
+        Configure and activate if parameter ``autostart`` is true.
+
+        Returns False when that failed (the reason was logged): the caller should exit
+        non-zero so that a launch respawn or a supervisor can act.
+        """
+        if not params.get(self, 'autostart'):
+            return True
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            return False
+        return self.trigger_activate() == TransitionCallbackReturn.SUCCESS
 
     def on_configure(self, state: State) -> TransitionCallbackReturn:
         try:
             self.setup()
         except Exception as exc:  # noqa: B902 - rclpy would swallow it without a word
             detail = str(exc) if isinstance(exc, ValueError) else describe_exception(exc)
-            self.get_logger().error(f'configure failed: {redact(detail, self.secrets)}')
+            # Diagnostics say ERROR with the reason until a configure succeeds.
+            self.stats.failed = True
+            self.stats.last_error = cut(f'configure failed: {redact(detail, self.secrets)}')
+            self.get_logger().error(self.stats.last_error)
             self._teardown_quietly()
             return TransitionCallbackReturn.FAILURE
+        self.stats.failed = False
         self._lifecycle_state = 'inactive'
         return TransitionCallbackReturn.SUCCESS
 
@@ -289,12 +346,14 @@ class BridgeNode(LifecycleNode):
             self.get_logger().warning('the link did not stop in time; it was cancelled')
 
     def _start_link(self) -> None:
+        self._link_stopping = False
         self._link_task = asyncio.ensure_future(self._run_link_reporting_crashes())
 
     async def _stop_link(self) -> None:
         task, self._link_task = self._link_task, None
         if task is None:
             return
+        self._link_stopping = True
         try:
             await asyncio.wait_for(self.close_link(), CLOSE_TIMEOUT_S)
         except Exception as exc:  # noqa: B902 - a failed close must not fail the transition
@@ -314,6 +373,8 @@ class BridgeNode(LifecycleNode):
         try:
             await self.run_link()
         except Exception as exc:  # noqa: B902 - report, the executor must keep running
+            if not self.context.ok():
+                return  # a publish refused during shutdown: nothing went wrong
             # A transport never raises on network errors; this is a bug or a broken
             # environment. Diagnostics turn ERROR; deactivate/activate starts it afresh.
             self.stats.failed = True

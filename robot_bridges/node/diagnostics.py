@@ -23,6 +23,7 @@ class LinkStats:
     decode_errors: int = 0
     dropped: int = 0
     reconnects: int = 0
+    link_aborts: int = 0
     last_error: str = ''
     failed: bool = False
 
@@ -47,6 +48,7 @@ def to_status(name: str, hardware_id: str, lifecycle_state: str, stats: LinkStat
         ('decode_errors', str(stats.decode_errors)),
         ('dropped', str(stats.dropped)),
         ('reconnects', str(stats.reconnects)),
+        ('link_aborts', str(stats.link_aborts)),
         ('last_error', stats.last_error),
         *extra,
     ]

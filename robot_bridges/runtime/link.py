@@ -37,6 +37,9 @@ class LinkListener(Protocol):
     def link_error(self, what: str) -> None:
         """Something failed that the transport survived (a connect attempt, a send)."""
 
+    def link_aborted(self, reason: str) -> None:
+        """The transport aborted a live link (dead peer, write buffer over its bound)."""
+
 
 class Outbox(Generic[T]):
     """
