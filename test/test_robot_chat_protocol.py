@@ -33,10 +33,10 @@ def test_binary_frame_holding_utf8_json_is_accepted() -> None:
 
 @pytest.mark.parametrize('frame, reason', [
     ('not json', 'not JSON'),
-    ('[1, 2]', 'JSON list, not an object'),
-    ('42', 'JSON int, not an object'),
-    ('"text"', 'JSON str, not an object'),
-    ('null', 'JSON NoneType, not an object'),
+    ('[1, 2]', 'JSON array, not an object'),
+    ('42', 'JSON number, not an object'),
+    ('"text"', 'JSON string, not an object'),
+    ('null', 'JSON null, not an object'),
     (b'\xff\xfe{', 'not UTF-8'),
     ('', 'not JSON'),
     ('{"type": "users", "count": -1}', 'invalid count -1'),
@@ -63,3 +63,28 @@ def test_encode_adds_the_type_hint_only_when_missing() -> None:
 def test_encode_rejects_non_objects(text: str) -> None:
     with pytest.raises(LocalProtocolError):
         encode_object(text, 'message')
+
+
+@pytest.mark.parametrize('frame', [
+    '{"type": "chat", "m": ' + '[' * 1000 + ']' * 1000 + '}',
+    '{"type": "\\ud800"}', '{"type": "a\\u0000"}',
+    '{"type": "users", "count": ' + '9' * 5000 + '}',
+    '{"type": "users", "count": "' + 'x' * 1_000_000 + '"}',
+])
+def test_hostile_frames_raise_only_the_protocol_error(frame: str) -> None:
+    with pytest.raises(RemoteProtocolError) as info:
+        parse_frame(frame)
+    assert len(str(info.value)) <= 200
+
+
+def test_frames_with_non_finite_numbers_are_passed_on_as_strict_json() -> None:
+    assert parse_frame('{"type": "m", "x": NaN, "y": 1e999}') == ChatObject(
+        'm', '{"type":"m","x":null,"y":null}', 2)
+    # Strings the ROS type field does not hold stay escaped in the verbatim text.
+    frame = '{"type": "m", "t": "a\\u0000\\ud800"}'
+    assert parse_frame(frame) == ChatObject('m', frame)
+
+
+def test_deep_outbox_json_is_a_local_error() -> None:
+    with pytest.raises(LocalProtocolError, match='nested too deeply'):
+        encode_object('{"a": ' + '[' * 5000 + ']' * 5000 + '}', 'message')

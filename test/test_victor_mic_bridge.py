@@ -162,7 +162,9 @@ def test_recording_is_bounded_and_stops_on_request(
     mic.wait_count(count + 100)
     stopped = ros.call(SetBool, '/mic_max/set_recording', SetBool.Request(data=False))
     assert stopped.success and 'not recording; 10 samples buffered' in stopped.message
-    values = diagnostics.wait('/mic_max/victor_mic_bridge', lambda v: v['recording'] == 'false')
+    # (A status from before the recording says 'false' too: wait for the one after it.)
+    values = diagnostics.wait('/mic_max/victor_mic_bridge', lambda v: v['recording'] == 'false'
+                              and v['recorded_samples'] == '10')
     # Samples in flight when recording started may be missing: well over 10 were recorded.
     assert int(values['recording_overflowed']) >= 50 and values['recorded_samples'] == '10'
 

@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any, Callable
 
+from lifecycle_msgs.msg import Transition
 from ros_helpers import Collector, Diagnostics, free_port, ProbeNode, Proc, wait_for
 from sim_helpers import sim_thread_fixture, SimThread, start_sim  # noqa: F401 - a fixture
 from std_msgs.msg import String
@@ -98,14 +99,20 @@ def test_every_module_is_subscribed_again_after_a_reconnection(
     assert len(intents) >= 2
 
 
-def test_invalid_modules_fail_configure_and_the_node_stays_up(
-        procs: Callable[..., Proc], ros: ProbeNode) -> None:
+def test_invalid_modules_fail_configure(procs: Callable[..., Proc], ros: ProbeNode) -> None:
+    # Without autostart the node stays up, unconfigured, for a lifecycle manager to retry.
     # No namespace given: the node's default namespace is /victor.
-    bridge = procs('webviz_bridge', params={'modules': ['intents', 'Intents']})
+    bridge = procs('webviz_bridge', params={'modules': ['intents', 'Intents'],
+                                            'autostart': False})
+    assert not ros.lifecycle('/victor/webviz_bridge', Transition.TRANSITION_CONFIGURE)
     bridge.wait_output('configure failed: module name .Intents. is not lower-case', 15)
     assert ros.lifecycle_state('/victor/webviz_bridge') == 'unconfigured'
     time.sleep(0.5)
     assert bridge.returncode is None and 'Traceback' not in bridge.output
+    # With autostart, the process ends with a non-zero code after the one-line reason.
+    started = procs('webviz_bridge', namespace='/wv_mod',
+                    params={'modules': ['intents', 'Intents']})
+    assert started.wait_exit(20) == 1 and 'Traceback' not in started.output
 
 
 def test_invalid_connection_parameters_fail_configure(procs: Callable[..., Proc]) -> None:

@@ -274,3 +274,28 @@ def test_micdata_payload_has_every_field(field: str, names: set[str]) -> None:
 def test_micdata_payload_rejects_unknown_field_name() -> None:
     with pytest.raises(LocalProtocolError):
         webviz.micdata_payload(0.0, 1, 1, field='dom')
+
+
+@pytest.mark.parametrize('frame', [
+    '{"module": "vision", "data": ' + '[' * 1000 + ']' * 1000 + '}',
+    '{"module": "' + 'm' * 900_000 + '"}',
+    '{"module": 5, "data": 1}', '{"x": ' + '7' * 5000 + '}', b'\xc3\x28',
+])
+def test_hostile_pushes_raise_only_the_protocol_error(frame: str | bytes) -> None:
+    with pytest.raises(RemoteProtocolError) as info:
+        webviz.parse_push(frame)
+    assert len(str(info.value)) <= 200
+
+
+def test_republished_data_is_strict_json() -> None:
+    push = webviz.parse_push('{"module": "vision", "data": {"x": NaN, "y": [1e400, 2]}}')
+    assert webviz.compact_json(push.data) == ('{"x":null,"y":[null,2]}', 2)
+    assert webviz.compact_json({'a': 'b'}) == ('{"a":"b"}', 0)
+
+
+@pytest.mark.parametrize('request_text', [
+    '{"a": ' + '[' * 5000 + ']' * 5000 + '}', '[' * 1000 + ']' * 1000, '{"a": "\\ud800"',
+])
+def test_hostile_requests_raise_only_the_local_error(request_text: str) -> None:
+    with pytest.raises(LocalProtocolError):
+        webviz.data_frame('intents', request_text)

@@ -63,6 +63,8 @@ class RobotChatBridge(WebSocketBridge):
         if isinstance(event, UsersCount):
             self._users.publish(UInt32(data=event.count))
             return
+        if event.nulled:
+            self.stats.non_finite_nulled += event.nulled
         stamp = self.get_clock().now().to_msg()
         self._inbox.publish(translate.to_message(event, stamp, self._frame_id))
 

@@ -18,6 +18,7 @@ from robot_bridges.node import params
 from robot_bridges.node.qos import reliable
 from robot_bridges.node.runner import run_bridge
 from robot_bridges.protocols import webviz
+from robot_bridges.protocols.text import excerpt
 from robot_bridges.protocols.webviz import MICDATA, RemoteProtocolError
 from robot_bridges.runtime.link import Frame
 from robot_bridges.runtime.loop_thread import LoopThread
@@ -82,7 +83,8 @@ class VictorMicBridge(WebVizBridgeBase):
         if event is None:
             return
         if event.module != MICDATA:
-            self.count_bad_input(f'unexpected module: a push of {event.module!r}, not micdata')
+            self.count_bad_input(
+                f'unexpected module: a push of {excerpt(event.module)}, not micdata')
             return
         try:
             sample = webviz.parse_micdata(event.data)

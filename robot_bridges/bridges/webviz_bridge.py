@@ -21,6 +21,7 @@ from robot_bridges.node.qos import reliable
 from robot_bridges.node.runner import run_bridge
 from robot_bridges.node.websocket_bridge import WebSocketBridge
 from robot_bridges.protocols import webviz
+from robot_bridges.protocols.text import excerpt
 from robot_bridges.protocols.webviz import LocalProtocolError, Push, RemoteProtocolError
 from robot_bridges.runtime.link import Frame
 from robot_bridges.runtime.loop_thread import LoopThread
@@ -106,6 +107,8 @@ class WebVizBridge(WebVizBridgeBase):
     def setup(self) -> None:
         """Validate ``modules``, then create one publisher and one subscription per module."""
         modules = params.get_strings(self, 'modules')
+        if not modules:
+            raise ValueError('modules is empty: name at least one webViz module')
         for module in modules:
             if not _MODULE_NAME.fullmatch(module):
                 raise ValueError(f'module name {module!r} is not lower-case letters, digits '
@@ -139,10 +142,18 @@ class WebVizBridge(WebVizBridgeBase):
             return
         publisher = self._module_publishers.get(event.module)
         if publisher is None:
-            self.count_bad_input(f'unexpected module: a push of {event.module!r}, not subscribed')
+            self.count_bad_input(
+                f'unexpected module: a push of {excerpt(event.module)}, not subscribed')
+            return
+        try:
+            text, nulled = webviz.compact_json(event.data)
+        except RemoteProtocolError as exc:
+            self.count_bad_input(f'bad frame: {exc}')
             return
         self.stats.messages_in += 1
-        publisher.publish(String(data=webviz.compact_json(event.data)))
+        if nulled:
+            self.stats.non_finite_nulled += nulled
+        publisher.publish(String(data=text))
 
     # -- executor thread -----------------------------------------------------------------
 

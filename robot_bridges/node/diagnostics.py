@@ -24,6 +24,8 @@ class LinkStats:
     dropped: int = 0
     reconnects: int = 0
     link_aborts: int = 0
+    # Non-finite numbers (NaN, infinities) written as null to keep published JSON strict.
+    non_finite_nulled: int = 0
     last_error: str = ''
     failed: bool = False
 
@@ -49,6 +51,7 @@ def to_status(name: str, hardware_id: str, lifecycle_state: str, stats: LinkStat
         ('dropped', str(stats.dropped)),
         ('reconnects', str(stats.reconnects)),
         ('link_aborts', str(stats.link_aborts)),
+        ('non_finite_nulled', str(stats.non_finite_nulled)),
         ('last_error', stats.last_error),
         *extra,
     ]

@@ -57,10 +57,17 @@ def declare(node: Node, name: str, default: Any, description: str, *,
     # rclpy keeps the command line's and params files' values here until declaration.
     overrides = node._parameter_overrides  # noqa: SLF001 - no public accessor exists
     given = overrides.get(name)
+    value = None
     if given is not None:
         value = check(name, given.value, default, min_value, max_value)
         overrides[name] = Parameter(name, Parameter.Type(_TYPES[kind]), value)
+        if value == []:
+            # rclpy infers an override's type from its value, and [] reads as a byte
+            # array: declare with the default, then set the typed empty list.
+            del overrides[name]
     node.declare_parameter(name, default, descriptor)
+    if value == []:
+        node.set_parameters([Parameter(name, Parameter.Type.STRING_ARRAY, [])])
 
 
 def check(name: str, value: Any, default: Any, min_value: float | None = None,

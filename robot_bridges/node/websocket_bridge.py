@@ -59,9 +59,18 @@ class WebSocketBridge(BridgeNode):
             await self._client.close()
 
     def teardown(self) -> None:
-        """Destroy the ROS entities and drop the client."""
+        """Destroy the ROS entities and drop the client; queued frames are counted as dropped."""
         super().teardown()
-        self._client = None
+        client, self._client = self._client, None
+        if client is not None and self.context.ok():
+            self.loop.call_soon(self._drop_queued, client)
+
+    def _drop_queued(self, client: WebSocketClient) -> None:
+        queued = len(client.outbox)
+        if queued:
+            client.outbox.clear()
+            self.count_dropped(f'cleanup: dropped {queued} queued frame(s) that were never sent',
+                               queued)
 
     def hardware_id(self) -> str:
         """Return the service's URL without credentials or query."""

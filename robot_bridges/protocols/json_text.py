@@ -21,10 +21,18 @@ from robot_bridges.protocols.text import cut
 # document that contains one of these is walked; every other document is checked for free.
 _SUSPECT_ESCAPE = re.compile(r'\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)')
 _COMPACT = (',', ':')
+# What may decode to a non-finite float: the constants, or an exponent of three digits.
+_MAYBE_NON_FINITE = re.compile(r'NaN|Infinity|[eE][+]?0*[1-9][0-9]{2}')
 
 
-def loads(frame: str | bytes, error: type[ValueError]) -> Any:
-    """Decode one JSON document; raise ``error`` (with a bounded reason) for anything else."""
+def loads(frame: str | bytes, error: type[ValueError], *, ros_strings: bool = True) -> Any:
+    """
+    Decode one JSON document; raise ``error`` (with a bounded reason) for anything else.
+
+    With ``ros_strings`` (the default), a document holding a string that a ROS message
+    cannot carry is an error too; pass False when the caller republishes the text itself
+    (escaped) and checks the few strings it copies into messages with :func:`ros_string`.
+    """
     if isinstance(frame, (bytes, bytearray, memoryview)):
         try:
             frame = bytes(frame).decode('utf-8')
@@ -36,29 +44,32 @@ def loads(frame: str | bytes, error: type[ValueError]) -> Any:
         raise error('JSON nested too deeply') from None
     except ValueError as exc:  # JSONDecodeError, and the int digits limit
         raise error(cut(f'not JSON ({exc})', 120)) from None
-    if '\\u' in frame and _SUSPECT_ESCAPE.search(frame):
+    if ros_strings and '\\u' in frame and _SUSPECT_ESCAPE.search(frame):
         problem = _unrepresentable(value, 0)
         if problem:
             raise error(f'JSON holds {problem}, which ROS strings cannot carry')
     return value
 
 
-def loads_object(frame: str | bytes, error: type[ValueError]) -> dict[str, Any]:
+def loads_object(frame: str | bytes, error: type[ValueError], *,
+                 ros_strings: bool = True) -> dict[str, Any]:
     """Like :func:`loads`, but the document must be a JSON object."""
-    value = loads(frame, error)
+    value = loads(frame, error, ros_strings=ros_strings)
     if type(value) is not dict:
         raise error(f'JSON {json_type(value)}, not an object')
     return value
 
 
-def dumps(value: Any, error: type[ValueError]) -> tuple[str, int]:
+def dumps(value: Any, error: type[ValueError], *, compact: bool = True) -> tuple[str, int]:
     """
-    Return compact strict JSON for ``value`` and how many non-finite numbers became null.
+    Return strict JSON for ``value`` and how many non-finite numbers became null.
 
+    ``compact`` writes no blanks; otherwise the separators are ``json.dumps``' defaults.
     Raises ``error`` for a value that cannot be written (too deep, not JSON data).
     """
+    separators = _COMPACT if compact else None
     try:
-        return json.dumps(value, separators=_COMPACT, allow_nan=False), 0
+        return json.dumps(value, separators=separators, allow_nan=False), 0
     except ValueError:
         pass  # a NaN or an infinity somewhere: replace them below
     except RecursionError:
@@ -68,9 +79,28 @@ def dumps(value: Any, error: type[ValueError]) -> tuple[str, int]:
     counter = [0]
     try:
         cleaned = _finite(value, counter)
-        return json.dumps(cleaned, separators=_COMPACT, allow_nan=False), counter[0]
+        return json.dumps(cleaned, separators=separators, allow_nan=False), counter[0]
     except RecursionError:
         raise error('JSON nested too deeply') from None
+
+
+def ros_string(value: Any) -> bool:
+    """Whether ``value`` is a str that a ROS string field can carry (no NUL, no surrogate)."""
+    return type(value) is str and not _unrepresentable(value, 0)
+
+
+def strict_text(text: str, value: Any, error: type[ValueError]) -> tuple[str, int]:
+    """
+    Return ``text`` (the JSON that decoded to ``value``) if it is strict JSON, else strict JSON.
+
+    Text is republished as it came unless it may hold a non-finite number (``NaN``,
+    ``Infinity``, an exponent too large for a double): then ``value`` is written again
+    with those numbers as null, and the count of them is returned.
+    """
+    if not _MAYBE_NON_FINITE.search(text):
+        return text, 0
+    strict, count = dumps(value, error)
+    return (strict, count) if count else (text, 0)
 
 
 def json_type(value: Any) -> str:

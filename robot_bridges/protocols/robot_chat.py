@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 import json
 
+from robot_bridges.protocols import json_text
 # Re-exported: callers catch them from the protocol module they use.
 from robot_bridges.protocols.errors import LocalProtocolError, RemoteProtocolError
+from robot_bridges.protocols.text import excerpt
 
 USERS_TYPE = 'users'
 
@@ -25,52 +27,57 @@ class UsersCount:
 
 @dataclass(frozen=True, slots=True)
 class ChatObject:
-    """Any other JSON object: ``kind`` is its "type" ( if none), ``text`` the frame as received."""
+    """
+    Any other JSON object: ``kind`` is its "type" ('' if none), ``text`` the frame as received.
+
+    ``text`` is strict JSON: a frame holding NaN or an infinity is written again with those
+    numbers as null, and ``nulled`` counts them (0 for a frame passed on verbatim).
+    """
 
     kind: str
     text: str
+    nulled: int = 0
 
 
 def parse_frame(frame: str | bytes) -> UsersCount | ChatObject:
-    """Decode one received frame. Raises :class:`RemoteProtocolError` for anything invalid."""
+    """
+    Decode one received frame. Raises :class:`RemoteProtocolError` for anything invalid.
+
+    The object's text is passed on as received (its escapes carry any string), so only the
+    ``type`` string, which goes into a ROS string field, must be free of NUL and lone
+    surrogates.
+    """
     if isinstance(frame, bytes):
         try:
             frame = frame.decode('utf-8')
         except UnicodeDecodeError as exc:
             raise RemoteProtocolError(f'frame is not UTF-8 ({exc.reason})') from None
-    try:
-        value = json.loads(frame)
-    except ValueError as exc:
-        raise RemoteProtocolError(f'frame is not JSON ({exc})') from None
-    if not isinstance(value, dict):
-        raise RemoteProtocolError(f'frame is JSON {type(value).__name__}, not an object')
+    value = json_text.loads_object(frame, RemoteProtocolError, ros_strings=False)
     kind = value.get('type', '')
-    if not isinstance(kind, str):
+    if type(kind) is not str:
         kind = ''
+    elif not json_text.ros_string(kind):
+        raise RemoteProtocolError(f'"type" {excerpt(kind)} holds a NUL or a lone surrogate')
     if kind == USERS_TYPE:
         count = value.get('count')
-        if isinstance(count, int) and not isinstance(count, bool) and 0 <= count < 2**32:
+        if type(count) is int and 0 <= count < 2**32:
             return UsersCount(count)
-        raise RemoteProtocolError(f'users frame with invalid count {count!r}')
-    return ChatObject(kind, frame)
+        raise RemoteProtocolError(f'users frame with invalid count {excerpt(count)}')
+    text, nulled = json_text.strict_text(frame, value, RemoteProtocolError)
+    return ChatObject(kind, text, nulled)
 
 
-def encode_object(json_text: str, type_hint: str = '') -> str:
+def encode_object(text: str, type_hint: str = '') -> str:
     """
-    Return the frame that sends ``json_text`` (a JSON object), adding ``"type"`` if missing.
+    Return the frame that sends ``text`` (a JSON object), adding ``"type"`` if missing.
 
-    Raises :class:`LocalProtocolError` if ``json_text`` is not a JSON object.
+    Raises :class:`LocalProtocolError` if ``text`` is not a JSON object (whatever it holds).
     """
-    try:
-        value = json.loads(json_text)
-    except ValueError as exc:
-        raise LocalProtocolError(f'not JSON ({exc})') from None
-    if not isinstance(value, dict):
-        raise LocalProtocolError(f'JSON {type(value).__name__}, not an object')
+    value = json_text.loads_object(text, LocalProtocolError, ros_strings=False)
     if type_hint and 'type' not in value:
         value['type'] = type_hint
-        return json.dumps(value)
-    return json_text
+        return json_text.dumps(value, LocalProtocolError, compact=False)[0]
+    return text
 
 
 def users_frame(count: int) -> str:

@@ -16,11 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 import json
 from math import nan
-import reprlib
 from typing import Any, Literal
 
+from robot_bridges.protocols import json_text
 # Re-exported: callers catch them from the protocol module they use.
 from robot_bridges.protocols.errors import LocalProtocolError, RemoteProtocolError
+from robot_bridges.protocols.json_text import json_type as _json_type
+from robot_bridges.protocols.text import excerpt as _short
 
 MICDATA = 'micdata'
 # Directions run clockwise from straight ahead in 30 degree steps; 12 means unknown.
@@ -79,7 +81,7 @@ def parse_push(frame: str | bytes) -> Push | KeepaliveAck:
         if not isinstance(module, str) or not module:
             raise RemoteProtocolError(f'push with invalid module name {_short(module)}')
         if 'data' not in value:
-            raise RemoteProtocolError(f'push of module {module!r} without data')
+            raise RemoteProtocolError(f'push of module {_short(module)} without data')
         return Push(module, value['data'])
     if 'keepalive' in value:
         return KeepaliveAck()
@@ -133,21 +135,19 @@ def keepalive_frame() -> str:
     return '{"keepalive":true}'
 
 
-def data_frame(module: str, json_text: str) -> str:
+def data_frame(module: str, text: str) -> str:
     """
-    Return the frame that sends ``json_text`` (a JSON object) as a module request.
+    Return the frame that sends ``text`` (a JSON object) as a module request.
 
-    Raises :class:`LocalProtocolError` if ``json_text`` is not JSON or not an object (the
-    robot's modules read their requests as objects).
+    Raises :class:`LocalProtocolError` if ``text`` is not JSON or not an object (the
+    robot's modules read their requests as objects), whatever it holds.
     """
     try:
-        value = json.loads(json_text)
-    except ValueError as exc:
-        raise LocalProtocolError(f'request is not JSON ({exc})') from None
-    if not isinstance(value, dict):
-        raise LocalProtocolError(f'request is JSON {_json_type(value)}, not an object')
-    return json.dumps({'type': 'data', 'module': _module(module), 'data': value},
-                      separators=_COMPACT)
+        value = json_text.loads_object(text, LocalProtocolError, ros_strings=False)
+    except LocalProtocolError as exc:
+        raise LocalProtocolError(f'request is {exc}') from None
+    return json_text.dumps({'type': 'data', 'module': _module(module), 'data': value},
+                           LocalProtocolError)[0]
 
 
 def url(host: str, port: int, path: str) -> str:
@@ -167,9 +167,14 @@ def url(host: str, port: int, path: str) -> str:
     return f'ws://{host}:{port}{path}'
 
 
-def compact_json(data: Any) -> str:
-    """Encode ``data`` as compact JSON text (how bridges republish a push's data)."""
-    return json.dumps(data, separators=_COMPACT)
+def compact_json(data: Any) -> tuple[str, int]:
+    """
+    Encode ``data`` as compact strict JSON (how bridges republish a push's data).
+
+    Returns the text and how many non-finite numbers (NaN, infinities) became null.
+    Raises :class:`RemoteProtocolError` for data that cannot be written (too deep).
+    """
+    return json_text.dumps(data, RemoteProtocolError)
 
 
 # -- client -> robot (the robot's side, for simulators) ----------------------------------
@@ -292,20 +297,11 @@ def micdata_payload(robot_time: float, direction: int, confidence: int, *,
 # -- helpers -----------------------------------------------------------------------------
 
 def _decode_object(frame: str | bytes) -> dict[str, Any]:
-    if isinstance(frame, bytes):
-        try:
-            frame = frame.decode('utf-8')
-        except UnicodeDecodeError as exc:
-            raise RemoteProtocolError(f'frame is not UTF-8 ({exc.reason})') from None
+    # Push data is written again as escaped JSON text: any string survives that.
     try:
-        value = json.loads(frame)
-    except ValueError as exc:
-        raise RemoteProtocolError(f'frame is not JSON ({exc})') from None
-    except RecursionError:
-        raise RemoteProtocolError('frame is JSON nested too deeply') from None
-    if not isinstance(value, dict):
-        raise RemoteProtocolError(f'frame is JSON {_json_type(value)}, not an object')
-    return value
+        return json_text.loads_object(frame, RemoteProtocolError, ros_strings=False)
+    except RemoteProtocolError as exc:
+        raise RemoteProtocolError(f'frame is {exc}') from None
 
 
 def _integer(data: dict[str, Any], name: str, low: int, high: int) -> int:
@@ -338,29 +334,11 @@ def _confidences(values: Any) -> bool:
 
 def _module(module: str) -> str:
     if not isinstance(module, str) or not module:
-        raise LocalProtocolError(f'module name must be a non-empty string, got {module!r}')
+        raise LocalProtocolError(f'module name must be a non-empty string, got {_short(module)}')
     return module
-
-
-def _json_type(value: Any) -> str:
-    names = {dict: 'object', list: 'array', str: 'string', bool: 'boolean', int: 'number',
-             float: 'number', type(None): 'null'}
-    return names.get(type(value), type(value).__name__)
 
 
 def _keys(value: dict[str, Any]) -> str:
     keys = list(value)
-    shown = ', '.join(repr(k) for k in keys[:5])
+    shown = ', '.join(_short(k) for k in keys[:5])
     return f'keys {shown}' + (' ...' if len(keys) > 5 else '') if keys else 'no keys'
-
-
-def _short(value: Any) -> str:
-    # Bounded in work and length, for huge or deeply nested values.
-    return _REPR.repr(value)
-
-
-_REPR = reprlib.Repr()
-_REPR.maxlevel = 3
-_REPR.maxlist = _REPR.maxdict = 4
-_REPR.maxstring = _REPR.maxother = 24
-_REPR.maxlong = 24

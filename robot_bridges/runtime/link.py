@@ -38,7 +38,7 @@ class LinkListener(Protocol):
         """Something failed that the transport survived (a connect attempt, a send)."""
 
     def link_aborted(self, reason: str) -> None:
-        """The transport aborted a live link (dead peer, write buffer over its bound)."""
+        """Handle a live link the transport aborted (dead peer, write buffer over its bound)."""
 
 
 class Outbox(Generic[T]):
@@ -58,6 +58,10 @@ class Outbox(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    def clear(self) -> None:
+        """Forget every queued item (the caller counts them)."""
+        self._items.clear()
 
     def put(self, item: T) -> bool:
         """Queue ``item``; return False when the oldest item had to be dropped for it."""
