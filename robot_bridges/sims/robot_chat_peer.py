@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ament_index_python.packages import get_package_share_directory
+from robot_bridges.protocols.text import cut
 from robot_bridges.sims.signals import stop_event
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -56,7 +57,7 @@ async def listen(connection: object, user: str) -> None:
     """Print every frame received."""
     try:
         async for frame in connection:  # type: ignore[attr-defined]
-            print(f'{user} received: {frame}', flush=True)
+            print(f'{user} received: {cut(str(frame))}', flush=True)  # a peer may send MBs
     except ConnectionClosed:
         pass
 
