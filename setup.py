@@ -13,13 +13,15 @@ setup(
     version='0.1.0',
     packages=find_packages(include=['robot_bridges', 'robot_bridges.*']),
     python_requires='>=3.10',
-    install_requires=['websockets>=14.2', 'numpy', 'python-socketio>=5.11', 'aiohttp>=3.9'],
+    install_requires=['websockets>=14.2', 'numpy', 'python-socketio>=5.11', 'aiohttp>=3.9',
+                      'rich'],
     entry_points={
         'console_scripts': [
             'robot_chat_server = robot_bridges.sims.robot_chat_server:main',
             'robot_chat_peer = robot_bridges.sims.robot_chat_peer:main',
             'robot_chat_bridge = robot_bridges.bridges.robot_chat_bridge:main',
             'topic_echo = robot_bridges.tools.topic_echo:main',
+            'status = robot_bridges.tools.status:main',
             'victor_sim = robot_bridges.sims.victor_sim:main',
             'victor_mic_bridge = robot_bridges.bridges.victor_mic_bridge:main',
             'webviz_bridge = robot_bridges.bridges.webviz_bridge:main',
