@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Iterator
 
+from hypothesis import HealthCheck, settings
 import pytest
 from ros_helpers import ProbeNode, Proc, stop_all
+
+# Property tests: a few hundred examples per target in the suite (CI); scripts/fuzz.sh
+# selects the 'fuzz' profile (at least 10,000 per target).
+settings.register_profile('ci', max_examples=300, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile('fuzz', max_examples=10_000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get('ROBOT_BRIDGES_FUZZ_PROFILE', 'ci'))
 
 
 @pytest.fixture

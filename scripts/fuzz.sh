@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The long fuzzing run: every property test of the protocol modules with the 'fuzz'
+# hypothesis profile (10,000 examples per target; see test/conftest.py). Extra arguments go
+# to pytest. The suite (and CI) runs the same tests with a few hundred examples each.
+set -eo pipefail
+# shellcheck disable=SC1091
+. "$(dirname "$0")/setup.sh"
+cd "${ROBOT_BRIDGES_ROOT}"
+export ROBOT_BRIDGES_FUZZ_PROFILE=fuzz
+exec pytest -q -m fuzz --hypothesis-show-statistics "$@"
