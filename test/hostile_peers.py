@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import struct
+import threading
+from typing import Any, Coroutine, TypeVar
 
+from websockets.asyncio.server import serve, Server, ServerConnection
 from websockets.utils import accept_key
 
 PING = 0x9
+T = TypeVar('T')
 
 
 def ping_frame(payload: bytes) -> bytes:
@@ -80,3 +84,34 @@ async def handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
                  b'Sec-WebSocket-Accept: ' + accept_key(key).encode() + b'\r\n\r\n')
     await writer.drain()
     return key
+
+
+async def stalled_server(**options: Any) -> tuple[Server, list[ServerConnection], str]:
+    """Serve connections that never read after the handshake (and never ping)."""
+    stalled: list[ServerConnection] = []
+
+    async def stall(connection: ServerConnection) -> None:
+        stalled.append(connection)
+        connection.transport.pause_reading()
+        await connection.wait_closed()
+    server = await serve(stall, '127.0.0.1', 0, ping_interval=None, close_timeout=0.2,
+                         compression=None, **options)
+    return server, stalled, f'ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/'
+
+
+class BackgroundLoop:
+    """An asyncio loop on its own thread, for peers that must run beside blocking test code."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:
+        """Run ``coro`` on the loop; return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        """Stop the loop and its thread."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from async_helpers import Recorder, run, stopped
-from hostile_peers import PingFlooder
+from hostile_peers import PingFlooder, stalled_server
 import pytest
 from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.link import Frame
@@ -36,19 +36,6 @@ def client_for(url: str, recorder: Recorder, **options: Any) -> WebSocketClient:
     config = WebSocketClientConfig(url=url, backoff=FAST, open_timeout_s=2.0,
                                    **{'close_timeout_s': 0.5, **options})
     return WebSocketClient(config, recorder)
-
-
-async def stalled_server(**options: Any) -> tuple[Any, list[ServerConnection], str]:
-    """Serve connections that never read after the handshake (and never ping)."""
-    stalled: list[ServerConnection] = []
-
-    async def stall(connection: ServerConnection) -> None:
-        stalled.append(connection)
-        connection.transport.pause_reading()
-        await connection.wait_closed()
-    server = await serve(stall, '127.0.0.1', 0, ping_interval=None, close_timeout=0.2,
-                         compression=None, **options)
-    return server, stalled, f'ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/'
 
 
 def test_client_a_frame_whose_handling_raises_is_counted_and_the_next_is_handled() -> None:
