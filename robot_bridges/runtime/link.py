@@ -38,7 +38,7 @@ class LinkListener(Protocol):
         """Something failed that the transport survived (a connect attempt, a send)."""
 
     def link_aborted(self, reason: str) -> None:
-        """The transport aborted a live link (dead peer, write buffer over its bound)."""
+        """Handle a live link the transport aborted (dead peer, write buffer over its bound)."""
 
 
 class Outbox(Generic[T]):

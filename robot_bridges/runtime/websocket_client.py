@@ -22,8 +22,8 @@ from robot_bridges.runtime.websocket_close import report_end
 from robot_bridges.runtime.websocket_guard import (DEFAULT_MAX_SEND_BUFFER_BYTES,
                                                    guarded_client)
 import websockets
-from websockets.asyncio.connection import Connection
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.connection import Connection
 from websockets.exceptions import ConnectionClosed
 from websockets.uri import parse_uri
 
