@@ -38,7 +38,7 @@ class Recorder(Changing):
     """
     A listener that records every callback, in order, as (kind, value).
 
-    It serves as a LinkListener (up, down, frame, sent, bad_frame, error), as the
+    It serves as a LinkListener (up, down, frame, sent, bad_frame, error, aborted), as the
     socket.io on_event callback (event) and as a ProcessListener (started, output, exited,
     error).
     """
@@ -68,6 +68,9 @@ class Recorder(Changing):
 
     def link_error(self, what: str) -> None:
         self._add('error', what)
+
+    def link_aborted(self, reason: str) -> None:
+        self._add('aborted', reason)
 
     def on_event(self, event: str, data: object) -> None:
         self._add('event', (event, data))

@@ -89,6 +89,18 @@ class Proc:
         return '\n'.join(self._lines)
 
     @property
+    def pid(self) -> int:
+        """Return the process id."""
+        return self._popen.pid
+
+    def rss_bytes(self) -> int:
+        """Return the process's resident memory now (Linux /proc)."""
+        for line in Path(f'/proc/{self.pid}/status').read_text().splitlines():
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) * 1024
+        raise AssertionError(f'{self.name}: no VmRSS in /proc/{self.pid}/status')
+
+    @property
     def returncode(self) -> int | None:
         """Exit code, or None while running."""
         return self._popen.poll()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 import signal
+import time
 from typing import Callable
 
 import async_helpers
@@ -94,3 +95,54 @@ def test_a_frame_over_max_size_closes_only_its_sender(procs: Callable[..., Proc]
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
             assert await recv_json(a) == {'type': 'users', 'count': 1}
     asyncio.run(scenario())
+
+
+def test_a_client_that_stops_reading_is_dropped_and_memory_stays_bounded(
+        procs: Callable[..., Proc]) -> None:
+    server, url = start_server(procs, 0, '--max-send-buffer', str(1 << 20))
+    flood = 'x' * 500_000
+
+    async def scenario() -> tuple[int, int, int]:
+        async with connect(url) as sender:
+            stalled = await connect(url)
+            await wait_users(sender, 2)
+            stalled.transport.pause_reading()  # reads nothing more: the relay's frames pile up
+            base = peak = server.rss_bytes()
+            users = asyncio.create_task(wait_users(sender, 1, timeout=60.0))
+            sent = 0
+            while not users.done() and sent < 400:  # at most 200 MB towards it
+                await sender.send(flood)
+                sent += 1
+                peak = max(peak, server.rss_bytes())
+            await users  # the relay dropped the stalled client
+            stalled.transport.abort()
+            return base, peak, sent
+
+    base, peak, sent = asyncio.run(scenario())
+    server.wait_output(r'dropped the peer 127\.0\.0\.1:\d+: \d+ bytes wait in the write '
+                       r'buffer, over max_send_buffer_bytes \(1048576\): the peer does not read')
+    assert peak - base < 64 << 20, f'relay grew by {(peak - base) >> 20} MiB after {sent} frames'
+    assert server.returncode is None
+
+
+def test_sigterm_ends_the_relay_quickly_while_a_client_stalls(procs: Callable[..., Proc]) -> None:
+    server, url = start_server(procs)
+
+    async def scenario() -> float:
+        async with connect(url) as sender:
+            stalled = await connect(url)
+            await wait_users(sender, 2)
+            stalled.transport.pause_reading()
+            for _ in range(12):  # 6 MB towards the stalled client, under the default bound
+                await sender.send('x' * 500_000)
+            await asyncio.sleep(0.5)  # the relay writes it out
+            assert 'dropped' not in server.output  # still connected when the signal comes
+            start = time.monotonic()
+            server._popen.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(server.wait_exit, 5.0)
+            stalled.transport.abort()
+            assert code == 0
+            return time.monotonic() - start
+
+    assert asyncio.run(scenario()) < 2.0
+    assert 'Traceback' not in server.output

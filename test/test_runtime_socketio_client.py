@@ -122,6 +122,34 @@ def test_server_events_reach_on_event_on_the_loop() -> None:
                            ('robot_settings_changed', None)]
 
 
+def test_an_event_whose_handling_raises_is_counted_and_the_next_is_handled() -> None:
+    def on_event(event: str, data: object) -> None:
+        if event == 'poison':
+            raise RecursionError('maximum recursion depth exceeded')
+        recorder.on_event(event, data)
+
+    async def test() -> None:
+        server = await SioServer().start()
+        client = SocketIOClient(SocketIOClientConfig(url=server.url, backoff=FAST),
+                                recorder, on_event=on_event, hello=hello)
+        task = asyncio.create_task(client.run())
+        await server.until(lambda: len(server.received) == 2)
+        sid = server.sids[0]
+        await server.sio.emit('poison', {'x': 1}, to=sid)
+        await server.sio.emit('command_to_robot', {'command': 'F'}, to=sid)
+        await recorder.until(lambda: len(recorder.of('event')) == 1)
+        assert client.connected
+        await stopped(client, task)
+        await server.stop()
+
+    recorder = Recorder()
+    run(test())
+    assert recorder.of('event') == [('command_to_robot', {'command': 'F'})]
+    assert recorder.of('bad_frame') == [
+        "unusable event 'poison': RecursionError: maximum recursion depth exceeded"]
+    assert len(recorder.of('up')) == 1
+
+
 def test_identification_is_repeated_after_a_server_restart_and_the_queue_survives() -> None:
     async def test() -> tuple[list[tuple[str, object]], Recorder]:
         server = await SioServer().start()

@@ -285,3 +285,34 @@ def test_executable_reports_a_busy_port(procs: Callable[..., Proc]) -> None:
     second = procs('victor_sim', '--port', port)
     assert second.wait_exit(10) == 1
     assert 'cannot listen' in second.output and 'Traceback' not in second.output
+
+
+def test_executable_drops_a_stalled_subscriber_and_stops_quickly_with_one(
+        procs: Callable[..., Proc]) -> None:
+    sim = procs('victor_sim', '--port', '0', '--rate', '5000', '--pretty',
+                '--max-send-buffer', str(256 << 10))
+    address = sim.wait_output(r'listening on (ws://127\.0\.0\.1:\d+/socket)$', 15).group(1)
+
+    async def stalled_subscriber() -> ClientConnection:
+        ws = await connect(address)
+        await subscribe(ws, 'micdata')
+        await asyncio.wait_for(ws.recv(), 5)
+        ws.transport.pause_reading()  # micdata piles up in the simulator from here on
+        return ws
+
+    async def scenario() -> float:
+        first = await stalled_subscriber()
+        # Once the kernel's socket buffers are full, the bound is reached within a second.
+        await asyncio.to_thread(sim.wait_output, r'victor_sim: dropped the peer 127\.0\.0\.1:'
+                                r'\d+: .* over max_send_buffer_bytes \(262144\)', 60)
+        first.transport.abort()
+        second = await stalled_subscriber()
+        begin = time.monotonic()
+        sim._popen.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(sim.wait_exit, 5.0)
+        second.transport.abort()
+        assert code == 0
+        return time.monotonic() - begin
+
+    assert asyncio.run(scenario()) < 2.0
+    assert 'Traceback' not in sim.output

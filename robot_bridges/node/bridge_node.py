@@ -64,6 +64,7 @@ class BridgeNode(LifecycleNode):
         params.declare(self, 'reconnect_max_s', 10.0,
                        'Longest delay between reconnection attempts, seconds.',
                        min_value=0.01, max_value=600.0)
+        self.declare_link_parameters()
         self.declare_bridge_parameters()
         self._connected_pub = self.create_publisher(Bool, 'connected', LATCHED)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
@@ -71,6 +72,9 @@ class BridgeNode(LifecycleNode):
         self._connected_pub.publish(Bool(data=False))
 
     # -- hooks for subclasses ------------------------------------------------------------
+
+    def declare_link_parameters(self) -> None:
+        """Declare the parameters every bridge of one transport kind has (before the bridge's)."""
 
     def declare_bridge_parameters(self) -> None:
         """Declare the bridge's own parameters (use :func:`robot_bridges.node.params.declare`)."""

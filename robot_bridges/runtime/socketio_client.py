@@ -15,6 +15,9 @@ python-socketio 5.x's :class:`socketio.AsyncClient`:
   first after every (re)connect, before queued emits.
 * Incoming events go to ``on_event(event, data)`` on the loop thread; the connection state
   goes to a :class:`~robot_bridges.runtime.link.LinkListener` (``link_frame`` is not used).
+  An event whose handling raises is counted (``link_bad_frame``) and the next is handled.
+* Liveness is Engine.IO's own: the server pings, and the library drops a session that
+  missed ``pingInterval + pingTimeout`` (then reconnects as above).
 
 Known limit: python-socketio 5.x speaks Engine.IO protocol 4 (socket.io 3+) only. The
 historical LetsRobot servers ran socket.io 1.x/2.x (Engine.IO protocol 3), which this client
@@ -29,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from robot_bridges.protocols.text import excerpt
 from robot_bridges.runtime.backoff import Backoff, sleep_unless
 from robot_bridges.runtime.http_json import retry_with_backoff, RetryStopped
 from robot_bridges.runtime.link import LinkListener, Outbox
@@ -213,7 +217,11 @@ class SocketIOClient:
 
     def _any_event(self, event: str, *args: object) -> None:
         data: object = args[0] if len(args) == 1 else (tuple(args) if args else None)
-        self._on_event(event, data)
+        try:
+            self._on_event(event, data)
+        except Exception as exc:  # noqa: B902 - the library would swallow it silently
+            self._listener.link_bad_frame(
+                f'unusable event {excerpt(event)}: {describe_exception(exc)}')
 
     # -- helpers ------------------------------------------------------------------------
 

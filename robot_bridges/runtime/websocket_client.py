@@ -18,9 +18,12 @@ from typing import Callable, Mapping, Sequence
 from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.link import Frame, LinkListener, Outbox
 from robot_bridges.runtime.redact import describe_exception, redact_url
-from robot_bridges.runtime.websocket_close import close_of, describe_close, rejected_frame
+from robot_bridges.runtime.websocket_close import report_end
+from robot_bridges.runtime.websocket_guard import (DEFAULT_MAX_SEND_BUFFER_BYTES,
+                                                   guarded_client)
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.connection import Connection
 from websockets.exceptions import ConnectionClosed
 from websockets.uri import parse_uri
 
@@ -48,7 +51,15 @@ def check_url(url: str) -> None:
 
 @dataclass(frozen=True)
 class WebSocketClientConfig:
-    """Where and how to connect. ``headers`` may carry secrets: they are never logged."""
+    """
+    Where and how to connect. ``headers`` may carry secrets: they are never logged.
+
+    Liveness: after ``ping_interval_s`` without receiving anything the client pings; after
+    ``ping_interval_s + ping_timeout_s`` the link is dead, whatever waits to be sent (None
+    disables either). ``max_send_buffer_bytes`` bounds the bytes waiting in the socket's
+    write buffer (our frames, pong replies): past it the link is aborted. Both abort the
+    link and redial with backoff; it must exceed the largest frame sent.
+    """
 
     url: str
     backoff: Backoff = field(default_factory=Backoff)
@@ -59,6 +70,8 @@ class WebSocketClientConfig:
     ping_interval_s: float | None = 20.0
     close_timeout_s: float = 1.0
     ssl_context: ssl.SSLContext | None = None
+    ping_timeout_s: float | None = 20.0
+    max_send_buffer_bytes: int = DEFAULT_MAX_SEND_BUFFER_BYTES
 
 
 class WebSocketClient:
@@ -67,7 +80,10 @@ class WebSocketClient:
 
     :meth:`run` connects, calls ``hello()`` and sends its frames first after every
     (re)connect, then sends queued frames in order while handing received frames to the
-    listener. Use it from the asyncio loop thread only.
+    listener. A frame whose handling raises is counted as bad (``link_bad_frame``) and the
+    next one is handled. The link is down (``link_down``) the moment a close starts, ours or
+    the peer's; a link the guard aborts (dead peer, write buffer over its bound) is reported
+    through ``link_aborted`` too. Use it from the asyncio loop thread only.
     """
 
     def __init__(self, config: WebSocketClientConfig, listener: LinkListener, *,
@@ -77,13 +93,15 @@ class WebSocketClient:
         self._listener = listener
         self._hello = hello
         self.outbox: Outbox[Frame] = Outbox(outbox_size)
+        # The connection being served, and the one the listener was told is up.
         self._connection: ClientConnection | None = None
+        self._up: Connection | None = None
         self._closed = asyncio.Event()
 
     @property
     def connected(self) -> bool:
-        """Whether a connection is open right now."""
-        return self._connection is not None
+        """Whether a connection is open and usable right now."""
+        return self._up is not None
 
     @property
     def display_url(self) -> str:
@@ -108,12 +126,14 @@ class WebSocketClient:
             subprotocols=list(config.subprotocols) or None,  # type: ignore[arg-type]
             open_timeout=config.open_timeout_s,
             ping_interval=config.ping_interval_s,
+            ping_timeout=config.ping_timeout_s,
             close_timeout=config.close_timeout_s,
             max_size=config.max_message_bytes,
             compression=None,
             ssl=config.ssl_context,
             reconnect_delays=config.backoff.delays,
             process_exception=self._retry_always,
+            create_connection=guarded_client(config.max_send_buffer_bytes, self._ended),
         )
         serving = asyncio.ensure_future(self._serve_all(connections))
         closed = asyncio.ensure_future(self._closed.wait())
@@ -139,8 +159,8 @@ class WebSocketClient:
     async def _serve_all(self, connections: connect) -> None:
         # websockets restarts its backoff after every successful open, so a service that
         # accepts and then drops us at once (or keeps sending oversize frames) would be
-        # redialled in a tight loop: a connection shorter than STABLE_AFTER_S waits for the
-        # next of our own delays first.
+        # redialled in a tight loop: a connection shorter than STABLE_AFTER_S, or one the
+        # guard aborted, waits for the next of our own delays first.
         delays = self._config.backoff.delays()
         # aclosing: a connection opened when run() stops is closed at once, not at GC.
         async with contextlib.aclosing(aiter(connections)) as attempts:
@@ -149,40 +169,46 @@ class WebSocketClient:
                 await self._serve(connection)
                 if self._closed.is_set():
                     return
-                if time.monotonic() - opened >= STABLE_AFTER_S:
+                aborted = getattr(connection, 'aborted', None) is not None
+                if not aborted and time.monotonic() - opened >= STABLE_AFTER_S:
                     delays = self._config.backoff.delays()
                 else:
                     await asyncio.sleep(next(delays))
 
     async def _serve(self, connection: ClientConnection) -> None:
         listener = self._listener
-        reason = 'closed'
         sender: asyncio.Task[None] | None = None
         try:
             for frame in self._hello():
                 await connection.send(frame)
-            self._connection = connection
+            self._connection = self._up = connection
             listener.link_up()
+            if getattr(connection, 'ended', False):  # it closed before it was up: say so
+                self._ended(connection, getattr(connection, 'aborted', None))
             sender = asyncio.create_task(self.outbox.drain(connection.send, listener.link_sent))
             async for frame in connection:
-                listener.link_frame(frame)
-            reason = describe_close(connection.protocol.close_rcvd or
-                                    connection.protocol.close_sent)
-        except ConnectionClosed as exc:
-            reason = describe_close(close_of(exc))
-            rejected = rejected_frame(exc)
-            if rejected:
-                listener.link_bad_frame(f'{rejected}: the link was closed and reopens')
+                try:
+                    listener.link_frame(frame)
+                except Exception as exc:  # noqa: B902 - no frame may end the link
+                    listener.link_bad_frame(f'unusable frame: {describe_exception(exc)}')
+        except ConnectionClosed:
+            pass  # reported by _ended
         finally:
             if sender is not None:
                 sender.cancel()
                 # Collect its outcome (ConnectionClosed if a send was cut off) so asyncio
                 # never reports an exception nobody retrieved.
                 await asyncio.gather(sender, return_exceptions=True)
-            was_up = self._connection is not None
             self._connection = None
-            if was_up:
-                listener.link_down(reason)
+            self._ended(connection, None)
+
+    def _ended(self, connection: Connection, aborted: str | None) -> None:
+        # The guard calls this as soon as a close starts or it aborts; _serve when the
+        # connection is gone. The listener hears of the first only.
+        if self._up is not connection:
+            return
+        self._up = None
+        report_end(self._listener, connection, aborted, 'the link was closed and reopens')
 
     def _retry_always(self, exc: Exception) -> Exception | None:
         # A bridge never gives up on its service: every failure is reported and retried.

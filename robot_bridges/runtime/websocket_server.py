@@ -8,7 +8,11 @@ the lifetime of :meth:`WebSocketServer.run`; a peer that goes away is simply wai
 * One peer at a time: a second concurrent client completes the opening handshake and is
   closed at once with code 1013 (try again later); the listener hears of it through
   ``link_error``. A frame the server rejects (over ``max_message_bytes``, text that is not
-  UTF-8) closes that peer's connection and is reported through ``link_bad_frame``.
+  UTF-8) closes that peer's connection and is reported through ``link_bad_frame``; a frame
+  whose handling raises is counted the same way, and the next one is handled.
+* A peer that stops reading (write buffer over ``max_send_buffer_bytes``) or goes silent
+  (nothing received for ``ping_interval_s + ping_timeout_s``) is aborted and reported
+  through ``link_aborted``; the link is down the moment a close starts.
 * The request path is ignored, as the reference server ignored it.
 * Frames queued with :meth:`WebSocketServer.send` wait in an
   :class:`~robot_bridges.runtime.link.Outbox` while no peer is connected and go to the next
@@ -25,7 +29,10 @@ from typing import Callable, Sequence
 
 from robot_bridges.runtime.link import Frame, LinkListener, Outbox
 from robot_bridges.runtime.redact import describe_exception
-from robot_bridges.runtime.websocket_close import close_of, describe_close, rejected_frame
+from robot_bridges.runtime.websocket_close import report_end
+from robot_bridges.runtime.websocket_guard import (DEFAULT_MAX_SEND_BUFFER_BYTES,
+                                                   guarded_server)
+from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import serve, Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
@@ -42,12 +49,17 @@ class WebSocketServerConfig:
     max_message_bytes: int = 1 << 20
     ping_interval_s: float | None = 20.0
     close_timeout_s: float = 1.0
+    ping_timeout_s: float | None = 20.0
+    max_send_buffer_bytes: int = DEFAULT_MAX_SEND_BUFFER_BYTES
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f'port must be in 0..65535, got {self.port}')
         if self.max_message_bytes < 1:
             raise ValueError(f'max_message_bytes must be positive, got {self.max_message_bytes}')
+        if self.max_send_buffer_bytes < 1:
+            raise ValueError('max_send_buffer_bytes must be positive, '
+                             f'got {self.max_send_buffer_bytes}')
 
 
 class WebSocketServer:
@@ -67,14 +79,16 @@ class WebSocketServer:
         self._hello = hello
         self.outbox: Outbox[Frame] = Outbox(outbox_size)
         self._server: Server | None = None
+        # The peer being served, and the one the listener was told is up.
         self._peer: ServerConnection | None = None
+        self._up: Connection | None = None
         self._listening = asyncio.Event()
         self._closed = asyncio.Event()
 
     @property
     def connected(self) -> bool:
-        """Whether a peer is connected right now."""
-        return self._peer is not None
+        """Whether a peer is connected and its link usable right now."""
+        return self._up is not None
 
     @property
     def port(self) -> int:
@@ -134,9 +148,11 @@ class WebSocketServer:
                 config.port,
                 max_size=config.max_message_bytes,
                 ping_interval=config.ping_interval_s,
+                ping_timeout=config.ping_timeout_s,
                 close_timeout=config.close_timeout_s,
                 compression=None,
                 logger=_LOGGER,
+                create_connection=guarded_server(config.max_send_buffer_bytes, self._ended),
             ) as server:
                 self._server = server
                 self._listening.set()
@@ -163,29 +179,37 @@ class WebSocketServer:
             await connection.close(CloseCode.TRY_AGAIN_LATER, 'one peer at a time')
             return
         self._peer = connection
-        reason = 'closed'
         sender: asyncio.Task[None] | None = None
-        up = False
         try:
             for frame in self._hello():
                 await connection.send(frame)
-            up = True
+            self._up = connection
             listener.link_up()
+            if getattr(connection, 'ended', False):  # it closed before it was up: say so
+                self._ended(connection, getattr(connection, 'aborted', None))
             sender = asyncio.create_task(self._drain(connection))
             while True:
-                listener.link_frame(await connection.recv())
-        except ConnectionClosed as exc:
-            reason = describe_close(close_of(exc))
-            rejected = rejected_frame(exc)
-            if rejected:
-                listener.link_bad_frame(f'{rejected}: the peer was disconnected and may '
-                                        'connect again')
+                frame = await connection.recv()
+                try:
+                    listener.link_frame(frame)
+                except Exception as exc:  # noqa: B902 - no frame may end the link
+                    listener.link_bad_frame(f'unusable frame: {describe_exception(exc)}')
+        except ConnectionClosed:
+            pass  # reported by _ended
         finally:
             if sender is not None:
                 sender.cancel()
             self._peer = None
-            if up:
-                listener.link_down(reason)
+            self._ended(connection, None)
+
+    def _ended(self, connection: Connection, aborted: str | None) -> None:
+        # The guard calls this as soon as a close starts or it aborts; _handle when the
+        # peer is gone. The listener hears of the first only.
+        if self._up is not connection:
+            return
+        self._up = None
+        report_end(self._listener, connection, aborted,
+                   'the peer was disconnected and may connect again')
 
     async def _drain(self, connection: ServerConnection) -> None:
         try:

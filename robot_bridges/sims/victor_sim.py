@@ -8,7 +8,8 @@ ignored. With autoplay on, it sends micdata at ``rate_hz`` from a sound source m
 around the robot, animations, observedobjects and intents traffic, and answers new
 intents/behaviors subscribers and intents requests as the firmware does. The real robot
 splits modules between two ports (8888 engine, 8889 anim); the simulator serves every module
-on its one port, so run two to mimic both.
+on its one port, so run two to mimic both. A client that stops reading is disconnected, with
+a log line, once more than ``--max-send-buffer`` bytes wait for it.
 
 Library use (tests, benchmarks)::
 
@@ -32,6 +33,8 @@ from urllib.parse import urlsplit
 from robot_bridges.protocols import webviz
 from robot_bridges.protocols.webviz import (DataRequest, DIRECTION_FIELDS, Keepalive, MICDATA,
                                             Subscribe, Unsubscribe)
+from robot_bridges.runtime.websocket_guard import (DEFAULT_MAX_SEND_BUFFER_BYTES,
+                                                   guarded_server)
 from robot_bridges.sims import victor_traffic as traffic
 from robot_bridges.sims.signals import stop_event
 from robot_bridges.sims.victor_traffic import make_micdata
@@ -50,13 +53,17 @@ class VictorSim:
     """A running simulated robot: its connections, their subscriptions, its traffic."""
 
     def __init__(self, *, rate_hz: float = 10.0, field: str = 'both', pretty: bool = False,
-                 autoplay: bool = True) -> None:
+                 autoplay: bool = True,
+                 max_send_buffer: int = DEFAULT_MAX_SEND_BUFFER_BYTES) -> None:
         """Check the options; :func:`start` makes and starts one."""
         if not 0.0 < rate_hz <= MAX_RATE_HZ:
             raise ValueError(f'rate_hz must be in (0, {MAX_RATE_HZ:g}], got {rate_hz}')
         if field not in DIRECTION_FIELDS:
             raise ValueError(f'field must be one of {DIRECTION_FIELDS}, got {field!r}')
+        if max_send_buffer < 1:
+            raise ValueError(f'max_send_buffer must be positive, got {max_send_buffer}')
         self.rate_hz = rate_hz
+        self.max_send_buffer = max_send_buffer
         self.field = field
         self.pretty = pretty
         self.autoplay = autoplay
@@ -79,7 +86,8 @@ class VictorSim:
     async def _start(self, host: str, port: int) -> None:
         self._server = await serve(
             self._handle, host, port, process_request=_only_socket_path,
-            compression=None, max_size=1 << 20, close_timeout=1.0, logger=_log)
+            compression=None, max_size=1 << 20, close_timeout=1.0, logger=_log,
+            create_connection=guarded_server(self.max_send_buffer))
         if self.autoplay:
             self._tasks = [
                 asyncio.create_task(self._play_micdata()),
@@ -254,14 +262,16 @@ def _only_socket_path(connection: ServerConnection, request: Request) -> Respons
 
 
 async def start(host: str = '127.0.0.1', port: int = 8889, *, rate_hz: float = 10.0,
-                field: str = 'both', pretty: bool = False, autoplay: bool = True) -> VictorSim:
+                field: str = 'both', pretty: bool = False, autoplay: bool = True,
+                max_send_buffer: int = DEFAULT_MAX_SEND_BUFFER_BYTES) -> VictorSim:
     """
     Start a simulated robot; ``port`` 0 picks a free port (see :attr:`VictorSim.port`).
 
     ``autoplay`` False sends nothing by itself: only what :meth:`VictorSim.push` sends.
     Raises ValueError for invalid options, OSError if the port cannot be bound.
     """
-    sim = VictorSim(rate_hz=rate_hz, field=field, pretty=pretty, autoplay=autoplay)
+    sim = VictorSim(rate_hz=rate_hz, field=field, pretty=pretty, autoplay=autoplay,
+                    max_send_buffer=max_send_buffer)
     await sim._start(host, port)
     return sim
 
@@ -269,7 +279,8 @@ async def start(host: str = '127.0.0.1', port: int = 8889, *, rate_hz: float = 1
 async def serve_until_signalled(args: argparse.Namespace) -> None:
     """Run until SIGINT or SIGTERM, then close every connection cleanly."""
     sim = await start(args.host, args.port, rate_hz=args.rate, field=args.field,
-                      pretty=args.pretty, autoplay=not args.no_autoplay)
+                      pretty=args.pretty, autoplay=not args.no_autoplay,
+                      max_send_buffer=args.max_send_buffer)
     host = f'[{args.host}]' if ':' in args.host else args.host
     print(f'victor_sim: listening on ws://{host}:{sim.port}{PATH}', flush=True)
     await stop_event().wait()
@@ -290,7 +301,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="send indented multi-line JSON, as the robot's writer does")
     parser.add_argument('--no-autoplay', action='store_true',
                         help='send no scripted traffic (subscriptions and keepalives only)')
+    parser.add_argument('--max-send-buffer', type=int, default=DEFAULT_MAX_SEND_BUFFER_BYTES,
+                        help='bytes allowed to wait for one client; past it, the client is '
+                             'disconnected')
     args = parser.parse_args(argv)
+    if args.max_send_buffer < 1:
+        parser.error('--max-send-buffer must be positive')
     if not 0.0 < args.rate <= MAX_RATE_HZ:
         parser.error(f'--rate must be in (0, {MAX_RATE_HZ:g}]')
     if not 0 <= args.port < 65536:
