@@ -82,7 +82,10 @@ def test_published_values_equal_what_the_simulator_sent(
     time.sleep(0.3)  # the last pushes the observer saw reach the probe too
     received = {m.robot_time: m for m in list(mic.messages)}
     matched = [t for t in sent if t in received]
-    assert len(matched) >= 60, f'only {len(matched)} of {len(sent)} pushes matched'
+    # The observer sees ~100 pushes in 2 s on a quiet machine, fewer under load: nearly
+    # all that it saw must have reached the probe, with equal values (checked below).
+    assert len(sent) >= 10 and len(matched) >= 0.9 * len(sent), \
+        f'only {len(matched)} of {len(sent)} pushes matched'
     for robot_time in matched:
         data, msg = sent[robot_time], received[robot_time]
         direction = data.get('direction', data.get('dominant'))
