@@ -133,10 +133,11 @@ class ReachyBridge(BridgeNode):
 
     async def run_link(self) -> None:
         """Listen for clients until closed; drop a client that stops answering."""
-        assert self._server is not None
-        watchdog = asyncio.ensure_future(self._watch_client(self._server))
+        server = self._server
+        assert server is not None
+        watchdog = asyncio.ensure_future(self._watch_client(server))
         try:
-            await self._server.run()
+            await server.run()
         finally:
             watchdog.cancel()
 
@@ -244,6 +245,11 @@ class ReachyBridge(BridgeNode):
         self._goal_frame = None  # re-encoded for the next cycle
 
     async def _watch_client(self, server: WebSocketServer) -> None:
+        try:
+            await server.wait_listening()
+        except RuntimeError:
+            return  # closed before it listened (the bind failed): run_link reports it
+        self.get_logger().info(f'listening on {server.display_url}')
         while True:
             await asyncio.sleep(min(self._timeout_s / 4, 0.25))
             silent = time.monotonic() - self._last_reply
