@@ -53,7 +53,7 @@ def test_cycle_window_rate_and_percentiles() -> None:
     window = CycleWindow(window_s=1.0)
     now = 100.0
     window.tick(now)
-    for i in range(1, 201):
+    for i in range(1, 1001):
         now += 0.002 if i % 100 else 0.1  # two slow cycles among fast ones
         window.tick(now)
         if window.summary.ended:
