@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 import socket
 import statistics
+import sys
 import threading
 import time
 from typing import Sequence
@@ -101,6 +102,9 @@ def antenna_goal(seq: int) -> float:
 
 async def command_latency(url: str) -> tuple[list[float], float]:
     """Publish COMMANDS commands; return latencies (ms) and the mean cycle (ms) meanwhile."""
+    # The publishing thread shares this process with the busy client loop: without a short
+    # GIL switch interval, a stamped command could wait up to 5 ms before it is published.
+    sys.setswitchinterval(0.0005)
     context = rclpy.Context()
     rclpy.init(context=context)
     node = rclpy.create_node('reachy_bench_driver', context=context)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import time
 from typing import Any, Iterable, Sequence
 
@@ -35,6 +36,7 @@ from websockets.frames import CloseCode
 # Two eyes of base64 JPEG fit many times over; a larger frame drops the client (1009).
 MAX_REPLY_BYTES = 4 << 20
 EYE_SIDES = ('left', 'right')
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class ReachyBridge(BridgeNode):
@@ -213,8 +215,8 @@ class ReachyBridge(BridgeNode):
         for side, jpeg in enumerate((reply.left_eye, reply.right_eye)):
             if jpeg is not None:
                 self._publish_eye(side, jpeg, stamp)
-        self._force_pubs[0].publish(translate.force(reply.left_force))
-        self._force_pubs[1].publish(translate.force(reply.right_force))
+        for publisher, value in zip(self._force_pubs, (reply.left_force, reply.right_force)):
+            publisher.publish(translate.force(value))
 
     def _publish_eye(self, side: int, jpeg: bytes, stamp: Any) -> None:
         frame_id = self._eye_frame_ids[side]
@@ -319,4 +321,7 @@ class ReachyBridge(BridgeNode):
 
 def main(args: Sequence[str] | None = None) -> int:
     """Entry point of ``ros2 run robot_bridges reachy_bridge``."""
+    # The sync loop keeps the asyncio thread busy; a joint command taken by the executor
+    # thread must not wait the default 5 ms for the GIL before it reaches the loop.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     return run_bridge(ReachyBridge, args)
