@@ -96,7 +96,7 @@ async def cycles_per_second(url: str) -> float:
 
 
 def antenna_goal(seq: int) -> float:
-    """A distinct l_antenna goal (degrees, within its limits) for each command."""
+    """Return a distinct l_antenna goal (degrees, within its limits) for each command."""
     return -100.0 + (seq % 2000) * 0.1
 
 
@@ -184,7 +184,7 @@ async def measure(workdir: Path, rounds: int) -> list[Round]:
 
 
 def table(rounds: Sequence[Round]) -> tuple[str, bool]:
-    """Return the markdown table (medians of the rounds) and whether every target passed."""
+    """Render the round medians as markdown; say whether every target passed."""
     def median(field: str) -> float:
         return statistics.median(getattr(r, field) for r in rounds)
 

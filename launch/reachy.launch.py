@@ -17,7 +17,7 @@ from launch_ros.substitutions import FindPackagePrefix, FindPackageShare
 
 
 def generate_launch_description() -> LaunchDescription:
-    """The bridge in its namespace, optionally with the simulated Unity client."""
+    """Start the bridge in its namespace, optionally with the simulated Unity client."""
     default_params = PathJoinSubstitution(
         [FindPackageShare('robot_bridges'), 'config', 'reachy.yaml'])
     simulator = PathJoinSubstitution(

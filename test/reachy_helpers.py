@@ -46,7 +46,7 @@ def goals_of(frame: str | bytes) -> dict[str, float]:
 
 
 def reply(positions: dict[str, float], **extra: Any) -> str:
-    """A client reply with these present positions (wire names, motor degrees)."""
+    """Return a client reply with these present positions (wire names, motor degrees)."""
     return json.dumps({'motors': [{'name': name, 'present_position': value}
                                   for name, value in positions.items()], **extra})
 
@@ -72,5 +72,5 @@ def closed_code(client: ClientConnection, timeout: float = 10.0) -> int:
 
 
 def degrees_of(msg: Any) -> dict[str, float]:
-    """A JointState's positions by name, in degrees."""
+    """Return a JointState's positions by name, in degrees."""
     return {name: math.degrees(value) for name, value in zip(msg.name, msg.position)}

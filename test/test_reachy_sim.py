@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from functools import partial
+import json
 
 import async_helpers
 from async_helpers import Recorder, WAIT_S
