@@ -274,6 +274,7 @@ def test_bad_replies_are_counted_and_the_loop_continues(
     node = f'{ns}/reachy_bridge'
     states = ros.subscribe(JointState, f'{ns}/joint_states')
     left_eye = ros.subscribe(CompressedImage, f'{ns}/left_eye/image_raw/compressed')
+    connected = ros.subscribe_latched(Bool, f'{ns}/connected')
     diagnostics = Diagnostics(ros)
     bridge, url = start_bridge(procs, ns)
     not_jpeg = base64.b64encode(b'GIF89a not a jpeg').decode()
@@ -302,6 +303,8 @@ def test_bad_replies_are_counted_and_the_loop_continues(
     # The partial replies were used: the antenna's present position arrived.
     wait_for(lambda: states.messages and
              degrees_of(states.last)['l_antenna'] == pytest.approx(5.0), 10, 'antenna')
+    # Until the server has seen the old connection out, a new client is told to retry (1013).
+    wait_for(lambda: connected.messages and not connected.last.data, 10, 'disconnected')
     with dial(url) as client:
         next_goals(client)
         client.send(reply({'head.left_antenna': 7.0}))
