@@ -19,6 +19,7 @@ NODE_CLASSES = {
     'robot_chat_bridge': 'robot_bridges.bridges.robot_chat_bridge:RobotChatBridge',
     'victor_mic_bridge': 'robot_bridges.bridges.victor_mic_bridge:VictorMicBridge',
     'webviz_bridge': 'robot_bridges.bridges.webviz_bridge:WebVizBridge',
+    'reachy_bridge': 'robot_bridges.bridges.reachy_bridge:ReachyBridge',
 }
 
 
@@ -26,7 +27,18 @@ def config_entries() -> Iterator[tuple[str, str, dict[str, Any]]]:
     """Yield (file name, node name, parameters) for every node section of config/."""
     for path in sorted((ROOT / 'config').glob('*.yaml')):
         for key, section in yaml.safe_load(path.read_text()).items():
-            yield path.name, key.rsplit('/', 1)[-1], section['ros__parameters']
+            yield path.name, key.rsplit('/', 1)[-1], flatten(section['ros__parameters'])
+
+
+def flatten(values: dict[str, Any], prefix: str = '') -> dict[str, Any]:
+    """Nested mappings of a params file as the dotted parameter names ROS reads them as."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat |= flatten(value, f'{prefix}{key}.')
+        else:
+            flat[f'{prefix}{key}'] = value
+    return flat
 
 
 @pytest.fixture(scope='module')

@@ -18,3 +18,5 @@ def test_main_job_shows_traffic_in_both_directions_and_stops_cleanly() -> None:
     assert 'compile_results -> ' in out and 'success=True' in out
     assert '[/victor/webviz/observedobjects]' in out or '[/victor/webviz/intents]' in out
     assert '[/robot_chat/connected] data=True' in out and '[/victor/connected] data=True' in out
+    assert '/reachy/reachy_bridge: connected' in out              # reachy_sim is syncing
+    assert 'r_elbow_pitch goal' in out and 'left eye' in out and 'frames/s' in out

@@ -42,6 +42,9 @@ CLOSE_TIMEOUT_S = 0.8
 class BridgeNode(LifecycleNode):
     """Subclasses implement the hooks below; everything else is shared."""
 
+    #: What follows a lost link, in the log line that reports it (a server waits instead).
+    AFTER_LINK_DOWN = 'reconnecting'
+
     def __init__(self, node_name: str, loop: LoopThread, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self.loop = loop
@@ -249,7 +252,8 @@ class BridgeNode(LifecycleNode):
         self._connected_pub.publish(Bool(data=False))
         if self.is_active and not self._link_stopping:
             self._warn_throttled(f'disconnected from {self.hardware_id()}: {reason}',
-                                 f'(reconnecting; reconnects so far: {self.stats.reconnects})')
+                                 f'({self.AFTER_LINK_DOWN}; reconnects so far: '
+                                 f'{self.stats.reconnects})')
         else:
             self.get_logger().info(f'disconnected from {self.hardware_id()}: {reason}')
 

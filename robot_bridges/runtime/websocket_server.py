@@ -84,11 +84,19 @@ class WebSocketServer:
         self._up: Connection | None = None
         self._listening = asyncio.Event()
         self._closed = asyncio.Event()
+        #: Peers refused because another was connected (close code 1013).
+        self.refused = 0
 
     @property
     def connected(self) -> bool:
         """Whether a peer is connected and its link usable right now."""
         return self._up is not None
+
+    @property
+    def peer_address(self) -> str:
+        """Return the connected peer's ``host:port``, or '' when none is connected."""
+        peer = self._peer
+        return _address(peer) if peer is not None else ''
 
     @property
     def port(self) -> int:
@@ -171,9 +179,20 @@ class WebSocketServer:
             server.close()
             await server.wait_closed()
 
+    async def drop_peer(self, code: int, reason: str) -> None:
+        """
+        Close the current peer's connection with ``code`` and ``reason`` (if one is connected).
+
+        The listener hears ``link_down`` as for any close; the next peer is served as usual.
+        """
+        peer = self._peer
+        if peer is not None:
+            await peer.close(code, reason)
+
     async def _handle(self, connection: ServerConnection) -> None:
         listener = self._listener
         if self._peer is not None or self._closed.is_set():
+            self.refused += 1
             listener.link_error(f'refused a second peer from {_address(connection)}: '
                                 'one peer at a time')
             await connection.close(CloseCode.TRY_AGAIN_LATER, 'one peer at a time')

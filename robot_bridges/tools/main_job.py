@@ -27,6 +27,7 @@ from rclpy.node import Node
 from robot_bridges.msg import RobotChatMessage
 from robot_bridges.node.qos import reliable
 from robot_bridges.srv import CompileMicResults
+from robot_bridges.tools.reachy_driver import ReachyDriver
 from robot_bridges.tools.topic_echo import TopicEcho
 from std_srvs.srv import SetBool
 
@@ -39,6 +40,8 @@ PROCESSES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ('victor-engine-sim', 'victor_sim', ('--port', '8888', '--rate', '10')),
     ('victor-mic-bridge', 'victor_mic_bridge', ()),
     ('webviz-bridge', 'webviz_bridge', ()),
+    ('reachy-bridge', 'reachy_bridge', ()),
+    ('reachy-sim', 'reachy_sim', ('--rate', '60')),  # a Unity frame rate
 )
 
 
@@ -123,6 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         executor.add_node(TopicEcho(['/robot_chat', '/victor'], args.max_rate,
                                     lambda line: print(f'{"ros":>17} | {line}', flush=True)))
         executor.add_node(DemoDriver())
+        # Reachy's topics are printed by its driver (goals against present positions).
+        executor.add_node(ReachyDriver(lambda line: print(f'{"reachy":>17} | {line}',
+                                                          flush=True)))
         while rclpy.ok() and (stop_at is None or time.monotonic() < stop_at):
             executor.spin_once(timeout_sec=0.2)
             if any(child.popen.poll() is not None for child in children):

@@ -1,0 +1,79 @@
+"""
+The main job's Reachy driver: waves the right arm and the antennas, prints convergence.
+
+Publishes ``/reachy/joint_commands`` at 20 Hz (a slow wave of the right shoulder and elbow,
+the antennas swinging against each other) and, every 1.5 s, prints the commanded and
+present positions of those joints and the eye frame rate seen on the compressed topics.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable
+
+from rclpy.node import Node
+from robot_bridges.node.qos import reliable
+from sensor_msgs.msg import CompressedImage, JointState
+
+NAMESPACE = '/reachy'
+COMMAND_HZ = 20.0
+PRINT_PERIOD_S = 1.5
+WAVE_PERIOD_S = 4.0
+SHOWN = ('r_shoulder_pitch', 'r_elbow_pitch', 'l_antenna', 'r_antenna')
+
+
+def wave(t: float) -> dict[str, float]:
+    """Return the goals at time ``t`` (joint-frame degrees)."""
+    phase = math.sin(2 * math.pi * t / WAVE_PERIOD_S)
+    return {'r_shoulder_pitch': -120.0,           # arm raised in front
+            'r_shoulder_roll': -20.0,
+            'r_elbow_pitch': 60.0 + 40.0 * phase,  # the forearm waves
+            'l_antenna': 60.0 * phase,
+            'r_antenna': -60.0 * phase}
+
+
+class ReachyDriver(Node):
+    """Drives the Reachy bridge and reports what came back."""
+
+    def __init__(self, write: Callable[[str], None] = print) -> None:
+        super().__init__('reachy_driver')
+        self._write = write
+        self._start = time.monotonic()
+        self._goals: dict[str, float] = {}
+        self._present: dict[str, float] = {}
+        self._eye_frames = 0
+        self._eye_bytes = 0
+        self._last_print = time.monotonic()
+        self._commands = self.create_publisher(JointState, f'{NAMESPACE}/joint_commands',
+                                               reliable(10))
+        self.create_subscription(JointState, f'{NAMESPACE}/joint_states', self._on_states,
+                                 reliable(10))
+        self.create_subscription(CompressedImage, f'{NAMESPACE}/left_eye/image_raw/compressed',
+                                 self._on_eye, reliable(10))
+        self.create_timer(1.0 / COMMAND_HZ, self._command)
+        self.create_timer(PRINT_PERIOD_S, self._report)
+
+    def _command(self) -> None:
+        self._goals = wave(time.monotonic() - self._start)
+        self._commands.publish(JointState(
+            name=list(self._goals), position=[math.radians(v) for v in self._goals.values()]))
+
+    def _on_states(self, msg: JointState) -> None:
+        self._present = {name: math.degrees(value)
+                         for name, value in zip(msg.name, msg.position)}
+
+    def _on_eye(self, msg: CompressedImage) -> None:
+        self._eye_frames += 1
+        self._eye_bytes = len(msg.data)
+
+    def _report(self) -> None:
+        now = time.monotonic()
+        rate = self._eye_frames / (now - self._last_print)
+        self._eye_frames, self._last_print = 0, now
+        if not self._present:
+            self._write('no joint_states yet (is reachy_sim connected?)')
+            return
+        joints = '  '.join(f'{name} goal {self._goals.get(name, math.nan):7.1f} present '
+                           f'{self._present.get(name, math.nan):7.1f}' for name in SHOWN)
+        self._write(f'{joints}  | left eye {rate:.0f} frames/s, {self._eye_bytes} B JPEG')

@@ -1,0 +1,76 @@
+"""Reachy test helpers: the bridge and simulator processes, and a raw sync client."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any, Callable
+
+from robot_bridges.protocols.reachy_joints import DEFAULT_JOINTS
+from ros_helpers import free_port, Proc, wait_for
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+BY_NAME = {joint.name: joint for joint in DEFAULT_JOINTS}
+ALL_NAMES = [joint.name for joint in DEFAULT_JOINTS]
+
+
+def start_bridge(procs: Callable[..., Proc], namespace: str, **params: Any) -> tuple[Proc, str]:
+    """Start reachy_bridge on a free port; return it and the URL clients dial."""
+    port = params.pop('port', None) or free_port()
+    bridge = procs('reachy_bridge', namespace=namespace, params={'port': port, **params})
+    return bridge, f'ws://127.0.0.1:{port}'
+
+
+def start_sim(procs: Callable[..., Proc], url: str, *args: str) -> Proc:
+    """Start reachy_sim dialling ``url``."""
+    return procs('reachy_sim', '--url', url, '--status-period', '0', *args)
+
+
+def dial(url: str, timeout: float = 15.0) -> ClientConnection:
+    """Connect a raw client, retrying until the bridge listens."""
+    def attempt() -> ClientConnection | None:
+        try:
+            return connect(url, open_timeout=5, close_timeout=1, max_size=1 << 20)
+        except OSError:
+            return None
+    return wait_for(attempt, timeout, f'the bridge to listen at {url}')
+
+
+def goals_of(frame: str | bytes) -> dict[str, float]:
+    """Return a goal frame's motor and disk goals by wire name."""
+    value = json.loads(frame)
+    return {item['name']: item['goal_position'] for key in ('motors', 'disks')
+            for item in value[key]}
+
+
+def reply(positions: dict[str, float], **extra: Any) -> str:
+    """Return a client reply with these present positions (wire names, motor degrees)."""
+    return json.dumps({'motors': [{'name': name, 'present_position': value}
+                                  for name, value in positions.items()], **extra})
+
+
+def next_goals(client: ClientConnection, timeout: float = 10.0) -> dict[str, float]:
+    """Receive the next goal frame."""
+    return goals_of(client.recv(timeout))
+
+
+def closed_code(client: ClientConnection, timeout: float = 10.0) -> int:
+    """Read until the server closes the connection; return its close code."""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            try:
+                client.recv(max(deadline - time.monotonic(), 0.01))
+            except TimeoutError:
+                pass
+    except ConnectionClosed as exc:
+        assert exc.rcvd is not None, 'closed without a close frame'
+        return int(exc.rcvd.code)
+    raise AssertionError(f'the server did not close the connection within {timeout} s')
+
+
+def degrees_of(msg: Any) -> dict[str, float]:
+    """Return a JointState's positions by name, in degrees."""
+    return {name: math.degrees(value) for name, value in zip(msg.name, msg.position)}
