@@ -19,6 +19,7 @@ NODE_CLASSES = {
     'robot_chat_bridge': 'robot_bridges.bridges.robot_chat_bridge:RobotChatBridge',
     'victor_mic_bridge': 'robot_bridges.bridges.victor_mic_bridge:VictorMicBridge',
     'webviz_bridge': 'robot_bridges.bridges.webviz_bridge:WebVizBridge',
+    'dfx_bridge': 'robot_bridges.bridges.dfx_bridge:DfxBridge',
 }
 
 

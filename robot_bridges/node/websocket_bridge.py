@@ -8,7 +8,8 @@ closes it for the lifecycle, and queues frames from the executor thread onto the
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+import ssl
+from typing import Callable, Iterable, Mapping, Sequence
 
 from robot_bridges.node.bridge_node import BridgeNode
 from robot_bridges.runtime.link import Frame
@@ -23,12 +24,23 @@ class WebSocketBridge(BridgeNode):
     _client: WebSocketClient | None = None
 
     def setup_client(self, url: str, *, max_message_bytes: int, outbox_size: int = 100,
-                     hello: Callable[[], Sequence[Frame]] = tuple) -> None:
-        """Create the client (call from setup); raises ValueError for an unusable URL."""
+                     hello: Callable[[], Sequence[Frame]] = tuple,
+                     headers: Mapping[str, str] | None = None,
+                     subprotocols: Sequence[str] = (),
+                     ssl_context: ssl.SSLContext | None = None) -> None:
+        """
+        Create the client (call from setup); raises ValueError for an unusable URL.
+
+        ``headers`` go on every upgrade request; a secret among them (a bearer token) must
+        be added to :attr:`secrets` by the caller, after this call.
+        """
         self.secrets = url_secrets(url)
         check_url(url)
         config = WebSocketClientConfig(url=url, backoff=self.backoff(),
-                                       max_message_bytes=max_message_bytes)
+                                       max_message_bytes=max_message_bytes,
+                                       headers=dict(headers or {}),
+                                       subprotocols=tuple(subprotocols),
+                                       ssl_context=ssl_context)
         self._client = WebSocketClient(config, self, outbox_size=outbox_size, hello=hello)
 
     def send_frame(self, frame: Frame, what: str) -> None:

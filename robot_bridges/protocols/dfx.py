@@ -77,7 +77,7 @@ class AddData:
 
     def problem(self) -> str:
         """Return what makes this request invalid, or '' if nothing does."""
-        return (_measurement_id_problem(self.measurement_id) or
+        return (measurement_id_problem(self.measurement_id) or
                 _range_problem('ChunkOrder', self.chunk_order, 32) or
                 _range_problem('StartTime', self.start_time, 64) or
                 _range_problem('EndTime', self.end_time, 64) or
@@ -222,7 +222,7 @@ def encode_subscribe(dialect: str, request_id: str, measurement_id: str) -> str 
     The body's RequestID is the frame's own request ID, so that the acknowledgement and
     every result chunk carry one ID in both dialects.
     """
-    problem = _measurement_id_problem(measurement_id) or _request_id_problem(request_id)
+    problem = measurement_id_problem(measurement_id) or _request_id_problem(request_id)
     if problem:
         raise LocalProtocolError(problem)
     if dialect == PROTOBUF:
@@ -335,7 +335,7 @@ def _checked_add_data(data: AddData) -> AddData:
 
 
 def _checked_subscribe(measurement_id: str, result_id: str) -> SubscribeResults:
-    problem = _measurement_id_problem(measurement_id) or _request_id_problem(result_id)
+    problem = measurement_id_problem(measurement_id) or _request_id_problem(result_id)
     if problem:
         raise RemoteProtocolError(problem)
     return SubscribeResults(measurement_id, result_id)
@@ -498,7 +498,8 @@ def _request_id_problem(request_id: str) -> str:
     return ''
 
 
-def _measurement_id_problem(measurement_id: str) -> str:
+def measurement_id_problem(measurement_id: str) -> str:
+    """Return why ``measurement_id`` cannot be sent, or '' when it can."""
     if not measurement_id:
         return 'the measurement ID is empty'
     if len(measurement_id) > MAX_MEASUREMENT_ID or not measurement_id.isprintable():

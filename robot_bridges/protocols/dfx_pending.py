@@ -116,12 +116,15 @@ class Subscriptions:
         subscription.request_id = request_id
         subscription.acknowledged = False
         self._by_request[request_id] = measurement_id
+        if len(self._by_request) > 2 * self._limit:
+            del self._by_request[next(iter(self._by_request))]
 
     def acknowledged(self, request_id: str) -> str | None:
         """Mark the subscription of ``request_id`` acknowledged; return its measurement."""
         measurement_id = self._by_request.get(request_id)
-        if measurement_id is not None:
-            self._by_measurement[measurement_id].acknowledged = True
+        subscription = self._by_measurement.get(measurement_id or '')
+        if subscription is not None:
+            subscription.acknowledged = True
         return measurement_id
 
     def measurement_of(self, request_id: str) -> str | None:
@@ -145,10 +148,24 @@ class Subscriptions:
         return True
 
     def finish(self, measurement_id: str) -> None:
-        """Forget a measurement: it is not subscribed again after a reconnect."""
-        subscription = self._by_measurement.pop(measurement_id, None)
-        if subscription is not None:
-            self._by_request.pop(subscription.request_id, None)
+        """
+        Forget a measurement: it is not subscribed again after a reconnect.
+
+        Results still on their way on this connection keep their measurement (the
+        request-ID map is bounded and emptied on disconnect).
+        """
+        self._by_measurement.pop(measurement_id, None)
+
+    def state(self, measurement_id: str) -> tuple[str, bool] | None:
+        """Return (request ID on this connection or '', acknowledged); None if not wanted."""
+        subscription = self._by_measurement.get(measurement_id)
+        if subscription is None:
+            return None
+        return subscription.request_id, subscription.acknowledged
+
+    def unsent(self) -> list[str]:
+        """Return the measurements not yet subscribed on this connection."""
+        return [mid for mid, s in self._by_measurement.items() if not s.request_id]
 
     def disconnected(self) -> None:
         """Forget every request ID: a new connection needs new subscribe requests."""
