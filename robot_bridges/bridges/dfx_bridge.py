@@ -116,7 +116,7 @@ class DfxBridge(WebSocketBridge):
         self._timeout_s = params.get(self, 'request_timeout_s')
         self._ids = dfx.RequestIds()
         self._pending = PendingRequests(self._timeout_s)
-        self._subscriptions = Subscriptions()
+        self._streams = Subscriptions()
         self._chunks: deque[AddData] = deque()
         self._chunk_limit = params.get(self, 'chunk_queue_size')
         self._ready_at: dict[str, float] = {}  # measurement -> when its next chunk may go
@@ -154,7 +154,7 @@ class DfxBridge(WebSocketBridge):
         return (*super().diagnostic_values(),
                 ('chunks_queued', str(len(self._chunks))),
                 ('pending_requests', str(len(self._pending))),
-                ('subscriptions', str(len(self._subscriptions))),
+                ('subscriptions', str(len(self._streams))),
                 *((name, str(count)) for name, count in self._counts.items()))
 
     # -- asyncio thread: link -------------------------------------------------------------
@@ -172,13 +172,13 @@ class DfxBridge(WebSocketBridge):
 
     def _hello(self) -> Sequence[Frame]:
         # Sent first on every connection: authentication, then every unfinished subscription.
-        self._subscriptions.disconnected()
+        self._streams.disconnected()
         frames: list[Frame] = []
         if self._auth_action:
             request_id = self._ids.next()
             frames.append(dfx.encode_authenticate(self._dialect, request_id, self._token))
             self._pending.add(request_id, dfx.AUTHENTICATE, time.monotonic())
-        for measurement_id in self._subscriptions.unfinished():
+        for measurement_id in self._streams.unfinished():
             frames.append(self._subscribe_frame(measurement_id))
         return frames
 
@@ -189,7 +189,7 @@ class DfxBridge(WebSocketBridge):
             self.get_logger().warning('tls_verify is false: the server certificate was NOT '
                                       'verified')
         self._link_ready = True
-        for measurement_id in self._subscriptions.unsent():
+        for measurement_id in self._streams.unsent():
             self._send(self._subscribe_frame(measurement_id), 'subscribe request')
         if self._wakeup is not None:
             self._wakeup.set()
@@ -197,13 +197,13 @@ class DfxBridge(WebSocketBridge):
     def link_down(self, reason: str) -> None:
         """Stop the chunks; the next connection subscribes again under new IDs."""
         self._link_ready = False
-        self._subscriptions.disconnected()
+        self._streams.disconnected()
         super().link_down(reason)
 
     def _subscribe_frame(self, measurement_id: str) -> Frame:
         request_id = self._ids.next()
         self._pending.add(request_id, dfx.SUBSCRIBE_RESULTS, time.monotonic(), measurement_id)
-        self._subscriptions.sent(measurement_id, request_id)
+        self._streams.sent(measurement_id, request_id)
         return dfx.encode_subscribe(self._dialect, request_id, measurement_id)
 
     def _send(self, frame: Frame, what: str) -> None:
@@ -252,7 +252,7 @@ class DfxBridge(WebSocketBridge):
         ready_at = self._ready_at
         ready_at.pop(chunk.measurement_id, None)
         if chunk.action == dfx.LAST:
-            self._subscriptions.last_chunk(chunk.measurement_id, chunk.chunk_order)
+            self._streams.last_chunk(chunk.measurement_id, chunk.chunk_order)
         else:
             ready_at[chunk.measurement_id] = now + chunk.duration
             if len(ready_at) > MAX_PACED_MEASUREMENTS:
@@ -284,7 +284,7 @@ class DfxBridge(WebSocketBridge):
         self.stats.messages_in += 1
         pending = self._pending.pop(response.request_id)
         if pending is None:
-            measurement_id = self._subscriptions.measurement_of(response.request_id)
+            measurement_id = self._streams.measurement_of(response.request_id)
             if measurement_id is not None:
                 self._result(measurement_id, response)
             else:
@@ -305,7 +305,7 @@ class DfxBridge(WebSocketBridge):
         self._results.publish(translate.result_message(result, response.request_id,
                                                        measurement_id, self._stamp()))
         if result.chunk_order >= 0:
-            self._subscriptions.result(result.measurement_id or measurement_id,
+            self._streams.result(result.measurement_id or measurement_id,
                                        result.chunk_order)
 
     def _add_data_status(self, pending: Pending, response: Response) -> None:
@@ -316,7 +316,7 @@ class DfxBridge(WebSocketBridge):
         self._counts['error_statuses'] += 1
         where = f'chunk {pending.chunk_order} of measurement {excerpt(pending.measurement_id)}'
         if body.error_code == 'MEASUREMENT_CLOSED':
-            self._subscriptions.finish(pending.measurement_id)
+            self._streams.finish(pending.measurement_id)
             self.get_logger().warning(
                 f'{where}: MEASUREMENT_CLOSED (status {response.status}): the measurement is '
                 "closed (its time limit was reached, or it ended)", throttle_duration_sec=1.0)
@@ -328,12 +328,12 @@ class DfxBridge(WebSocketBridge):
     def _acknowledgement(self, pending: Pending, response: Response) -> None:
         measurement_id = pending.measurement_id
         if response.ok:
-            self._subscriptions.acknowledged(response.request_id)
+            self._streams.acknowledged(response.request_id)
             self._answer_waiters(measurement_id, (True, 'subscribed', response.request_id))
             return
         body = self._status_body(response, 'subscribe status')
         self._counts['error_statuses'] += 1
-        self._subscriptions.finish(measurement_id)
+        self._streams.finish(measurement_id)
         message = f'status {response.status} {excerpt(body.error_code)}'
         self.get_logger().warning(f'subscribing to {excerpt(measurement_id)} failed: {message}')
         self._answer_waiters(measurement_id, (False, message, response.request_id))
@@ -372,9 +372,9 @@ class DfxBridge(WebSocketBridge):
         self._waiters.setdefault(measurement_id, []).append(waiter)
         waiter.timer = asyncio.get_running_loop().call_later(
             self._timeout_s, self._give_up, measurement_id, waiter)
-        state = self._subscriptions.state(measurement_id)
+        state = self._streams.state(measurement_id)
         if state is None:
-            self._subscriptions.want(measurement_id)
+            self._streams.want(measurement_id)
             state = ('', False)
         request_id, acknowledged = state
         if acknowledged:
