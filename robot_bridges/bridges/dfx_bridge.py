@@ -21,6 +21,7 @@ import time
 from typing import Any, Iterable, Sequence
 from urllib.parse import urlsplit
 
+from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.task import Future
 from robot_bridges.msg import DfxChunk, DfxResult, DfxStatus
 from robot_bridges.node import params
@@ -127,7 +128,10 @@ class DfxBridge(WebSocketBridge):
         self._statuses = self.make_publisher(DfxStatus, 'add_data_status', qos)
         self._unknown = self.make_publisher(DfxStatus, 'unknown', qos)
         self.make_subscription(DfxChunk, 'chunks', self._on_chunk, qos)
-        self.make_service(DfxSubscribeResults, 'subscribe_results', self._on_subscribe)
+        # Its own group: while a call awaits its acknowledgement, the default group (chunks,
+        # timers) must stay free; the executor is still the one single-threaded executor.
+        self.make_service(DfxSubscribeResults, 'subscribe_results', self._on_subscribe,
+                          callback_group=ReentrantCallbackGroup())
 
     def _tls_context(self, url: str) -> ssl.SSLContext | None:
         ca_file = params.get(self, 'ca_file')
