@@ -32,7 +32,7 @@ def _bridge(context: LaunchContext) -> List[Action]:
 
 
 def generate_launch_description() -> LaunchDescription:
-    """The bridge, and with sim:=true the DFX simulator it then talks to."""
+    """Start the bridge, and with sim:=true the DFX simulator it then talks to."""
     default_params = PathJoinSubstitution(
         [FindPackageShare('robot_bridges'), 'config', 'dfx.yaml'])
     simulator = PathJoinSubstitution(

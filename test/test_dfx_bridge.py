@@ -47,7 +47,7 @@ def make_chunk(measurement_id: str, order: int, last: bool = False, duration: fl
 
 
 def expected_signals(payload: bytes) -> dict[str, list[float]]:
-    """The simulator's documented result values, computed here independently."""
+    """Compute the simulator's documented result values independently."""
     return {'HR_BPM': [60000.0 + zlib.crc32(payload) % 60000],
             'SNR': [len(payload) * 1000.0],
             'MEAN_BYTE': [float(sum(payload) * 1000 // len(payload))]}
@@ -230,8 +230,8 @@ def test_correlation_unknown_ids_and_timeouts(procs: Callable[..., Proc],
     for mid in ('m-a', 'm-b'):
         assert (by_chunk[(mid, 0)].status, by_chunk[(mid, 2)].status) == (200, 200)
         timed_out = by_chunk[(mid, 1)]  # the simulator never answers chunk 1
-        assert (timed_out.status, timed_out.error_code, timed_out.action) == (0, 'TIMEOUT',
-                                                                             '0506')
+        assert (timed_out.status, timed_out.error_code) == (0, 'TIMEOUT')
+        assert timed_out.action == '0506'
     unknown = ends.unknown.wait_count(4, 10)
     assert all(u.request_id.startswith('zz') and u.action == '' for u in unknown)
     assert 'nobody asked' in unknown[0].body

@@ -46,11 +46,11 @@ GOLDEN_RESULT = (
 
 def test_request_ids_are_ten_ascii_characters_and_unique() -> None:
     ids = dfx.RequestIds(random.Random(1))
-    seen = [ids.next() for _ in range(5000)]
+    seen = [ids.new() for _ in range(5000)]
     assert len(set(seen)) == len(seen)
     assert all(len(i) == 10 and i.isascii() and i.isalnum() for i in seen)
     assert seen[0][4:] == '000000' and seen[37][4:] == '000011'
-    assert dfx.RequestIds(random.Random(2)).next()[:4] != seen[0][:4]
+    assert dfx.RequestIds(random.Random(2)).new()[:4] != seen[0][:4]
 
 
 @pytest.mark.parametrize('order, last, action', [

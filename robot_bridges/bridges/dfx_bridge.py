@@ -179,7 +179,7 @@ class DfxBridge(WebSocketBridge):
         self._streams.disconnected()
         frames: list[Frame] = []
         if self._auth_action:
-            request_id = self._ids.next()
+            request_id = self._ids.new()
             frames.append(dfx.encode_authenticate(self._dialect, request_id, self._token))
             self._pending.add(request_id, dfx.AUTHENTICATE, time.monotonic())
         for measurement_id in self._streams.unfinished():
@@ -205,7 +205,7 @@ class DfxBridge(WebSocketBridge):
         super().link_down(reason)
 
     def _subscribe_frame(self, measurement_id: str) -> Frame:
-        request_id = self._ids.next()
+        request_id = self._ids.new()
         self._pending.add(request_id, dfx.SUBSCRIBE_RESULTS, time.monotonic(), measurement_id)
         self._streams.sent(measurement_id, request_id)
         return dfx.encode_subscribe(self._dialect, request_id, measurement_id)
@@ -241,7 +241,7 @@ class DfxBridge(WebSocketBridge):
             self._send_chunk(chunk)
 
     def _send_chunk(self, chunk: AddData) -> None:
-        request_id = self._ids.next()
+        request_id = self._ids.new()
         try:
             frame = dfx.encode_add_data(self._dialect, request_id, chunk)
         except LocalProtocolError as exc:
@@ -309,8 +309,7 @@ class DfxBridge(WebSocketBridge):
         self._results.publish(translate.result_message(result, response.request_id,
                                                        measurement_id, self._stamp()))
         if result.chunk_order >= 0:
-            self._streams.result(result.measurement_id or measurement_id,
-                                       result.chunk_order)
+            self._streams.result(result.measurement_id or measurement_id, result.chunk_order)
 
     def _add_data_status(self, pending: Pending, response: Response) -> None:
         body = self._status_body(response, 'add-data status')
@@ -323,7 +322,7 @@ class DfxBridge(WebSocketBridge):
             self._streams.finish(pending.measurement_id)
             self.get_logger().warning(
                 f'{where}: MEASUREMENT_CLOSED (status {response.status}): the measurement is '
-                "closed (its time limit was reached, or it ended)", throttle_duration_sec=1.0)
+                'closed (its time limit was reached, or it ended)', throttle_duration_sec=1.0)
         else:
             self.get_logger().warning(
                 f'{where}: status {response.status} {excerpt(body.error_code)}',

@@ -170,7 +170,7 @@ class RequestIds:
         self._prefix = ''.join(rng.choice(ID_ALPHABET) for _ in range(ID_LENGTH - 6))
         self._counter: Iterator[int] = itertools.count()
 
-    def next(self) -> str:
+    def new(self) -> str:
         """Return the next ID."""
         number = next(self._counter) % 36**6
         digits = ''

@@ -231,7 +231,7 @@ class DfxSim:
         self._answer_add_data(connection, dialect, request_id, chunk, measurement)
         if early:
             self.early += 1
-            _log.warning('measurement %s chunk %d arrived early (before the previous chunk\'s '
+            _log.warning("measurement %s chunk %d arrived early (before the previous chunk's "
                          'duration passed): not processed', excerpt(chunk.measurement_id),
                          chunk.chunk_order)
         else:

@@ -58,7 +58,7 @@ def unknown_message(response: Response, stamp: Time) -> DfxStatus:
 
 def result_message(result: Result, request_id: str, measurement_id: str,
                    stamp: Time) -> DfxResult:
-    """Build the results message; ``measurement_id`` is the subscribed one, if the body has none."""
+    """Build the results message; ``measurement_id`` (subscribed) if the body names none."""
     msg = DfxResult(
         measurement_id=result.measurement_id or measurement_id,
         chunk_order=result.chunk_order, request_id=request_id, error_code=result.error_code,
