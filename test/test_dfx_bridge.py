@@ -122,9 +122,10 @@ def test_measurement_end_to_end(procs: Callable[..., Proc], ros: ProbeNode,
             for s in statuses] == [(n, 200, 'OK', '0506', 'meas-1') for n in range(3)]
     assert len({s.request_id for s in statuses} | {answer.request_id}) == 4
     assert json.loads(statuses[1].body) == {'ID': 'meas-1', 'ChunkOrder': 1}
-    values = diagnostics.wait(f'{ns}/dfx_bridge', lambda v: v['pending_requests'] == '0')
     # The last result finished the measurement: nothing to subscribe again.
-    assert values['subscriptions'] == '0' and values['unknown_responses'] == '0'
+    values = diagnostics.wait(f'{ns}/dfx_bridge', lambda v: v['pending_requests'] == '0' and
+                              v['subscriptions'] == '0')
+    assert values['unknown_responses'] == '0'
     assert 'arrived early' not in sim.output and 'refused' not in sim.output
     assert len(ends.unknown) == 0
     assert bridge.returncode is None and 'Traceback' not in bridge.output
