@@ -20,6 +20,7 @@ NODE_CLASSES = {
     'victor_mic_bridge': 'robot_bridges.bridges.victor_mic_bridge:VictorMicBridge',
     'webviz_bridge': 'robot_bridges.bridges.webviz_bridge:WebVizBridge',
     'reachy_bridge': 'robot_bridges.bridges.reachy_bridge:ReachyBridge',
+    'dfx_bridge': 'robot_bridges.bridges.dfx_bridge:DfxBridge',
 }
 
 

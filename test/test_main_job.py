@@ -1,14 +1,18 @@
 """The README's main job runs every simulator and bridge and shows traffic both ways."""
 
+import os
 import subprocess
 import sys
 import tempfile
+
+DFX_TOKEN = 'main-job-dfx-token-4f3e2d1c'
 
 
 def test_main_job_shows_traffic_in_both_directions_and_stops_cleanly() -> None:
     result = subprocess.run(
         [sys.executable, '-m', 'robot_bridges.tools.main_job', '--duration', '14'],
-        cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=90)
+        cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=90,
+        env={**os.environ, 'DFX_TOKEN': DFX_TOKEN})
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
     assert 'Traceback' not in out
@@ -20,3 +24,6 @@ def test_main_job_shows_traffic_in_both_directions_and_stops_cleanly() -> None:
     assert '[/robot_chat/connected] data=True' in out and '[/victor/connected] data=True' in out
     assert '/reachy/reachy_bridge: connected' in out              # reachy_sim is syncing
     assert 'r_elbow_pitch goal' in out and 'left eye' in out and 'frames/s' in out
+    assert '[/dfx/results] measurement_id=demo-measurement-1' in out    # chunks -> DFX -> ROS
+    assert 'subscribe_results demo-measurement-1 -> success=True' in out
+    assert DFX_TOKEN not in out

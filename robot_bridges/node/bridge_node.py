@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import inspect
 import time
 from typing import Any, Callable, Iterable
 
@@ -201,19 +202,32 @@ class BridgeNode(LifecycleNode):
 
         An exception from ``callback`` is counted and logged, and the caller gets the
         response with ``success`` false and the reason in ``message`` (where it has them).
+        ``callback`` may be a coroutine function: the executor runs it as a task, so it can
+        await an rclpy Future that the loop completes (:meth:`LoopThread.to_executor`)
+        while other callbacks keep running.
         """
+        def rejected(exc: Exception, response: Any) -> Any:
+            reason = cut(f'rejected a request on {name}: {describe_exception(exc)}')
+            self.count_bad_input(reason)
+            if hasattr(response, 'success'):
+                response.success = False
+            if hasattr(response, 'message'):
+                response.message = redact(reason, self.secrets)
+            return response
+
         def guarded(request: Any, response: Any) -> Any:
             try:
                 return callback(request, response)
             except Exception as exc:  # noqa: B902 - user input must not end the executor
-                reason = cut(f'rejected a request on {name}: {describe_exception(exc)}')
-                self.count_bad_input(reason)
-                if hasattr(response, 'success'):
-                    response.success = False
-                if hasattr(response, 'message'):
-                    response.message = redact(reason, self.secrets)
-                return response
-        service = self.create_service(srv_type, name, guarded, **kwargs)
+                return rejected(exc, response)
+
+        async def guarded_async(request: Any, response: Any) -> Any:
+            try:
+                return await callback(request, response)
+            except Exception as exc:  # noqa: B902 - user input must not end the executor
+                return rejected(exc, response)
+        handler = guarded_async if inspect.iscoroutinefunction(callback) else guarded
+        service = self.create_service(srv_type, name, handler, **kwargs)
         self._entities.append(service)
         return service
 

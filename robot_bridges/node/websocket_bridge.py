@@ -8,7 +8,8 @@ closes it for the lifecycle, and queues frames from the executor thread onto the
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+import ssl
+from typing import Callable, Iterable, Mapping, Sequence
 
 from robot_bridges.node import params
 from robot_bridges.node.bridge_node import BridgeNode
@@ -39,12 +40,22 @@ class WebSocketBridge(BridgeNode):
                        'largest frame sent.', min_value=64 * 1024, max_value=1 << 31)
 
     def setup_client(self, url: str, *, max_message_bytes: int, outbox_size: int = 100,
-                     hello: Callable[[], Sequence[Frame]] = tuple) -> None:
-        """Create the client (call from setup); raises ValueError for an unusable URL."""
+                     hello: Callable[[], Sequence[Frame]] = tuple,
+                     headers: Mapping[str, str] | None = None,
+                     subprotocols: Sequence[str] = (),
+                     ssl_context: ssl.SSLContext | None = None) -> None:
+        """
+        Create the client (call from setup); raises ValueError for an unusable URL.
+
+        ``headers`` go on every upgrade request; a secret among them (a bearer token) must
+        be added to :attr:`secrets` by the caller, after this call.
+        """
         self.secrets = url_secrets(url)
         check_url(url)
         config = WebSocketClientConfig(
             url=url, backoff=self.backoff(), max_message_bytes=max_message_bytes,
+            headers=dict(headers or {}), subprotocols=tuple(subprotocols),
+            ssl_context=ssl_context,
             ping_interval_s=params.get(self, 'ping_interval_s'),
             ping_timeout_s=params.get(self, 'ping_timeout_s'),
             max_send_buffer_bytes=params.get(self, 'max_send_buffer_bytes'))

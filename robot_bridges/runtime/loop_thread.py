@@ -9,7 +9,8 @@ An asyncio event loop runs in its own daemon thread next to the rclpy executor.
 * asyncio -> rclpy: code on the loop publishes with ``Publisher.publish``, which rcl documents
   as thread-safe; that keeps the hot path (frame -> message -> publish) free of a thread hop.
   Anything else that must run on the executor goes through :meth:`LoopThread.to_executor`
-  (``Executor.create_task``).
+  (``Executor.create_task``); an rclpy Future that a coroutine callback awaits is completed
+  with :meth:`LoopThread.complete`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import threading
 from typing import Any, Callable, Coroutine, TypeVar
 
 from rclpy.executors import Executor
+from rclpy.task import Future
 
 T = TypeVar('T')
 
@@ -55,6 +57,19 @@ class LoopThread:
     def to_executor(executor: Executor, callback: Callable[[], Any]) -> None:
         """Run ``callback`` on the rclpy executor's thread (from the loop or anywhere)."""
         executor.create_task(callback)
+
+    @staticmethod
+    def complete(executor: Executor, future: Future[T], value: T) -> None:
+        """
+        Set an rclpy Future's result from the loop and wake the executor.
+
+        A coroutine callback awaiting ``future`` (an ``async def`` service callback) then
+        resumes on the executor at once: the executor re-runs waiting tasks only when
+        something wakes it, and a result set by a task it runs itself wakes nothing.
+        ``Future.set_result`` holds the future's lock; the wake is a guard condition trigger.
+        """
+        future.set_result(value)
+        executor.wake()
 
     def stop(self, timeout: float = 1.0) -> None:
         """Cancel whatever still runs on the loop, stop it and join its thread."""

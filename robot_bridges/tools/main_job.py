@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 from pathlib import Path
+import secrets
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from robot_bridges.msg import RobotChatMessage
 from robot_bridges.node.qos import reliable
 from robot_bridges.srv import CompileMicResults
 from robot_bridges.tools.reachy_driver import ReachyDriver
+from robot_bridges.tools.dfx_driver import DfxDemoDriver
 from robot_bridges.tools.topic_echo import TopicEcho
 from std_srvs.srv import SetBool
 
@@ -42,6 +44,8 @@ PROCESSES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ('webviz-bridge', 'webviz_bridge', ()),
     ('reachy-bridge', 'reachy_bridge', ()),
     ('reachy-sim', 'reachy_sim', ('--rate', '60')),  # a Unity frame rate
+    ('dfx-sim', 'dfx_sim', ('--port', '9080', '--processing-delay-s', '1.0')),
+    ('dfx-bridge', 'dfx_bridge', ('--ros-args', '-p', 'url:=ws://127.0.0.1:9080')),
 )
 
 
@@ -116,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help='printed lines per second per topic')
     args = parser.parse_args(argv)
 
+    # The DFX simulator and bridge read the same token from the environment (never a
+    # command line); a fresh one per run unless the caller set one.
+    os.environ.setdefault('DFX_TOKEN', f'demo-{secrets.token_hex(12)}')
     children: list[Child] = []
     rclpy.init(args=[])
     executor = MultiThreadedExecutor(num_threads=2)
@@ -123,12 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for label, exe, exe_args in PROCESSES:
             children.append(Child(label, exe, exe_args))
-        executor.add_node(TopicEcho(['/robot_chat', '/victor'], args.max_rate,
+        executor.add_node(TopicEcho(['/robot_chat', '/victor', '/dfx'], args.max_rate,
                                     lambda line: print(f'{"ros":>17} | {line}', flush=True)))
         executor.add_node(DemoDriver())
         # Reachy's topics are printed by its driver (goals against present positions).
         executor.add_node(ReachyDriver(lambda line: print(f'{"reachy":>17} | {line}',
                                                           flush=True)))
+        executor.add_node(DfxDemoDriver())
         while rclpy.ok() and (stop_at is None or time.monotonic() < stop_at):
             executor.spin_once(timeout_sec=0.2)
             if any(child.popen.poll() is not None for child in children):

@@ -1,0 +1,50 @@
+"""
+Launch the DFX API bridge, optionally with the simulator standing in for the API.
+
+    DFX_TOKEN=<token> ros2 launch robot_bridges dfx.launch.py
+    ros2 launch robot_bridges dfx.launch.py params_file:=/path/to/my_dfx.yaml
+    DFX_TOKEN=demo ros2 launch robot_bridges dfx.launch.py sim:=true   # simulator on :9080
+
+The token comes from the environment (``DFX_TOKEN``) or ``params_file``; never put it on a
+command line. With ``sim:=true`` the simulator (plain ws on 127.0.0.1:9080, the same
+DFX_TOKEN) is started and the bridge's ``url`` points at it.
+"""
+
+from typing import List
+
+from launch import LaunchContext, LaunchDescription
+from launch.action import Action
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackagePrefix, FindPackageShare
+
+SIM_URL = 'ws://127.0.0.1:9080'
+
+
+def _bridge(context: LaunchContext) -> List[Action]:
+    sim = LaunchConfiguration('sim').perform(context).lower() in ('true', '1', 'yes')
+    parameters = [LaunchConfiguration('params_file')] + ([{'url': SIM_URL}] if sim else [])
+    return [Node(package='robot_bridges', executable='dfx_bridge',
+                 namespace=LaunchConfiguration('namespace'), parameters=parameters,
+                 output='screen', emulate_tty=True)]
+
+
+def generate_launch_description() -> LaunchDescription:
+    """Start the bridge, and with sim:=true the DFX simulator it then talks to."""
+    default_params = PathJoinSubstitution(
+        [FindPackageShare('robot_bridges'), 'config', 'dfx.yaml'])
+    simulator = PathJoinSubstitution(
+        [FindPackagePrefix('robot_bridges'), 'lib', 'robot_bridges', 'dfx_sim'])
+    return LaunchDescription([
+        DeclareLaunchArgument('namespace', default_value='dfx',
+                              description='Namespace of the node.'),
+        DeclareLaunchArgument('params_file', default_value=default_params,
+                              description='YAML parameters of the node.'),
+        DeclareLaunchArgument('sim', default_value='false',
+                              description='Also start dfx_sim on 127.0.0.1:9080 and use it.'),
+        ExecuteProcess(cmd=[simulator, '--port', '9080'], output='screen',
+                       condition=IfCondition(LaunchConfiguration('sim'))),
+        OpaqueFunction(function=_bridge),
+    ])

@@ -1,0 +1,261 @@
+"""The DFX protocol module against golden frames of both dialects (no sockets)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from hypothesis import given, settings, strategies as st
+import pytest
+from robot_bridges.protocols import dfx
+from robot_bridges.protocols.dfx import (AddData, Authenticate, BadRequest, LocalProtocolError,
+                                         RemoteProtocolError, Response, SubscribeResults)
+from robot_bridges.protocols.dfx_pending import PendingRequests, Subscriptions
+from robot_bridges.protocols.dfx_proto import adddata_pb2, subscribe_pb2
+
+CHUNK = AddData('m1', 0, dfx.FIRST, 5, 20, 15.0, b'\x01\x02', b'{}')
+
+# Written out by hand from the protobuf wire format (field number << 3 | wire type).
+GOLDEN_V1_ADD_DATA = (
+    b'0506' b'abcd000001'
+    b'\x0a\x04\x0a\x02m1'               # Params { ID: "m1" }
+    b'\x12\x0eFIRST::PROCESS'           # Action
+    # ChunkOrder 0: the proto3 default, not written
+    b'\x20\x05'                         # StartTime 5
+    b'\x28\x14'                         # EndTime 20
+    b'\x35\x00\x00\x70\x41'             # Duration 15.0 (float32, little-endian)
+    b'\x3a\x02\x01\x02'                 # Payload
+    b'\x42\x02{}')                      # Meta
+GOLDEN_V1_SUBSCRIBE = b'0510abcd000002\x0a\x04\x0a\x02m1\x12\x0aabcd000002'
+GOLDEN_V2_ADD_DATA = (
+    '0506abcd000001{"Params":{"ID":"m1"},"Action":"FIRST::PROCESS","ChunkOrder":0,'
+    '"StartTime":5,"EndTime":20,"Duration":15.0,"Payload":"AQI=","Meta":"e30="}')
+GOLDEN_V2_SUBSCRIBE = '0510abcd000002{"Params":{"ID":"m1"},"RequestID":"abcd000002"}'
+GOLDEN_V2_AUTH = '0718abcd000003{"Token":"s3cr3t-token"}'
+
+GOLDEN_ACK = b'abcd000002200'
+GOLDEN_V1_STATUS = b'abcd000001200\x0a\x02m1\x10\x03'  # DataResponse { ID: "m1", ChunkOrder: 3 }
+GOLDEN_V2_STATUS = b'abcd000001200{"ID":"m1","ChunkOrder":3}'
+GOLDEN_CLOSED = (b'abcd000009400{"Code":"MEASUREMENT_CLOSED",'
+                 b'"Errors":["the measurement time limit was reached"]}')
+GOLDEN_RESULT = (
+    b'abcd000002200{"RequestID":"abcd000002","MeasurementDataID":"m1:3",'
+    b'"Error":{"Code":"OK"},"Multiplier":1000,'
+    b'"Channels":{"HR_BPM":{"Data":[72000,72500],"Notes":[]},"SNR":{"Data":[1.5]}}}')
+
+
+def test_request_ids_are_ten_ascii_characters_and_unique() -> None:
+    ids = dfx.RequestIds(random.Random(1))
+    seen = [ids.new() for _ in range(5000)]
+    assert len(set(seen)) == len(seen)
+    assert all(len(i) == 10 and i.isascii() and i.isalnum() for i in seen)
+    assert seen[0][4:] == '000000' and seen[37][4:] == '000011'
+    assert dfx.RequestIds(random.Random(2)).new()[:4] != seen[0][:4]
+
+
+@pytest.mark.parametrize('order, last, action', [
+    (0, False, dfx.FIRST), (1, False, dfx.CHUNK), (7, True, dfx.LAST), (0, True, dfx.LAST)])
+def test_chunk_action_is_derived(order: int, last: bool, action: str) -> None:
+    assert dfx.chunk_action(order, last) == action
+
+
+def test_v1_requests_equal_the_golden_frames_and_decode_with_the_proto() -> None:
+    frame = dfx.encode_add_data(dfx.PROTOBUF, 'abcd000001', CHUNK)
+    assert frame == GOLDEN_V1_ADD_DATA
+    decoded = adddata_pb2.DataRequest.FromString(frame[14:])
+    assert (decoded.Params.ID, decoded.Action, decoded.ChunkOrder, decoded.StartTime,
+            decoded.EndTime, decoded.Duration, decoded.Payload, decoded.Meta) == (
+        'm1', 'FIRST::PROCESS', 0, 5, 20, 15.0, b'\x01\x02', b'{}')
+    frame = dfx.encode_subscribe(dfx.PROTOBUF, 'abcd000002', 'm1')
+    assert frame == GOLDEN_V1_SUBSCRIBE
+    subscribe = subscribe_pb2.SubscribeResultsRequest.FromString(frame[14:])
+    assert (subscribe.Params.ID, subscribe.RequestID) == ('m1', 'abcd000002')
+
+
+def test_v2_requests_equal_the_golden_frames() -> None:
+    assert dfx.encode_add_data(dfx.JSON, 'abcd000001', CHUNK) == GOLDEN_V2_ADD_DATA
+    assert dfx.encode_subscribe(dfx.JSON, 'abcd000002', 'm1') == GOLDEN_V2_SUBSCRIBE
+    assert dfx.encode_authenticate(dfx.JSON, 'abcd000003', 's3cr3t-token') == GOLDEN_V2_AUTH
+    with pytest.raises(LocalProtocolError):
+        dfx.encode_authenticate(dfx.PROTOBUF, 'abcd000003', 's3cr3t-token')
+    assert 's3cr3t' not in repr(Authenticate('s3cr3t-token'))
+
+
+@pytest.mark.parametrize('dialect, frames', [
+    (dfx.PROTOBUF, (GOLDEN_V1_ADD_DATA, GOLDEN_V1_SUBSCRIBE)),
+    (dfx.JSON, (GOLDEN_V2_ADD_DATA, GOLDEN_V2_SUBSCRIBE))])
+def test_the_simulator_side_parses_the_golden_requests(dialect: str, frames: tuple) -> None:
+    add, subscribe = (dfx.parse_request(dialect, frame) for frame in frames)
+    assert (add.action, add.request_id, add.body) == ('0506', 'abcd000001', CHUNK)
+    assert (subscribe.action, subscribe.request_id, subscribe.body) == (
+        '0510', 'abcd000002', SubscribeResults('m1', 'abcd000002'))
+
+
+def test_golden_responses_parse_in_both_dialects() -> None:
+    assert dfx.parse_response(GOLDEN_ACK) == Response('abcd000002', 200, b'')
+    assert dfx.encode_response('abcd000002', 200) == GOLDEN_ACK
+    v1 = dfx.parse_status_body(dfx.PROTOBUF, dfx.parse_response(GOLDEN_V1_STATUS))
+    v2 = dfx.parse_status_body(dfx.JSON, dfx.parse_response(GOLDEN_V2_STATUS))
+    for status in (v1, v2):
+        assert (status.error_code, status.measurement_id, status.chunk_order) == ('OK', 'm1', 3)
+        assert json.loads(status.text) == {'ID': 'm1', 'ChunkOrder': 3}
+    assert GOLDEN_V1_STATUS == dfx.encode_response(
+        'abcd000001', 200, dfx.data_response_body(dfx.PROTOBUF, 'm1', 3))
+    assert GOLDEN_V2_STATUS == dfx.encode_response(
+        'abcd000001', 200, dfx.data_response_body(dfx.JSON, 'm1', 3))
+    closed = dfx.parse_response(GOLDEN_CLOSED)
+    assert (closed.request_id, closed.status, closed.ok) == ('abcd000009', 400, False)
+    for dialect in dfx.DIALECTS:
+        assert dfx.parse_status_body(dialect, closed).error_code == 'MEASUREMENT_CLOSED'
+    unnamed = Response('abcd000009', 405, b'\x00\x01')
+    assert dfx.parse_status_body(dfx.PROTOBUF, unnamed).error_code == 'HTTP_405'
+
+
+@pytest.mark.parametrize('dialect', dfx.DIALECTS)
+def test_result_chunks_parse(dialect: str) -> None:
+    result = dfx.parse_result(dialect, dfx.parse_response(GOLDEN_RESULT))
+    assert (result.measurement_id, result.chunk_order, result.error_code, result.multiplier) == (
+        'm1', 3, 'OK', 1000.0)
+    assert [(s.name, s.data) for s in result.signals] == [
+        ('HR_BPM', (72000.0, 72500.0)), ('SNR', (1.5,))]
+    assert result.json == GOLDEN_RESULT[13:].decode() and result.raw == b''
+
+
+def test_a_v1_result_that_is_not_json_is_kept_raw_and_v2_rejects_it() -> None:
+    response = Response('abcd000002', 200, b'\x08\x96\x01 binary')
+    result = dfx.parse_result(dfx.PROTOBUF, response)
+    assert (result.raw, result.json, result.chunk_order) == (response.body, '', -1)
+    with pytest.raises(RemoteProtocolError, match='not JSON|not UTF-8'):
+        dfx.parse_result(dfx.JSON, response)
+
+
+@pytest.mark.parametrize('frame, reason', [
+    (b'abcd00000', 'short frame'),
+    (b'abcd0\xc3\xa90000200', 'not printable ASCII'),
+    ('abcdé00000200', 'not printable ASCII'),
+    (b'abcd000001 2x', 'not 3 digits'),
+    (b'abcd000001OK!', 'not 3 digits'),
+])
+def test_bad_response_frames_raise_remote_errors(frame: bytes | str, reason: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=reason):
+        dfx.parse_response(frame)
+
+
+@pytest.mark.parametrize('dialect, body, reason', [
+    (dfx.PROTOBUF, b'\x0a\x05m1', 'not a valid DataResponse'),  # truncated string
+    (dfx.PROTOBUF, b'\xff\xff\xff', 'not a valid DataResponse'),
+    (dfx.JSON, b'{"ID": "m1", ', 'not JSON'),
+    (dfx.JSON, b'[1]', 'not an object'),
+])
+def test_broken_status_bodies_raise_remote_errors(dialect: str, body: bytes, reason: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=reason):
+        dfx.parse_status_body(dialect, Response('abcd000001', 200, body))
+
+
+@pytest.mark.parametrize('body, reason', [
+    (b'{"Channels": []}', 'not an object'),
+    (b'{"Channels": {"HR": {"Data": ["x"]}}}', 'numeric'),
+    (b'{"MeasurementDataID": "m1:x"}', 'chunk number'),
+    (b'{"Multiplier": "2"}', 'wrong type'),
+])
+def test_broken_results_raise_remote_errors(body: bytes, reason: str) -> None:
+    with pytest.raises(RemoteProtocolError, match=reason):
+        dfx.parse_result(dfx.JSON, Response('abcd000002', 200, body))
+
+
+@pytest.mark.parametrize('chunk, reason', [
+    (AddData('', 0, dfx.FIRST, 0, 1, 1.0, b'x'), 'empty'),
+    (AddData('m\n1', 0, dfx.FIRST, 0, 1, 1.0, b'x'), 'not printable'),
+    (AddData('m1', 2**32, dfx.CHUNK, 0, 1, 1.0, b'x'), 'ChunkOrder'),
+    (AddData('m1', 1, 'NEXT', 0, 1, 1.0, b'x'), 'Action'),
+    (AddData('m1', 1, dfx.CHUNK, 0, 1, float('nan'), b'x'), 'Duration'),
+])
+def test_invalid_requests_raise_local_errors(chunk: AddData, reason: str) -> None:
+    for dialect in dfx.DIALECTS:
+        with pytest.raises(LocalProtocolError, match=reason):
+            dfx.encode_add_data(dialect, 'abcd000001', chunk)
+    with pytest.raises(LocalProtocolError, match='request ID'):
+        dfx.encode_subscribe(dfx.JSON, 'short', 'm1')
+
+
+@pytest.mark.parametrize('dialect, frame, request_id, reason', [
+    (dfx.JSON, '0506abc', '', 'short request'),
+    (dfx.JSON, '9999abcd000001{}', 'abcd000001', 'unknown action'),
+    (dfx.JSON, '0506abcd000001{"Params":{"ID":"m1"},"Action":"FIRST::PROCESS"}', 'abcd000001',
+     'integer'),
+    (dfx.JSON, GOLDEN_V2_ADD_DATA.replace('AQI=', 'A!I='), 'abcd000001', 'base64'),
+    (dfx.PROTOBUF, b'0506abcd000001\xff\xff', 'abcd000001', 'not a valid DataRequest'),
+    (dfx.PROTOBUF, GOLDEN_V2_AUTH.encode(), 'abcd000003', 'json dialect'),
+])
+def test_bad_requests_name_their_id(dialect: str, frame: str | bytes, request_id: str,
+                                    reason: str) -> None:
+    with pytest.raises(BadRequest, match=reason) as caught:
+        dfx.parse_request(dialect, frame)
+    assert caught.value.request_id == request_id
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=80), st.sampled_from(dfx.DIALECTS))
+def test_any_received_bytes_raise_only_remote_errors(data: bytes, dialect: str) -> None:
+    for frame in (data, b'abcd000001200' + data, b'abcd000001400' + data):
+        try:
+            response = dfx.parse_response(frame)
+            dfx.parse_status_body(dialect, response)
+            dfx.parse_result(dialect, response)
+        except RemoteProtocolError:
+            pass
+        for request in (data, b'0506abcd000001' + data, b'0510abcd000002' + data):
+            try:
+                dfx.parse_request(dialect, request)
+            except RemoteProtocolError:
+                pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_any_received_text_raises_only_remote_errors(text: str) -> None:
+    for frame in (text, 'abcd000001200' + text, '0506abcd000001' + text):
+        try:
+            dfx.parse_result(dfx.JSON, dfx.parse_response(frame))
+        except RemoteProtocolError:
+            pass
+        try:
+            dfx.parse_request(dfx.JSON, frame)
+        except RemoteProtocolError:
+            pass
+
+
+def test_pending_requests_match_by_id_and_expire_in_order() -> None:
+    pending = PendingRequests(timeout_s=10.0, limit=3)
+    pending.add('a', dfx.ADD_DATA, 0.0, 'm1', 0)
+    pending.add('b', dfx.SUBSCRIBE_RESULTS, 1.0, 'm1')
+    pending.add('c', dfx.ADD_DATA, 2.0, 'm1', 1)
+    evicted = pending.add('d', dfx.ADD_DATA, 3.0, 'm1', 2)
+    assert evicted is not None and evicted.request_id == 'a'
+    assert pending.pop('zzz') is None
+    found = pending.pop('c')
+    assert found is not None and (found.action, found.chunk_order) == (dfx.ADD_DATA, 1)
+    assert pending.expire(10.9) == []
+    assert [p.request_id for p in pending.expire(13.0)] == ['b', 'd']
+    assert len(pending) == 0
+
+
+def test_subscriptions_follow_reconnects_and_finish_on_the_last_result() -> None:
+    subscriptions = Subscriptions(limit=2)
+    subscriptions.want('m1')
+    subscriptions.sent('m1', 'id00000001')
+    assert subscriptions.acknowledged('id00000001') == 'm1'
+    assert subscriptions.measurement_of('id00000001') == 'm1'
+    subscriptions.disconnected()
+    assert subscriptions.measurement_of('id00000001') is None
+    assert subscriptions.unfinished() == ['m1']
+    subscriptions.sent('m1', 'id00000002')
+    subscriptions.last_chunk('m1', 2)
+    assert not subscriptions.result('m1', 1)
+    assert subscriptions.result('m1', 2)
+    # Finished: not subscribed again, but late results on this connection still match.
+    assert subscriptions.unfinished() == [] and subscriptions.measurement_of('id00000002') == 'm1'
+    assert subscriptions.state('m1') is None
+    for mid in ('m2', 'm3', 'm4'):
+        subscriptions.want(mid)
+    assert subscriptions.unfinished() == ['m3', 'm4']
