@@ -28,8 +28,8 @@ from rclpy.node import Node
 from robot_bridges.msg import RobotChatMessage
 from robot_bridges.node.qos import reliable
 from robot_bridges.srv import CompileMicResults
-from robot_bridges.tools.reachy_driver import ReachyDriver
 from robot_bridges.tools.dfx_driver import DfxDemoDriver
+from robot_bridges.tools.reachy_driver import ReachyDriver
 from robot_bridges.tools.topic_echo import TopicEcho
 from std_srvs.srv import SetBool
 
