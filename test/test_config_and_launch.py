@@ -19,6 +19,7 @@ NODE_CLASSES = {
     'robot_chat_bridge': 'robot_bridges.bridges.robot_chat_bridge:RobotChatBridge',
     'victor_mic_bridge': 'robot_bridges.bridges.victor_mic_bridge:VictorMicBridge',
     'webviz_bridge': 'robot_bridges.bridges.webviz_bridge:WebVizBridge',
+    'letsrobot_bridge': 'robot_bridges.bridges.letsrobot_bridge:LetsRobotBridge',
 }
 
 

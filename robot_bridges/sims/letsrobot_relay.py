@@ -223,6 +223,8 @@ class RelaySink:
                 session.checker.feed(chunk)
                 if record is not None:
                     record.write(chunk)
+        except ConnectionError:
+            pass  # the streamer went away without ending its body: the session ends here
         finally:
             session.ended = time.monotonic()
             if record is not None:
