@@ -337,6 +337,8 @@ async def serve_until_signalled(args: argparse.Namespace) -> None:
     sim = await start(args.host, args.port, owner=args.owner, stream_key=args.stream_key,
                       record_dir=Path(args.record) if args.record else None,
                       audience_on=not args.quiet_audience)
+    for route, fault in args.discovery_fault:
+        sim.faults[route] = fault
     print(f'letsrobot_sim: listening on {sim.url()}', flush=True)
     params = ' '.join(f'-p {k}:={v}' for k, v in sim.bridge_parameters().items())
     print(f'letsrobot_sim: bridge parameters: {params} (and the stream_key given with '
@@ -359,10 +361,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help='write every received stream to DIR/<video|audio>-*.ts')
     parser.add_argument('--quiet-audience', action='store_true',
                         help='no scripted commands and chat; only what /sim/emit sends')
+    parser.add_argument('--discovery-fault', metavar='ROUTE:FAULT', action='append',
+                        default=[], type=_route_fault,
+                        help=f'answer ROUTE ({", ".join(ROUTES)}) with FAULT '
+                             f'({", ".join(FAULTS)}) from the start (repeatable)')
     args = parser.parse_args(argv)
     if not 0 <= args.port <= 65535 - 6:
         parser.error('--port must be in 0..65529')
     return args
+
+
+def _route_fault(text: str) -> tuple[str, str]:
+    route, _, fault = text.partition(':')
+    if route not in ROUTES or fault not in FAULTS:
+        raise argparse.ArgumentTypeError(f'expected ROUTE:FAULT, ROUTE one of {ROUTES}, '
+                                         f'FAULT one of {FAULTS}')
+    return route, fault
 
 
 def main(argv: Sequence[str] | None = None) -> int:
