@@ -23,6 +23,8 @@ from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.subprocess_supervisor import SubprocessSupervisor
 
 STOP_TIMEOUT_S = 0.4
+# The stderr lines of an ended ffmpeg that reach the log and diagnostics (redacted).
+TAIL_LINES = 3
 
 
 class StreamListener(Protocol):
@@ -107,10 +109,10 @@ class Stream:
 
     def _exited(self, reason: str) -> None:
         assert self._supervisor is not None
-        tail = self._supervisor.last_error
-        self.last_error = tail.splitlines()[-1] if tail else reason
+        tail = self._supervisor.last_error.splitlines()[-TAIL_LINES:]
+        self.last_error = ' | '.join(tail) if tail else reason
         self._listener.stream_changed(self.kind, False)
-        self._listener.stream_failed(self.kind, reason)
+        self._listener.stream_failed(self.kind, f'{reason.partition(":")[0]}: {self.last_error}')
 
 
 class _Listener:
