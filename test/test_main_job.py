@@ -18,3 +18,6 @@ def test_main_job_shows_traffic_in_both_directions_and_stops_cleanly() -> None:
     assert 'compile_results -> ' in out and 'success=True' in out
     assert '[/victor/webviz/observedobjects]' in out or '[/victor/webviz/intents]' in out
     assert '[/robot_chat/connected] data=True' in out and '[/victor/connected] data=True' in out
+    assert '[/letsrobot/command]' in out and '[/letsrobot/chat]' in out
+    assert 'letsrobot_sim: video relay: valid MPEG-1' in out
+    assert 'letsrobot_sim: audio relay: valid MP2' in out

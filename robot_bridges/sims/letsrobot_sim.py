@@ -51,6 +51,7 @@ FAULTS = ('none', 'status', 'not_json', 'missing', 'mistyped', 'port_range')
 DEFAULT_STREAM_KEY = 'sim-stream-key'
 DEFAULT_OWNER = 'sim_owner'
 AUDIENCE_STEP_S = 0.5
+REPORT_PERIOD_S = 5.0
 _log = logging.getLogger('letsrobot_sim')
 
 
@@ -154,6 +155,7 @@ class LetsRobotSim:
             self.ports[name] = int(runner.addresses[0][1])
         if self.audience_on:
             self._tasks.append(asyncio.create_task(self._play()))
+        self._tasks.append(asyncio.create_task(self._report()))
 
     async def close(self) -> None:
         """Stop the audience, end every session and close every port."""
@@ -292,6 +294,21 @@ class LetsRobotSim:
             raise web.HTTPBadRequest(text='need "settings": {...}')
         sent = await self.emit('settings', 'robot_settings_changed', body['settings'])
         return web.json_response({'sent_to': sent})
+
+    async def _report(self) -> None:
+        """Print each relay's open stream every REPORT_PERIOD_S: is it what the site plays?"""
+        while True:
+            await asyncio.sleep(REPORT_PERIOD_S)
+            for kind, relay in self.relays.items():
+                last = relay.summary()['last']
+                if last is None or not last['open']:
+                    continue
+                what = (f'MPEG-1 {last["coded_size"][0]}x{last["coded_size"][1]}'
+                        if kind == 'video' else f'MP2, {last["mp2_frames"]} frames')
+                verdict = 'valid' if last['valid'] else 'INVALID'
+                print(f'letsrobot_sim: {kind} relay: {verdict} {what}, {last["kbps"]:.0f} '
+                      f'kbit/s over {last["seconds"]:.0f} s, {last["packets"]} packets, '
+                      f'{last["sync_errors"]} sync errors', flush=True)
 
     # -- the audience --------------------------------------------------------------------
 

@@ -39,6 +39,13 @@ PROCESSES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ('victor-engine-sim', 'victor_sim', ('--port', '8888', '--rate', '10')),
     ('victor-mic-bridge', 'victor_mic_bridge', ()),
     ('webviz-bridge', 'webviz_bridge', ()),
+    ('letsrobot-sim', 'letsrobot_sim', ('--port', '8100', '--stream-key', 'sim-stream-key')),
+    ('letsrobot-bridge', 'letsrobot_bridge', (
+        '--ros-args', '-p', 'info_server:=http://127.0.0.1:8100',
+        '-p', 'api_server:=http://127.0.0.1:8100', '-p', 'app_server:=http://127.0.0.1:8103',
+        '-p', 'user_server:=http://127.0.0.1:8104', '-p', 'robot_id:=sim_robot',
+        '-p', 'camera_id:=sim_camera', '-p', 'stream_key:=sim-stream-key',
+        '-p', 'video_source:=test', '-p', 'audio_source:=test')),
 )
 
 
@@ -120,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for label, exe, exe_args in PROCESSES:
             children.append(Child(label, exe, exe_args))
-        executor.add_node(TopicEcho(['/robot_chat', '/victor'], args.max_rate,
+        executor.add_node(TopicEcho(['/robot_chat', '/victor', '/letsrobot'], args.max_rate,
                                     lambda line: print(f'{"ros":>17} | {line}', flush=True)))
         executor.add_node(DemoDriver())
         while rclpy.ok() and (stop_at is None or time.monotonic() < stop_at):
