@@ -46,7 +46,7 @@ def _bridge(context: LaunchContext) -> List[Action]:
 
 
 def generate_launch_description() -> LaunchDescription:
-    """The bridge, optionally with the simulator standing in for LetsRobot.tv."""
+    """Start the bridge, optionally with the simulator standing in for LetsRobot.tv."""
     default_params = PathJoinSubstitution(
         [FindPackageShare('robot_bridges'), 'config', 'letsrobot.yaml'])
     simulator = PathJoinSubstitution(

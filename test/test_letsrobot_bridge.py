@@ -32,8 +32,8 @@ class Bridge:
                  sim_params: dict[str, str], **params: Any) -> None:
         self.ns = ns
         self.fqn = f'{ns}/{NODE}'
-        self.commands: Collector[LetsRobotCommand] = ros.subscribe(LetsRobotCommand,
-                                                                    f'{ns}/command')
+        self.commands: Collector[LetsRobotCommand] = ros.subscribe(
+            LetsRobotCommand, f'{ns}/command')
         self.chat: Collector[LetsRobotChat] = ros.subscribe(LetsRobotChat, f'{ns}/chat')
         self.removed: Collector[String] = ros.subscribe(String, f'{ns}/chat_removed')
         self.exclusive: Collector[String] = ros.subscribe_latched(String, f'{ns}/exclusive_user')

@@ -39,7 +39,7 @@ def test_command_robot_id_given_as_a_number() -> None:
 def test_chat_text_is_after_the_first_bracket_stripped() -> None:
     chat = letsrobot.parse_chat(json.loads(GOLDEN_CHAT))
     assert (chat.text, chat.message) == ('hello ] robot', '[alice] hello ] robot ')
-    assert (chat.id, chat.name, chat.room, chat.username_color) == (
+    assert (chat.message_id, chat.name, chat.room, chat.username_color) == (
         '59ec0a1b', 'alice', 'owner_room', '#F16B74')
     assert chat.non_global and not chat.anonymous and not chat.is_command
 
@@ -161,8 +161,8 @@ def test_settings_too_deep_or_with_a_lone_surrogate() -> None:
 
 
 def test_what_the_robot_emits() -> None:
-    assert letsrobot.video_status(True, 'cam1') == {'send_video_process_exists': True,
-                                                     'camera_id': 'cam1'}
+    assert letsrobot.video_status(True, 'cam1') == {
+        'send_video_process_exists': True, 'camera_id': 'cam1'}
     assert letsrobot.charge_state('12', False) == {'robot_id': '12', 'charging': False}
     assert letsrobot.stream_path('k/ey', 640, 480) == '/k%2Fey/640/480/'
     assert letsrobot.discovery_paths('12', '')['control'] == '/get_control_host_port/12'

@@ -496,8 +496,9 @@ class LetsRobotBridge(BridgeNode):
                                     self._url(self._found.video_port))
         video = self._streams['video']
         self._spawn(video.restart(argv, pipe_stdin=True))
+        shown = translate.display_argv(argv, self._stream_key)
         self.get_logger().info(f'video from {frame.width}x{frame.height} '
-                               f'{frame.pixel_format} frames: {translate.display_argv(argv, self._stream_key)}')
+                               f'{frame.pixel_format} frames: {shown}')
 
     def _offer(self, frame: Frame) -> None:
         if self._found is not None and self._closing is not None and \
@@ -505,7 +506,7 @@ class LetsRobotBridge(BridgeNode):
             self._feed.offer(frame)
 
     def stream_changed(self, kind: str, running: bool) -> None:
-        """An ffmpeg started or ended: update ``live`` and tell the site."""
+        """Update ``live`` and tell the site: an ffmpeg started or ended."""
         if kind != 'video':
             return
         live = self._streams['video'].running
@@ -517,7 +518,7 @@ class LetsRobotBridge(BridgeNode):
                 self._send_video_status()
 
     def stream_failed(self, kind: str, reason: str) -> None:
-        """An ffmpeg ended or could not start (the supervisor restarts it)."""
+        """Report an ffmpeg that ended or could not start (the supervisor restarts it)."""
         if self._closing is None or self._closing.is_set():
             return
         self.stats.last_error = f'{kind} ffmpeg: {redact(reason, self.secrets)}'

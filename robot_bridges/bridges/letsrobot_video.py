@@ -31,10 +31,10 @@ class StreamListener(Protocol):
     """What a :class:`Stream` tells the node (loop thread)."""
 
     def stream_changed(self, kind: str, running: bool) -> None:
-        """The stream's ffmpeg started (``running``) or ended."""
+        """Hear that the stream's ffmpeg started (``running``) or ended."""
 
     def stream_failed(self, kind: str, reason: str) -> None:
-        """The stream's ffmpeg ended or could not start; ``reason`` is redacted."""
+        """Hear that the stream's ffmpeg ended or could not start (``reason`` redacted)."""
 
 
 class Stream:
@@ -64,7 +64,7 @@ class Stream:
 
     @property
     def stdin(self) -> asyncio.StreamWriter | None:
-        """Return ffmpeg's stdin (``topic`` source) while it runs."""
+        """Return the pipe to ffmpeg's standard input (``topic`` source) while it runs."""
         return self._supervisor.stdin if self._supervisor is not None else None
 
     @property

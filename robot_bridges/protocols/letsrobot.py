@@ -108,7 +108,7 @@ def parse_port(value: Any, named: str) -> int:
         return _port_value(obj[named], named)
     if 'port' in obj:
         return _port_value(obj['port'], 'port')
-    raise RemoteProtocolError(f'answer has neither {named!r} nor \'port\': {excerpt(obj)}')
+    raise RemoteProtocolError(f"answer has neither {named!r} nor 'port': {excerpt(obj)}")
 
 
 def parse_owner(value: Any) -> str:
@@ -173,7 +173,7 @@ class Command:
 class ChatMessage:
     """One ``chat_message_with_name``; ``text`` is what follows the first ``]``, stripped."""
 
-    id: str
+    message_id: str
     name: str
     message: str
     text: str
@@ -233,7 +233,7 @@ def parse_chat(data: Any) -> ChatMessage:
     message = _string(obj, 'message', MAX_MESSAGE_CHARS)
     _, bracket, rest = message.partition(']')
     return ChatMessage(
-        id=_string(obj, '_id', MAX_NAME_CHARS, required=False),
+        message_id=_string(obj, '_id', MAX_NAME_CHARS, required=False),
         name=_string(obj, 'name', MAX_NAME_CHARS, required=False),
         message=message,
         text=(rest if bracket else message).strip(),

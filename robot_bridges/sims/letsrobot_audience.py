@@ -17,7 +17,7 @@ OTHER_ROBOT_ID = 'some-other-robot'
 
 
 def command(robot_id: str, user: str, key: str, position: str, nested: bool = False) -> Any:
-    """A command_to_robot payload; ``nested`` gives the older servers' user object."""
+    """Return a command_to_robot payload; ``nested``: the older servers' user object."""
     if nested:
         return {'robot_id': robot_id, 'command': key, 'key_position': position,
                 'user': {'username': user, 'anonymous': False}}
@@ -26,7 +26,7 @@ def command(robot_id: str, user: str, key: str, position: str, nested: bool = Fa
 
 
 def chat(robot_id: str, name: str, text: str, message_id: str) -> Any:
-    """A chat_message_with_name payload in the site's form."""
+    """Return a chat_message_with_name payload in the site's form."""
     return {'name': name, 'message': f'[{name}] {text}', 'robot_id': robot_id,
             'room': 'sim_room', 'non_global': True, 'username_color': '#F16B74',
             'anonymous': False, '_id': message_id}
@@ -40,14 +40,15 @@ def script(robot_id: str, owner: str, round_: int) -> Iterator[Step]:
 
     message_id = f'sim{round_:04d}'
     yield from press('alice', 'F')
-    yield 'chat', 'chat_message_with_name', chat(robot_id, 'alice', 'hello robot!', 'a' + message_id)
+    say = 'chat', 'chat_message_with_name'
+    yield *say, chat(robot_id, 'alice', 'hello robot!', 'a' + message_id)
     yield from press('bob', 'L', nested=True)
-    yield 'chat', 'chat_message_with_name', chat(robot_id, owner, '.exclusive bob', 'o' + message_id)
+    yield *say, chat(robot_id, owner, '.exclusive bob', 'o' + message_id)
     yield from press('alice', 'B')  # dropped by the robot: bob has exclusive control
     yield from press('bob', 'R')
     yield 'chat', 'chat_message_with_name', chat(robot_id, 'bob', 'I drive now', 'b' + message_id)
     yield 'user', 'message_removed', {'message_id': 'b' + message_id}
-    yield 'chat', 'chat_message_with_name', chat(robot_id, owner, '.exclusive off', 'p' + message_id)
+    yield *say, chat(robot_id, owner, '.exclusive off', 'p' + message_id)
     yield 'chat', 'chat_message_with_name', chat(robot_id, 'carol', '.exclusive carol',
                                                  'c' + message_id)  # not the owner: no effect
     yield 'app', 'exclusive_control', {'status': 'start', 'robot_id': robot_id, 'user': 'carol'}

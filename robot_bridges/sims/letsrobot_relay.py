@@ -34,7 +34,7 @@ class TsChecker:
     """What one MPEG-TS byte stream held; :meth:`feed` it any chunks, in order."""
 
     kind: str  # 'video' or 'audio': which stream it must carry
-    bytes: int = 0
+    byte_count: int = 0
     packets: int = 0
     sync_errors: int = 0
     stream_types: set[int] = field(default_factory=set)
@@ -52,7 +52,7 @@ class TsChecker:
 
     def feed(self, data: bytes) -> None:
         """Check every whole packet in ``data`` (plus what was left over last time)."""
-        self.bytes += len(data)
+        self.byte_count += len(data)
         pending = self._pending
         pending += data
         start = 0
@@ -172,9 +172,9 @@ class StreamSession:
         checker = self.checker
         seconds = max((self.ended or time.monotonic()) - self.started, 1e-3)
         return {
-            'valid': checker.valid, 'bytes': checker.bytes, 'packets': checker.packets,
+            'valid': checker.valid, 'bytes': checker.byte_count, 'packets': checker.packets,
             'sync_errors': checker.sync_errors, 'seconds': round(seconds, 3),
-            'kbps': round(checker.bytes * 8 / 1000 / seconds, 1),
+            'kbps': round(checker.byte_count * 8 / 1000 / seconds, 1),
             'stream_types': sorted(checker.stream_types),
             'sequence_headers': checker.sequence_headers,
             'mpeg2_extensions': checker.mpeg2_extensions,

@@ -129,9 +129,9 @@ class LetsRobotSim:
                        for kind in ('video', 'audio')}
         self.settings: dict[str, Any] = {'xres': 320, 'yres': 240, 'mic_enabled': True,
                                          'custom_panels': False}
-        self.faults = {route: 'none' for route in ROUTES}
+        self.faults = dict.fromkeys(ROUTES, 'none')
         self.port_shape = 'named'
-        self.requests = {route: 0 for route in ROUTES}
+        self.requests = dict.fromkeys(ROUTES, 0)
         self.received: deque[dict[str, Any]] = deque(maxlen=5000)
         self.ports: dict[str, int] = {}
         self.audience_steps = 0
@@ -296,7 +296,7 @@ class LetsRobotSim:
         return web.json_response({'sent_to': sent})
 
     async def _report(self) -> None:
-        """Print each relay's open stream every REPORT_PERIOD_S: is it what the site plays?"""
+        """Print each relay's open stream every REPORT_PERIOD_S: valid, size, bitrate."""
         while True:
             await asyncio.sleep(REPORT_PERIOD_S)
             for kind, relay in self.relays.items():

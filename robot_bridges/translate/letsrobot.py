@@ -44,7 +44,7 @@ def command_message(command: Command, stamp: Time, from_owner: bool) -> LetsRobo
 
 def chat_message(chat: ChatMessage, stamp: Time, from_owner: bool) -> LetsRobotChat:
     """Build the ``chat`` message."""
-    msg = LetsRobotChat(id=chat.id, name=chat.name, text=chat.text, message=chat.message,
+    msg = LetsRobotChat(id=chat.message_id, name=chat.name, text=chat.text, message=chat.message,
                         room=chat.room, non_global=chat.non_global, anonymous=chat.anonymous,
                         username_color=chat.username_color, is_command=chat.is_command,
                         from_owner=from_owner)
@@ -54,10 +54,11 @@ def chat_message(chat: ChatMessage, stamp: Time, from_owner: bool) -> LetsRobotC
 
 class ControlFilter:
     """
-    Which commands reach ROS: this robot's, and while exclusive control is on only those of
-    the exclusive user and the owner.
+    Decide which commands reach ROS, and keep the exclusive user.
 
-    The owner is compared by exact name; an empty owner (not known yet) owns nothing.
+    A command reaches ROS if it is this robot's and, while exclusive control is on, comes
+    from the exclusive user or the owner. The owner is compared by exact name; an empty
+    owner (not known yet) owns nothing.
     """
 
     def __init__(self, robot_id: str, owner: str = '') -> None:
