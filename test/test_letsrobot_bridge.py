@@ -236,6 +236,6 @@ def test_every_socket_reconnects_and_reidentifies(procs: Callable[..., Proc],
 
 
 def test_an_empty_robot_id_fails_configure_clearly(procs: Callable[..., Proc]) -> None:
-    bridge = procs(NODE, namespace='/lr_cfg', params={'robot_id': ''})
+    bridge = procs(NODE, namespace='/lr_cfg', params={'camera_id': 'cam'})  # no robot_id
     assert bridge.wait_exit(30) == 1
     assert 'robot_id is empty' in bridge.output and 'Traceback' not in bridge.output
