@@ -27,8 +27,8 @@ import tempfile
 import time
 from typing import Any, Awaitable, Callable, Protocol, Sequence, TypeVar
 
-from payload import BURST, END, PACED, WARM
 import letsrobot_case
+from payload import BURST, END, PACED, WARM
 import procs
 import robot_chat_case
 from stats import CaseResult, PathResult, table
