@@ -27,3 +27,6 @@ def test_main_job_shows_traffic_in_both_directions_and_stops_cleanly() -> None:
     assert '[/dfx/results] measurement_id=demo-measurement-1' in out    # chunks -> DFX -> ROS
     assert 'subscribe_results demo-measurement-1 -> success=True' in out
     assert DFX_TOKEN not in out
+    assert '[/letsrobot/command]' in out and '[/letsrobot/chat]' in out
+    assert 'letsrobot_sim: video relay: valid MPEG-1' in out
+    assert 'letsrobot_sim: audio relay: valid MP2' in out
