@@ -10,8 +10,8 @@ DFX_TOKEN = 'main-job-dfx-token-4f3e2d1c'
 
 def test_main_job_shows_traffic_in_both_directions_and_stops_cleanly() -> None:
     result = subprocess.run(
-        [sys.executable, '-m', 'robot_bridges.tools.main_job', '--duration', '14'],
-        cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=90,
+        [sys.executable, '-m', 'robot_bridges.tools.main_job', '--duration', '25'],
+        cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=120,
         env={**os.environ, 'DFX_TOKEN': DFX_TOKEN})
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
