@@ -1,9 +1,13 @@
 """The README's main job runs every simulator and bridge and shows traffic both ways."""
 
 import os
+import re
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 DFX_TOKEN = 'main-job-dfx-token-4f3e2d1c'
 
@@ -30,3 +34,52 @@ def test_main_job_shows_traffic_in_both_directions_and_stops_cleanly() -> None:
     assert '[/letsrobot/command]' in out and '[/letsrobot/chat]' in out
     assert 'letsrobot_sim: video relay: valid MPEG-1' in out
     assert 'letsrobot_sim: audio relay: valid MP2' in out
+
+
+def test_main_job_live_view_and_ctrl_c_within_2_s_with_nothing_left() -> None:
+    job = subprocess.Popen(
+        [sys.executable, '-m', 'robot_bridges.tools.main_job', '--live'],
+        cwd=tempfile.gettempdir(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, 'DFX_TOKEN': DFX_TOKEN, 'COLUMNS': '150'})
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(job.stdout), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(
+                f'OK {bridge}' in ANSI.sub('', ''.join(lines)) for bridge in BRIDGES):
+            time.sleep(0.5)
+        out = ANSI.sub('', ''.join(lines))
+        for bridge in BRIDGES:  # a panel per bridge, OK once connected
+            assert f'OK {bridge}' in out, out[-3000:]
+        assert 'connected  in ' in out and 'decode_errors 0' in out
+        pids = [int(pid) for pid in re.findall(r'started \S+ \(pid (\d+)\)', out)]
+        assert len(pids) == 13, out[:2000]
+        job.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        job.wait(10)
+        assert time.monotonic() - start <= 2.0
+    finally:
+        if job.poll() is None:
+            job.kill()
+    reader.join(5)
+    left = [pid for pid in _all_pids() if _pgid(pid) in pids]  # ffmpeg included
+    assert not left, left
+
+
+ANSI = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]')
+BRIDGES = ('/robot_chat/robot_chat_bridge', '/victor/victor_mic_bridge',
+           '/victor/webviz_bridge', '/letsrobot/letsrobot_bridge', '/dfx/dfx_bridge',
+           '/reachy/reachy_bridge')
+
+
+def _all_pids() -> list[int]:
+    return [int(name) for name in os.listdir('/proc') if name.isdigit()]
+
+
+def _pgid(pid: int) -> int:
+    try:
+        with open(f'/proc/{pid}/stat') as stat:
+            return int(stat.read().rsplit(')', 1)[1].split()[2])
+    except (OSError, IndexError, ValueError):
+        return -1

@@ -26,6 +26,7 @@ from robot_bridges.protocols.reachy_joints import FANS, PARTS
 from robot_bridges.protocols.text import excerpt
 from robot_bridges.runtime.link import Frame
 from robot_bridges.runtime.loop_thread import LoopThread
+from robot_bridges.runtime.redact import describe_exception
 from robot_bridges.runtime.websocket_server import WebSocketServer, WebSocketServerConfig
 from robot_bridges.srv import SetFan
 from robot_bridges.translate import reachy as translate
@@ -204,6 +205,13 @@ class ReachyBridge(BridgeNode):
             self.count_bad_input(f'skipped part of a reply: {problem}')
 
     def _publish(self, reply: Reply, now: float) -> None:
+        # Called by the loop, outside the transport's guard of link_frame: guard it here.
+        try:
+            self._publish_reply(reply, now)
+        except Exception as exc:  # noqa: B902 - no reply may end the loop's callbacks
+            self.count_bad_input(f'could not publish a reply: {describe_exception(exc)}')
+
+    def _publish_reply(self, reply: Reply, now: float) -> None:
         stamp = self.get_clock().now().to_msg()
         if now - self._last_joint_states >= self._joint_states_period:
             self._last_joint_states = now

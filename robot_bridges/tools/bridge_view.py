@@ -100,19 +100,20 @@ class HealthBoard:
     def _panel(self, health: BridgeHealth, now: float) -> Panel:
         label, colour = LEVELS[health.effective_level(now)]
         values = health.values
-        table = Table.grid(padding=(0, 2))
-        table.add_row(
-            Text('connected' if values.get('connected') == 'true' else 'disconnected',
-                 style='green' if values.get('connected') == 'true' else 'red'),
+        up = values.get('connected') == 'true'
+        counters = Table.grid(padding=(0, 2))
+        counters.add_row(
+            Text('connected' if up else 'disconnected', style='green' if up else 'red'),
             f'in {health.rate_in:7.1f}/s', f'out {health.rate_out:7.1f}/s',
             *(f'{key} {values[key]}' for key in COUNTERS if key in values))
+        rows: list[RenderableType] = [counters]
         if health.latest:
-            table.add_row(Text(health.latest, overflow='ellipsis', no_wrap=True))
+            rows.append(Text(health.latest, overflow='ellipsis', no_wrap=True))
         if values.get('last_error'):
-            table.add_row(Text(f'last error: {values["last_error"]}', style='dim',
-                               overflow='ellipsis', no_wrap=True))
+            rows.append(Text(f'last error: {values["last_error"]}', style='dim',
+                             overflow='ellipsis', no_wrap=True))
         title = f'[{colour}]{label}[/] {health.name}  [dim]{health.message}[/]'
-        return Panel(table, title=title, title_align='left', border_style=colour)
+        return Panel(Group(*rows), title=title, title_align='left', border_style=colour)
 
 
 def _rate(before: dict[str, str], after: dict[str, str], key: str, elapsed: float) -> float:

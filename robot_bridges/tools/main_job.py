@@ -2,34 +2,38 @@
 The main job: every bridge against the simulator of its service, traffic in the terminal.
 
 Starts the simulators and bridge nodes as separate processes (as a launch file would on a
-ROS installation), then, in this process, prints the ROS traffic (topic_echo) and drives
-the bridges' inputs now and then (outbox messages, mic recording and compile_results), so
-that both directions are visible. Ctrl-C stops everything; ``--duration`` stops by itself.
+ROS installation), then, in this process, shows the ROS traffic and drives the bridges'
+inputs now and then (chat outbox, mic recording and compile_results, Reachy goals, DFX
+chunks), so that both directions are visible. On a terminal it is a live view (one panel per
+bridge, from /diagnostics, with its latest message); otherwise (CI, pipes) one line per
+event (topic_echo). Ctrl-C stops everything within 2 s; ``--duration`` stops by itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-from pathlib import Path
 import secrets
 import signal
-import subprocess
 import sys
-import threading
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
-from ament_index_python.packages import get_package_prefix
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+from rich.console import Console
+from rich.live import Live
 from robot_bridges.msg import RobotChatMessage
 from robot_bridges.node.qos import reliable
 from robot_bridges.srv import CompileMicResults
+from robot_bridges.tools.bridge_view import HealthBoard
+from robot_bridges.tools.children import Child, stop_children
 from robot_bridges.tools.dfx_driver import DfxDemoDriver
 from robot_bridges.tools.reachy_driver import ReachyDriver
+from robot_bridges.tools.status import StatusNode
 from robot_bridges.tools.topic_echo import TopicEcho
 from std_srvs.srv import SetBool
 
@@ -54,33 +58,6 @@ PROCESSES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         '-p', 'camera_id:=sim_camera', '-p', 'stream_key:=sim-stream-key',
         '-p', 'video_source:=test', '-p', 'audio_source:=test')),
 )
-
-
-class Child:
-    """One started process whose output lines are prefixed with its label."""
-
-    def __init__(self, label: str, executable: str, args: Sequence[str]) -> None:
-        path = Path(get_package_prefix('robot_bridges')) / 'lib' / 'robot_bridges' / executable
-        self.label = label
-        self.popen = subprocess.Popen(
-            [str(path), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, 'PYTHONUNBUFFERED': '1'}, start_new_session=True)
-        threading.Thread(target=self._relay, daemon=True).start()
-
-    def _relay(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            print(f'{self.label:>17} | {line.rstrip()}', flush=True)
-
-    def stop(self, timeout: float = 3.0) -> None:
-        """SIGINT, then SIGKILL if it does not exit within ``timeout``."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGINT)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
 
 
 class DemoDriver(Node):
@@ -118,6 +95,40 @@ class DemoDriver(Node):
             f'{"demo":>17} | /victor/compile_results -> {f.result()}', flush=True))
 
 
+# Whose panel a topic's latest line belongs to in the live view (longest prefix first).
+TOPIC_OWNERS = (
+    ('/victor/webviz/', '/victor/webviz_bridge'),
+    ('/victor/', '/victor/victor_mic_bridge'),
+    ('/robot_chat/', '/robot_chat/robot_chat_bridge'),
+    ('/dfx/', '/dfx/dfx_bridge'),
+    ('/letsrobot/', '/letsrobot/letsrobot_bridge'),
+    ('/reachy/', '/reachy/reachy_bridge'),
+)
+
+
+def printed(line: str) -> None:
+    """Print a line at once (above the live view, when there is one)."""
+    print(line, flush=True)
+
+
+def labelled(label: str) -> Callable[[str], None]:
+    """Return a writer that prints lines with a label, as the line output does."""
+    return lambda line: printed(f'{label:>17} | {line}')
+
+
+def to_panel(board: HealthBoard) -> Callable[[str], None]:
+    """Return a topic_echo writer that puts each line into its bridge's panel."""
+    def write(line: str) -> None:
+        topic = line[1:line.find(']')]
+        if topic == '/diagnostics' or topic.endswith('/connected'):
+            return  # the panel shows these already
+        for prefix, owner in TOPIC_OWNERS:
+            if topic.startswith(prefix):
+                board.set_latest(owner, line)
+                return
+    return write
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the README's main job."""
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
@@ -125,38 +136,60 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help='stop after this many seconds (0: run until Ctrl-C)')
     parser.add_argument('--max-rate', type=float, default=1.0,
                         help='printed lines per second per topic')
+    view = parser.add_mutually_exclusive_group()
+    view.add_argument('--live', action='store_true', default=None,
+                      help='the live view even when stdout is not a terminal')
+    view.add_argument('--lines', dest='live', action='store_false',
+                      help='line output even on a terminal')
     args = parser.parse_args(argv)
+    live = sys.stdout.isatty() if args.live is None else args.live
 
     # The DFX simulator and bridge read the same token from the environment (never a
     # command line); a fresh one per run unless the caller set one.
     os.environ.setdefault('DFX_TOKEN', f'demo-{secrets.token_hex(12)}')
+    # A closed terminal (SIGHUP) stops everything cleanly, like Ctrl-C.
+    signal.signal(signal.SIGHUP, signal.default_int_handler)
+    board = HealthBoard()
     children: list[Child] = []
     rclpy.init(args=[])
     executor = MultiThreadedExecutor(num_threads=2)
     stop_at = time.monotonic() + args.duration if args.duration > 0 else None
     try:
-        for label, exe, exe_args in PROCESSES:
-            children.append(Child(label, exe, exe_args))
-        executor.add_node(TopicEcho(['/robot_chat', '/victor', '/dfx', '/letsrobot'],
-                                    args.max_rate,
-                                    lambda line: print(f'{"ros":>17} | {line}', flush=True)))
-        executor.add_node(DemoDriver())
-        # Reachy's topics are printed by its driver (goals against present positions).
-        executor.add_node(ReachyDriver(lambda line: print(f'{"reachy":>17} | {line}',
-                                                          flush=True)))
-        executor.add_node(DfxDemoDriver())
-        while rclpy.ok() and (stop_at is None or time.monotonic() < stop_at):
-            executor.spin_once(timeout_sec=0.2)
-            if any(child.popen.poll() is not None for child in children):
-                dead = [c.label for c in children if c.popen.poll() is not None]
-                print(f'main_job: stopping, process exited: {", ".join(dead)}', file=sys.stderr)
-                return 1
+        with contextlib.ExitStack() as stack:
+            refresh: Callable[[], None] = lambda: None  # noqa: E731
+            if live:
+                console = Console(force_terminal=True)
+                view_ = stack.enter_context(Live(board.render(), console=console,
+                                                 refresh_per_second=4))
+                refresh = lambda: view_.update(board.render())  # noqa: E731
+                executor.add_node(StatusNode(board))
+            for label, exe, exe_args in PROCESSES:
+                children.append(Child(label, exe, exe_args, printed))
+            echo = to_panel(board) if live else labelled('ros')
+            reachy = ((lambda line: board.set_latest('/reachy/reachy_bridge', line)) if live
+                      else labelled('reachy'))
+            executor.add_node(TopicEcho(['/robot_chat', '/victor', '/dfx', '/letsrobot'],
+                                        args.max_rate, echo))
+            executor.add_node(DemoDriver())
+            # Reachy's topics are printed by its driver (goals against present positions).
+            executor.add_node(ReachyDriver(reachy))
+            executor.add_node(DfxDemoDriver())
+            next_refresh = 0.0
+            while rclpy.ok() and (stop_at is None or time.monotonic() < stop_at):
+                executor.spin_once(timeout_sec=0.1)
+                if time.monotonic() >= next_refresh:
+                    refresh()
+                    next_refresh = time.monotonic() + 0.25
+                dead = [c.label for c in children if not c.running]
+                if dead:
+                    print(f'main_job: stopping, process exited: {", ".join(dead)}',
+                          file=sys.stderr)
+                    return 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
-        for child in reversed(children):
-            child.stop()
-        executor.shutdown(timeout_sec=1.0)
+        stop_children(children)
+        executor.shutdown(timeout_sec=0.2)
         rclpy.try_shutdown()
     return 0
 
