@@ -2,7 +2,7 @@
 DFX: 256 KiB chunks -> dfx_bridge -> dfx_sim -> results, against a raw websockets floor.
 
 Per round, one simulator process (``dfx_sim --processing-delay-s 0``) serves both paths,
-each measured from fresh processes:
+which run side by side from fresh processes:
 
 * bridge: driver (this process, rclpy) publishes ``chunks`` -> dfx_bridge (own process,
   ``pace_chunks:=false``) -> simulator -> dfx_bridge publishes ``results`` -> subscriber
@@ -12,9 +12,11 @@ each measured from fresh processes:
   read, v2 JSON) that republishes each result frame unparsed as a std_msgs/String.
 
 Round trip: the driver's stamp just before ``publish`` to the subscriber's result callback,
-joined by (measurement, chunk). Paced chunks measure latency; then a window of chunks in
-flight (published, result not yet seen by the subscriber) measures payload MB/s. The raw
-client is also driven without ROS, from this process, to show what the ROS hops cost.
+joined by (measurement, chunk). Paced chunks measure latency, the two paths' chunks
+alternating so that the machine's load (it is shared) hits both alike; then, one path after
+the other, a window of chunks in flight (published, result not yet seen by the subscriber)
+measures payload MB/s. The raw client is also driven without ROS, from this process, to show
+what the ROS hops cost.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ from stats import percentile
 NAME = 'DFX chunks -> results'
 PAYLOAD_BYTES = 256 * 1024
 CHUNK_DURATION_S = 0.001  # tiny: the simulator processes every chunk (none is early)
-PACED_COUNT = 120
-PACED_PERIOD_S = 0.02
+PACED_COUNT = 100
+PACED_PERIOD_S = 0.05  # per path; the two paths' chunks alternate, 25 ms apart
 WARM_UP_DISCARD = 10
 BURST_COUNT = 240
 WINDOW = 8  # chunks in flight during the burst
@@ -198,16 +200,24 @@ async def warm_up(send: Send, arrivals: Arrivals, measurement_id: str) -> None:
         await arrivals.wait_for(lambda: arrivals.count(measurement_id) > 0, WARM_PERIOD_S)
 
 
-async def paced(send: Send, arrivals: Arrivals, measurement_id: str) -> None:
-    """Send PACED_COUNT chunks at absolute deadlines; wait for their results."""
+async def paced(paths: Sequence[tuple[Send, Arrivals, str]]) -> None:
+    """
+    Send PACED_COUNT chunks per path, interleaved, at absolute deadlines; wait for results.
+
+    Path i sends its chunk k at ``k * PACED_PERIOD_S + i * PACED_PERIOD_S / len(paths)``: the
+    paths share every moment of the machine's load, and never each other's round trip.
+    """
+    offset = PACED_PERIOD_S / len(paths)
     start = time.monotonic() + 0.01
     for chunk in range(PACED_COUNT):
-        delay = start + chunk * PACED_PERIOD_S - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        await send(measurement_id, chunk, chunk == PACED_COUNT - 1)
-    await arrivals.wait_for(lambda: arrivals.count(measurement_id) >= PACED_COUNT,
-                            STALL_TIMEOUT_S)
+        for i, (send, _, measurement_id) in enumerate(paths):
+            delay = start + chunk * PACED_PERIOD_S + i * offset - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await send(measurement_id, chunk, chunk == PACED_COUNT - 1)
+    for _, arrivals, measurement_id in paths:
+        await arrivals.wait_for(lambda: arrivals.count(measurement_id) >= PACED_COUNT,
+                                STALL_TIMEOUT_S)
 
 
 async def burst(send: Send, arrivals: Arrivals, measurement_id: str) -> None:
@@ -250,55 +260,103 @@ async def simulator(workdir: Path) -> AsyncIterator[str]:
         yield line.decode().split('listening on ', 1)[1].strip()
 
 
-async def measure_path(driver: Driver, url: str, workdir: Path, prefix: str,
-                       bridge: bool) -> PathRound:
-    """Measure the bridge or the floor hop, from fresh hop and subscriber processes."""
-    namespace = f'/{prefix}'
-    measurements = [f'{prefix}-{phase}' for phase in ('warm', 'paced', 'burst')]
-    kind, results = ('dfx', f'{namespace}/results') if bridge else \
-        ('dfx_raw', f'{namespace}/raw_results')
-    subscriber_argv = [*procs.bench_script('dfx_subscriber'), '--kind', kind,
-                       '--topic', results, '--depth', str(QOS_DEPTH)]
-    if bridge:
-        hop_argv = [*procs.executable('dfx_bridge'), '--ros-args', '-r', f'__ns:={namespace}',
-                    '-p', f'url:={url}', '-p', 'dialect:=json', '-p', 'pace_chunks:=false',
-                    '-p', f'qos_depth:={QOS_DEPTH}']
-    else:
-        hop_argv = [*procs.bench_script('dfx_floor'), '--url', url,
-                    '--chunks', f'{namespace}/chunks', '--results', results,
-                    '--depth', str(QOS_DEPTH)]
-        for measurement_id in measurements:
-            hop_argv += ['--measurement', measurement_id]
-    publisher = driver.node.create_publisher(DfxChunk, f'{namespace}/chunks',
-                                             reliable(QOS_DEPTH))
-    arrivals = Arrivals()
+class Hop:
+    """One ROS path: its hop (bridge or floor) and subscriber processes, and its arrivals."""
+
+    def __init__(self, driver: Driver, url: str, workdir: Path, prefix: str,
+                 bridge: bool) -> None:
+        self.prefix = prefix
+        self.bridge = bridge
+        self.measurements = [f'{prefix}-{phase}' for phase in ('warm', 'paced', 'burst')]
+        self.arrivals = Arrivals()
+        self.hop_cpu_s = 0.0
+        self._driver = driver
+        self._url = url
+        self._workdir = workdir
+        self._namespace = f'/{prefix}'
+        self._publisher = driver.node.create_publisher(DfxChunk, f'{self._namespace}/chunks',
+                                                       reliable(QOS_DEPTH))
+        self.send = driver.sender(self._publisher)
+        self.process: asyncio.subprocess.Process | None = None
+
+    def close(self) -> None:
+        """Destroy the driver's publisher of this path."""
+        self._driver.node.destroy_publisher(self._publisher)
+
+    def _argv(self) -> tuple[list[str], list[str]]:
+        namespace = self._namespace
+        kind, results = ('dfx', f'{namespace}/results') if self.bridge else \
+            ('dfx_raw', f'{namespace}/raw_results')
+        subscriber = [*procs.bench_script('dfx_subscriber'), '--kind', kind,
+                      '--topic', results, '--depth', str(QOS_DEPTH)]
+        if self.bridge:
+            hop = [*procs.executable('dfx_bridge'), '--ros-args', '-r', f'__ns:={namespace}',
+                   '-p', f'url:={self._url}', '-p', 'dialect:=json',
+                   '-p', 'pace_chunks:=false', '-p', f'qos_depth:={QOS_DEPTH}']
+        else:
+            hop = [*procs.bench_script('dfx_floor'), '--url', self._url,
+                   '--chunks', f'{namespace}/chunks', '--results', results,
+                   '--depth', str(QOS_DEPTH)]
+            for measurement_id in self.measurements:
+                hop += ['--measurement', measurement_id]
+        return subscriber, hop
+
+    async def start(self, stack: contextlib.AsyncExitStack) -> None:
+        """Start the subscriber and the hop (stopped with ``stack``)."""
+        subscriber_argv, hop_argv = self._argv()
+        subscriber = await stack.enter_async_context(procs.running(
+            subscriber_argv, self._workdir / f'{self.prefix}_subscriber.log', stdout_pipe=True))
+        reader = asyncio.create_task(self.arrivals.read(subscriber))
+        stack.callback(reader.cancel)
+        self.process = await stack.enter_async_context(procs.running(
+            hop_argv, self._workdir / f'{self.prefix}_hop.log', stdout_pipe=not self.bridge))
+
+    async def ready(self) -> None:
+        """Wait until the hop is connected and subscribed, and the chain carries a result."""
+        assert self.process is not None
+        if self.bridge:
+            await self._driver.subscribe(self._namespace, self.measurements)
+        else:
+            assert self.process.stdout is not None
+            line = await asyncio.wait_for(self.process.stdout.readline(), CONNECT_TIMEOUT_S)
+            if line.strip() != b'connected':
+                raise RuntimeError('the floor hop did not connect')
+        await wait_until(lambda: self._publisher.get_subscription_count() > 0,
+                         CONNECT_TIMEOUT_S, f'{self.prefix} to subscribe to chunks')
+        await warm_up(self.send, self.arrivals, self.measurements[0])
+
+    async def burst(self) -> None:
+        """Run the burst, noting the hop process's CPU time meanwhile."""
+        assert self.process is not None
+        before = procs.cpu_seconds(self.process)
+        await burst(self.send, self.arrivals, self.measurements[2])
+        self.hop_cpu_s = procs.cpu_seconds(self.process) - before
+
+    def result(self) -> PathRound:
+        """Return this path's figures."""
+        return path_round(self._driver.sent_ns, self.arrivals, self.prefix, self.hop_cpu_s)
+
+
+async def measure_paths(driver: Driver, url: str, workdir: Path, n: int) -> tuple[PathRound,
+                                                                                  PathRound]:
+    """Bridge and floor side by side: paced chunks interleaved, then one burst each."""
+    bridge = Hop(driver, url, workdir, f'dfx_bridge_{n}', True)
+    floor = Hop(driver, url, workdir, f'dfx_floor_{n}', False)
     try:
         async with contextlib.AsyncExitStack() as stack:
-            process = await stack.enter_async_context(
-                procs.running(subscriber_argv, workdir / f'{prefix}_subscriber.log',
-                              stdout_pipe=True))
-            reader = asyncio.create_task(arrivals.read(process))
-            stack.callback(reader.cancel)
-            hop = await stack.enter_async_context(
-                procs.running(hop_argv, workdir / f'{prefix}_hop.log', stdout_pipe=not bridge))
-            if bridge:
-                await driver.subscribe(namespace, measurements)
-            else:
-                assert hop.stdout is not None
-                line = await asyncio.wait_for(hop.stdout.readline(), CONNECT_TIMEOUT_S)
-                if line.strip() != b'connected':
-                    raise RuntimeError('the floor hop did not connect')
-            await wait_until(lambda: publisher.get_subscription_count() > 0,
-                             CONNECT_TIMEOUT_S, 'the hop to subscribe to chunks')
-            send = driver.sender(publisher)
-            await warm_up(send, arrivals, measurements[0])
-            await paced(send, arrivals, measurements[1])
-            cpu_before = procs.cpu_seconds(hop)
-            await burst(send, arrivals, measurements[2])
-            hop_cpu_s = procs.cpu_seconds(hop) - cpu_before
+            await floor.start(stack)
+            await bridge.start(stack)
+            await floor.ready()
+            await bridge.ready()
+            # Alternate which path goes first, round after round.
+            order = (floor, bridge) if n % 2 == 0 else (bridge, floor)
+            await paced([(hop.send, hop.arrivals, hop.measurements[1]) for hop in order])
+            for hop in order:
+                await hop.burst()
     finally:
-        driver.node.destroy_publisher(publisher)
-    return path_round(driver.sent_ns, arrivals, prefix, hop_cpu_s)
+        bridge.close()
+        floor.close()
+    return bridge.result(), floor.result()
 
 
 async def measure_raw(url: str, prefix: str) -> PathRound:
@@ -325,7 +383,7 @@ async def measure_raw(url: str, prefix: str) -> PathRound:
     try:
         await asyncio.wait_for(client.connected.wait(), CONNECT_TIMEOUT_S)
         await warm_up(send, arrivals, measurements[0])
-        await paced(send, arrivals, measurements[1])
+        await paced([(send, arrivals, measurements[1])])
         await burst(send, arrivals, measurements[2])
     finally:
         running.cancel()
@@ -343,8 +401,7 @@ async def measure(workdir: Path, rounds: int) -> list[Round]:
             round_dir = workdir / f'dfx_{n}'
             round_dir.mkdir()
             async with simulator(round_dir) as url:
-                floor = await measure_path(driver, url, round_dir, f'dfx_floor_{n}', False)
-                bridge = await measure_path(driver, url, round_dir, f'dfx_bridge_{n}', True)
+                bridge, floor = await measure_paths(driver, url, round_dir, n)
                 raw = await measure_raw(url, f'dfx_raw_{n}')
             measured.append(Round(bridge, floor, raw))
         return measured
@@ -392,15 +449,17 @@ def table(rounds: Sequence[Round]) -> tuple[str, bool]:
         f'| {b_got:,}, {b_lost} / {f_got:,}, {f_lost} {mark(verdicts[1])} '
         f'| {b_rate:.1f} / {f_rate:.1f} | {ratio:.2f} {mark(verdicts[2])} |',
         '',
-        f'DFX: median of {len(rounds)} rounds (floor, bridge, then the raw client without '
-        f'ROS, on one dfx_sim --processing-delay-s 0 per round); losses are totals. '
+        f'DFX: median of {len(rounds)} rounds (bridge and floor side by side, then the raw '
+        'client without ROS, on one dfx_sim --processing-delay-s 0 per round); losses are '
+        'totals. '
         f'{PAYLOAD_BYTES // 1024} KiB payloads, v2 (JSON, base64), chunk duration '
         f'{CHUNK_DURATION_S * 1e3:g} ms, pace_chunks:=false. Round trip: driver stamp before '
         f'publish to the subscriber callback of the result (CLOCK_MONOTONIC), '
-        f'{PACED_COUNT} chunks {PACED_PERIOD_S * 1e3:g} ms apart per round, the first '
-        f'{WARM_UP_DISCARD} discarded. MB/s: {BURST_COUNT} chunks with {WINDOW} in flight '
-        '(published, result not yet at the subscriber), payload bytes (10^6) over first to '
-        'last result. Process layout: driver (bench process) -> hop (bridge or floor, own '
+        f'{PACED_COUNT} chunks {PACED_PERIOD_S * 1e3:g} ms apart per path and round, bridge '
+        f'and floor chunks alternating, the first {WARM_UP_DISCARD} discarded. MB/s: '
+        f'{BURST_COUNT} chunks with {WINDOW} in flight (published, result not yet at the '
+        'subscriber), payload bytes (10^6) over first to last result, one path after the '
+        'other (which goes first alternates per round). Process layout: driver (bench process) -> hop (bridge or floor, own '
         'process) -> simulator (own process) -> hop -> subscriber (own process); QoS reliable '
         f'depth {QOS_DEPTH}.',
         f'Per round bridge/floor: p50 ms {per_round("p50_ms", ".2f")}; p99 ms '

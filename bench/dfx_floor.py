@@ -134,10 +134,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     client = RawClient(args.url, token,
                        lambda frame: publisher.publish(String(data=frame.decode('utf-8'))))
 
+    def send_chunk(measurement_id: str, chunk_order: int, last: bool, duration: float,
+                   payload: bytes) -> None:
+        client.outbox.put_nowait(add_data_frame(client.new_id(), measurement_id, chunk_order,
+                                                last, duration, payload))
+
     def on_chunk(msg: DfxChunk) -> None:
-        frame = add_data_frame(client.new_id(), msg.measurement_id, msg.chunk_order, msg.last,
-                               msg.duration, msg.payload)
-        loop.call_soon_threadsafe(client.outbox.put_nowait, frame)
+        # Like the bridges: the executor thread hands the chunk over, the loop encodes it.
+        loop.call_soon_threadsafe(send_chunk, msg.measurement_id, msg.chunk_order, msg.last,
+                                  msg.duration, msg.payload)
 
     node.create_subscription(DfxChunk, args.chunks, on_chunk, reliable(args.depth))
 
