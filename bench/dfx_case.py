@@ -459,9 +459,9 @@ def table(rounds: Sequence[Round]) -> tuple[str, bool]:
         f'and floor chunks alternating, the first {WARM_UP_DISCARD} discarded. MB/s: '
         f'{BURST_COUNT} chunks with {WINDOW} in flight (published, result not yet at the '
         'subscriber), payload bytes (10^6) over first to last result, one path after the '
-        'other (which goes first alternates per round). Process layout: driver (bench process) -> hop (bridge or floor, own '
-        'process) -> simulator (own process) -> hop -> subscriber (own process); QoS reliable '
-        f'depth {QOS_DEPTH}.',
+        'other (which goes first alternates per round). Process layout: driver (bench '
+        'process) -> hop (bridge or floor, own process) -> simulator (own process) -> hop -> '
+        f'subscriber (own process); QoS reliable depth {QOS_DEPTH}.',
         f'Per round bridge/floor: p50 ms {per_round("p50_ms", ".2f")}; p99 ms '
         f'{per_round("p99_ms", ".2f")}; MB/s {per_round("rate_mb_s", ".1f")}; hop CPU us per '
         f'burst chunk {per_round("hop_cpu_us", ".0f")}.',
