@@ -14,7 +14,7 @@ setup(
     packages=find_packages(include=['robot_bridges', 'robot_bridges.*']),
     python_requires='>=3.10',
     install_requires=['websockets>=14.2', 'numpy', 'python-socketio>=5.11', 'aiohttp>=3.9',
-                      'rich'],
+                      'rich', 'protobuf', 'simplejpeg'],
     entry_points={
         'console_scripts': [
             'robot_chat_server = robot_bridges.sims.robot_chat_server:main',

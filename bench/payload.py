@@ -40,6 +40,23 @@ def from_chat_json(text: str) -> Sample | None:
     return Sample(value['phase'], value['seq'], value['t_ns'])
 
 
+def letsrobot_command(robot_id: str, phase: int, seq: int, sent_ns: int) -> dict[str, Any]:
+    """Encode a LetsRobot command_to_robot payload: the command carries the sample."""
+    return {'robot_id': robot_id, 'command': f'{phase}.{seq}.{sent_ns}', 'user': 'bench',
+            'key_position': 'down', 'anonymous': False}
+
+
+def from_letsrobot_command(command: str) -> Sample | None:
+    """Decode the sample in a LetsRobot command string."""
+    phase, seq, sent_ns = command.split('.')
+    return Sample(int(phase), int(seq), int(sent_ns))
+
+
+def from_letsrobot_json(text: str) -> Sample | None:
+    """Decode a raw command_to_robot payload republished as JSON text."""
+    return from_letsrobot_command(json.loads(text)['command'])
+
+
 def mic_fields(phase: int, seq: int) -> tuple[int, int]:
     """
     Encode phase and seq as the micdata ``(direction, confidence)``.

@@ -28,6 +28,7 @@ import time
 from typing import Any, Awaitable, Callable, Protocol, Sequence, TypeVar
 
 import dfx_case
+import letsrobot_case
 from payload import BURST, END, PACED, WARM
 import procs
 import reachy_case
@@ -70,8 +71,8 @@ class Load(Protocol):
 
 def available_cases() -> dict[str, Any]:
     """Cases by command-line name."""
-    return {'robot_chat': robot_chat_case, 'victor': victor_case, 'reachy': reachy_case,
-            'dfx': dfx_case}
+    return {'robot_chat': robot_chat_case, 'victor': victor_case, 'letsrobot': letsrobot_case,
+            'reachy': reachy_case, 'dfx': dfx_case}
 
 
 class Subscriber:
@@ -154,6 +155,8 @@ async def measure_path(case: Any, logs: Path, bridge: bool) -> PathResult:
         subscriber = Subscriber(process)
         if bridge:
             hop_argv = load.bridge_argv(QOS_DEPTH)
+        elif hasattr(load, 'floor_argv'):  # a service whose floor is not a websocket
+            hop_argv = load.floor_argv(FLOOR_TOPIC, QOS_DEPTH)
         else:
             hop_argv = [*procs.bench_script('floor'), '--url', load.url, '--topic', FLOOR_TOPIC,
                         '--depth', str(QOS_DEPTH)]

@@ -22,7 +22,7 @@ from payload import BURST, END, PACED, PHASE_NAMES, Sample, WARM
 import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from robot_bridges.msg import MicDirection, RobotChatMessage
+from robot_bridges.msg import LetsRobotCommand, MicDirection, RobotChatMessage
 from robot_bridges.node.qos import reliable
 from std_msgs.msg import String
 
@@ -33,6 +33,8 @@ KINDS: dict[str, tuple[type, Callable[[Any], Sample | None]]] = {
     'victor': (MicDirection,
                lambda msg: payload.from_mic(msg.robot_time, msg.direction, msg.confidence)),
     'victor_raw': (String, lambda msg: payload.from_micdata_json(msg.data)),
+    'letsrobot': (LetsRobotCommand, lambda msg: payload.from_letsrobot_command(msg.command)),
+    'letsrobot_raw': (String, lambda msg: payload.from_letsrobot_json(msg.data)),
 }
 
 

@@ -21,6 +21,7 @@ NODE_CLASSES = {
     'webviz_bridge': 'robot_bridges.bridges.webviz_bridge:WebVizBridge',
     'reachy_bridge': 'robot_bridges.bridges.reachy_bridge:ReachyBridge',
     'dfx_bridge': 'robot_bridges.bridges.dfx_bridge:DfxBridge',
+    'letsrobot_bridge': 'robot_bridges.bridges.letsrobot_bridge:LetsRobotBridge',
 }
 
 

@@ -10,8 +10,8 @@ DFX_TOKEN = 'main-job-dfx-token-4f3e2d1c'
 
 def test_main_job_shows_traffic_in_both_directions_and_stops_cleanly() -> None:
     result = subprocess.run(
-        [sys.executable, '-m', 'robot_bridges.tools.main_job', '--duration', '14'],
-        cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=90,
+        [sys.executable, '-m', 'robot_bridges.tools.main_job', '--duration', '25'],
+        cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=120,
         env={**os.environ, 'DFX_TOKEN': DFX_TOKEN})
     out = result.stdout + result.stderr
     assert result.returncode == 0, out
@@ -27,3 +27,6 @@ def test_main_job_shows_traffic_in_both_directions_and_stops_cleanly() -> None:
     assert '[/dfx/results] measurement_id=demo-measurement-1' in out    # chunks -> DFX -> ROS
     assert 'subscribe_results demo-measurement-1 -> success=True' in out
     assert DFX_TOKEN not in out
+    assert '[/letsrobot/command]' in out and '[/letsrobot/chat]' in out
+    assert 'letsrobot_sim: video relay: valid MPEG-1' in out
+    assert 'letsrobot_sim: audio relay: valid MP2' in out

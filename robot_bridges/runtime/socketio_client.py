@@ -123,6 +123,22 @@ class SocketIOClient:
         """
         return self.outbox.put((event, data))
 
+    async def emit_now(self, event: str, data: object = None) -> bool:
+        """
+        Send an event at once if connected, bypassing the queue; return whether it was sent.
+
+        For a last word before :meth:`close` (a final status), which a queued emit could
+        miss. Never raises on network errors.
+        """
+        sio = self._sio
+        if sio is None or not self._up:
+            return False
+        try:
+            await sio.emit(event, data)
+        except SocketIOError:
+            return False
+        return True
+
     async def run(self) -> None:
         """
         Stay connected until :meth:`close` or cancellation. Never raises on network errors.

@@ -19,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import codecs
 from collections import deque
+import ctypes
+import os
 import shlex
 import signal
 from typing import Callable, Protocol, Sequence
@@ -28,6 +30,7 @@ from robot_bridges.runtime.redact import describe_exception, redact
 
 MAX_LINE_CHARS = 2000
 _READ_CHUNK = 4096
+_PR_SET_PDEATHSIG = 1
 
 
 class ProcessListener(Protocol):
@@ -59,12 +62,15 @@ class SubprocessSupervisor:
     waits after SIGTERM before SIGKILL. A child that ran for ``healthy_after_s`` or longer
     counts as a success: the next restart starts again from the shortest backoff delay.
     With ``pipe_stdin`` the child's stdin is a pipe (:attr:`stdin`), otherwise /dev/null.
+    With ``die_with_parent`` (Linux) the kernel sends the child SIGKILL when the thread that
+    started it ends, even if this process is killed with SIGKILL and cleans nothing up.
     """
 
     def __init__(self, argv: Sequence[str], listener: ProcessListener,
                  backoff: Backoff, secrets: Sequence[str] = (), *,
                  stderr_lines: int = 20, stop_timeout_s: float = 2.0,
-                 healthy_after_s: float = 10.0, pipe_stdin: bool = False) -> None:
+                 healthy_after_s: float = 10.0, pipe_stdin: bool = False,
+                 die_with_parent: bool = False) -> None:
         if not argv:
             raise ValueError('argv must name a program')
         if stderr_lines < 1:
@@ -79,6 +85,7 @@ class SubprocessSupervisor:
         self._stop_timeout_s = stop_timeout_s
         self._healthy_after_s = healthy_after_s
         self._pipe_stdin = pipe_stdin
+        self._preexec = parent_death_signal() if die_with_parent else None
         self._process: asyncio.subprocess.Process | None = None
         self._closed = asyncio.Event()
         self.starts = 0
@@ -147,6 +154,7 @@ class SubprocessSupervisor:
                 stdin=asyncio.subprocess.PIPE if self._pipe_stdin else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
+                preexec_fn=self._preexec,
             )
         except OSError as exc:
             listener.process_error(
@@ -217,6 +225,30 @@ class SubprocessSupervisor:
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secrets)
+
+
+def parent_death_signal() -> Callable[[], None] | None:
+    """
+    Return a pre-exec hook asking Linux to SIGKILL the child when its parent thread ends.
+
+    None where prctl does not exist. The hook runs in the forked child before exec: it makes
+    only one C call (prepared here, in the parent) and leaves at once if the parent is
+    already gone. The kernel ties the signal to the THREAD that forked: start children from
+    a thread that lives as long as they should (the asyncio loop thread).
+    """
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = (ctypes.c_int, ctypes.c_ulong)
+    parent = os.getpid()
+    kill = int(signal.SIGKILL)
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, kill)
+        if os.getppid() != parent:  # the parent died before the call: nobody would signal
+            os._exit(1)
+    return hook
 
 
 def _signal(process: asyncio.subprocess.Process, signum: signal.Signals) -> None:

@@ -28,8 +28,8 @@ from rclpy.node import Node
 from robot_bridges.msg import RobotChatMessage
 from robot_bridges.node.qos import reliable
 from robot_bridges.srv import CompileMicResults
-from robot_bridges.tools.reachy_driver import ReachyDriver
 from robot_bridges.tools.dfx_driver import DfxDemoDriver
+from robot_bridges.tools.reachy_driver import ReachyDriver
 from robot_bridges.tools.topic_echo import TopicEcho
 from std_srvs.srv import SetBool
 
@@ -46,6 +46,13 @@ PROCESSES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ('reachy-sim', 'reachy_sim', ('--rate', '60')),  # a Unity frame rate
     ('dfx-sim', 'dfx_sim', ('--port', '9080', '--processing-delay-s', '1.0')),
     ('dfx-bridge', 'dfx_bridge', ('--ros-args', '-p', 'url:=ws://127.0.0.1:9080')),
+    ('letsrobot-sim', 'letsrobot_sim', ('--port', '8100', '--stream-key', 'sim-stream-key')),
+    ('letsrobot-bridge', 'letsrobot_bridge', (
+        '--ros-args', '-p', 'info_server:=http://127.0.0.1:8100',
+        '-p', 'api_server:=http://127.0.0.1:8100', '-p', 'app_server:=http://127.0.0.1:8103',
+        '-p', 'user_server:=http://127.0.0.1:8104', '-p', 'robot_id:=sim_robot',
+        '-p', 'camera_id:=sim_camera', '-p', 'stream_key:=sim-stream-key',
+        '-p', 'video_source:=test', '-p', 'audio_source:=test')),
 )
 
 
@@ -130,7 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for label, exe, exe_args in PROCESSES:
             children.append(Child(label, exe, exe_args))
-        executor.add_node(TopicEcho(['/robot_chat', '/victor', '/dfx'], args.max_rate,
+        executor.add_node(TopicEcho(['/robot_chat', '/victor', '/dfx', '/letsrobot'],
+                                    args.max_rate,
                                     lambda line: print(f'{"ros":>17} | {line}', flush=True)))
         executor.add_node(DemoDriver())
         # Reachy's topics are printed by its driver (goals against present positions).
