@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 import platform
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -233,9 +234,21 @@ def machine() -> str:
                 cpu = line.split(':', 1)[1].strip()
                 break
     rmw = os.environ.get('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp (default)')
-    return (f'{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, '
+    return (f'{provenance()}; {cpu}, {os.cpu_count()} cores, '
+            f'{platform.system()} {platform.release()}, '
             f'Python {platform.python_version()}, ROS 2 {os.environ.get("ROS_DISTRO", "?")}, '
             f'{rmw}, load average {os.getloadavg()[0]:.2f} at the end')
+
+
+def provenance() -> str:
+    """Return the date and the commit measured (with '+changes' for a dirty tree)."""
+    root = os.environ.get('ROBOT_BRIDGES_ROOT', str(Path(__file__).resolve().parent.parent))
+    try:
+        commit = subprocess.run(['git', '-C', root, 'describe', '--always', '--dirty=+changes'],
+                                capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ''
+    return f'{time.strftime("%Y-%m-%d")}, commit {commit or "unknown"}'
 
 
 def notes(results: Sequence[CaseResult], rounds: int) -> str:
