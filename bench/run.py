@@ -28,6 +28,7 @@ import tempfile
 import time
 from typing import Any, Awaitable, Callable, Protocol, Sequence, TypeVar
 
+import dfx_case
 import letsrobot_case
 from payload import BURST, END, PACED, WARM
 import procs
@@ -72,7 +73,7 @@ class Load(Protocol):
 def available_cases() -> dict[str, Any]:
     """Cases by command-line name."""
     return {'robot_chat': robot_chat_case, 'victor': victor_case, 'letsrobot': letsrobot_case,
-            'reachy': reachy_case}
+            'reachy': reachy_case, 'dfx': dfx_case}
 
 
 class Subscriber:
@@ -291,8 +292,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(0, 101)))
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     chosen = args.cases or list(cases)
-    # The Reachy case measures a lockstep loop, not a message stream: its own figures.
-    streams = [name for name in chosen if name != 'reachy']
+    # The Reachy case measures a lockstep loop, the DFX case a request/response round trip,
+    # not a message stream: their own figures.
+    streams = [name for name in chosen if name not in ('reachy', 'dfx')]
     passed = True
     try:
         if streams:
@@ -309,6 +311,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(reachy_table)
             print(f'Machine: {machine()}.')
             passed = passed and reachy_passed
+        if 'dfx' in chosen:
+            with tempfile.TemporaryDirectory(prefix='robot_bridges_bench_') as tmp:
+                dfx_rounds = asyncio.run(dfx_case.measure(Path(tmp), args.rounds))
+            dfx_table, dfx_passed = dfx_case.table(dfx_rounds)
+            print()
+            print(dfx_table)
+            print(f'Machine: {machine()}.')
+            passed = passed and dfx_passed
     except (TimeoutError, RuntimeError, OSError) as exc:
         print(f'bench: failed: {exc}', file=sys.stderr)
         return 2

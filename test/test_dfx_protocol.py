@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 
@@ -192,6 +193,25 @@ def test_bad_requests_name_their_id(dialect: str, frame: str | bytes, request_id
     with pytest.raises(BadRequest, match=reason) as caught:
         dfx.parse_request(dialect, frame)
     assert caught.value.request_id == request_id
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=1, max_size=40).filter(lambda t: not dfx.measurement_id_problem(t)),
+       st.integers(0, 2**32 - 1), st.booleans(), st.integers(0, 2**64 - 1),
+       st.floats(0.0, 1e9), st.binary(min_size=1, max_size=300), st.binary(max_size=40))
+def test_v2_add_data_is_the_json_of_the_whole_body(
+        measurement_id: str, order: int, last: bool, time: int, duration: float,
+        payload: bytes, meta: bytes) -> None:
+    # The payload is spliced into the text, not written by json.dumps: same frame anyway.
+    chunk = AddData(measurement_id, order, dfx.chunk_action(order, last), time, time,
+                    duration, payload, meta)
+    body = {'Params': {'ID': measurement_id}, 'Action': chunk.action, 'ChunkOrder': order,
+            'StartTime': time, 'EndTime': time, 'Duration': duration,
+            'Payload': base64.b64encode(payload).decode(),
+            'Meta': base64.b64encode(meta).decode()}
+    frame = dfx.encode_add_data(dfx.JSON, 'abcd000001', chunk)
+    assert frame == '0506abcd000001' + json.dumps(body, separators=(',', ':'))
+    assert dfx.parse_request(dfx.JSON, frame).body == chunk
 
 
 @settings(max_examples=300, deadline=None)

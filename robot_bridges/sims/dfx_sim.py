@@ -43,6 +43,7 @@ import time
 from typing import Sequence
 import zlib
 
+import numpy as np
 from robot_bridges.protocols import dfx, json_text
 from robot_bridges.protocols.dfx import (AddData, Authenticate, BadRequest, LocalProtocolError,
                                          SubscribeResults)
@@ -79,7 +80,9 @@ def signal_values(payload: bytes) -> dict[str, list[int]]:
     return {
         'HR_BPM': [60_000 + zlib.crc32(payload) % 60_000],
         'SNR': [len(payload) * MULTIPLIER],
-        'MEAN_BYTE': [sum(payload) * MULTIPLIER // max(len(payload), 1)],
+        # numpy sums exactly (uint64) and fast: a Python sum() took ~3 ms per 256 KiB chunk.
+        'MEAN_BYTE': [int(np.frombuffer(payload, np.uint8).sum(dtype=np.uint64)) * MULTIPLIER //
+                      max(len(payload), 1)],
     }
 
 
