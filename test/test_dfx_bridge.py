@@ -355,3 +355,24 @@ def test_bad_input_is_counted_and_survived(procs: Callable[..., Proc], ros: Prob
                  'bad add-data status'):
         assert kind in bridge.output, kind
     assert values['connected'] == 'true'
+
+
+def test_a_burst_of_chunks_waits_for_the_socket_and_loses_none(
+        procs: Callable[..., Proc], ros: ProbeNode) -> None:
+    # Unpaced, a burst outruns the socket: the chunks wait in their own queue instead of
+    # overflowing the socket's outbox.
+    _, url = start_sim(procs, '--processing-delay-s', '0')
+    ns = '/dfx_burst'
+    ends = Endpoints(ros, ns)
+    diagnostics = Diagnostics(ros)
+    start_bridge(procs, ns, url, pace_chunks=False, chunk_queue_size=400, qos_depth=400)
+    ends.ready()
+    ends.wait_connected()
+    count = 250
+    payload = bytes(range(256)) * 256  # 64 KiB
+    ends.send(*(make_chunk('burst', n, n == count - 1, 0.001, payload) for n in range(count)))
+    statuses = ends.statuses.wait_count(count, 60)
+    assert sorted(s.chunk_order for s in statuses) == list(range(count))
+    assert {s.status for s in statuses} == {200}
+    values = diagnostics.wait(f'{ns}/dfx_bridge', lambda v: v['chunks_queued'] == '0')
+    assert values['dropped'] == '0', values

@@ -267,3 +267,24 @@ def test_a_service_that_accepts_then_drops_is_redialled_with_backoff() -> None:
     gaps = [b - a for a, b in zip(opened, opened[1:])]
     assert 2 <= len(opened) <= 7, opened
     assert min(gaps) >= 0.19
+
+
+def test_outbox_room_waits_until_an_item_is_sent() -> None:
+    async def scenario() -> None:
+        outbox: Outbox[str] = Outbox(2)
+        outbox.put('a')
+        outbox.put('b')
+        assert outbox.full
+        waiting = asyncio.ensure_future(outbox.room())
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        sent: list[str] = []
+
+        async def send(item: str) -> None:
+            sent.append(item)
+        drain = asyncio.ensure_future(outbox.drain(send, lambda count: None))
+        await asyncio.wait_for(waiting, 5)
+        assert sent and not outbox.full
+        drain.cancel()
+        await asyncio.gather(drain, return_exceptions=True)
+    run(scenario())

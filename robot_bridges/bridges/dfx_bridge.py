@@ -237,6 +237,12 @@ class DfxBridge(WebSocketBridge):
             if self._pace and hold > 0:
                 await asyncio.sleep(hold)
                 continue  # the head may have changed (overflow) or the link dropped
+            client = self._client
+            if client is not None and client.outbox.full:
+                # Chunks wait in their own queue (bounded, counted) rather than push
+                # requests out of the socket's outbox.
+                await client.outbox.room()
+                continue
             chunks.popleft()
             self._send_chunk(chunk)
 

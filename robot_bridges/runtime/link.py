@@ -54,10 +54,22 @@ class Outbox(Generic[T]):
         self._items: deque[T] = deque()
         self._maxlen = maxlen
         self._wakeup = asyncio.Event()
+        self._room = asyncio.Event()
         self.dropped = 0
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def full(self) -> bool:
+        """Whether the next :meth:`put` would drop the oldest item."""
+        return len(self._items) >= self._maxlen
+
+    async def room(self) -> None:
+        """Wait until an item can be put without dropping one (for producers that can wait)."""
+        while self.full:
+            self._room.clear()
+            await self._room.wait()
 
     def clear(self) -> None:
         """Forget every queued item (the caller counts them)."""
@@ -88,6 +100,7 @@ class Outbox(Generic[T]):
             count = 0
             while items:
                 item = items.popleft()
+                self._room.set()
                 try:
                     await send(item)
                 except BaseException:
