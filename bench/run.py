@@ -28,6 +28,7 @@ import time
 from typing import Any, Awaitable, Callable, Protocol, Sequence, TypeVar
 
 import letsrobot_case
+import letsrobot_video
 from payload import BURST, END, PACED, WARM
 import procs
 import reachy_case
@@ -71,7 +72,7 @@ class Load(Protocol):
 def available_cases() -> dict[str, Any]:
     """Cases by command-line name."""
     return {'robot_chat': robot_chat_case, 'victor': victor_case, 'letsrobot': letsrobot_case,
-            'reachy': reachy_case}
+            'reachy': reachy_case, 'letsrobot_video': letsrobot_video}
 
 
 class Subscriber:
@@ -278,8 +279,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(0, 101)))
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     chosen = args.cases or list(cases)
-    # The Reachy case measures a lockstep loop, not a message stream: its own figures.
-    streams = [name for name in chosen if name != 'reachy']
+    # Reachy measures a lockstep loop and letsrobot_video a CPU share, not a message
+    # stream: each prints its own figures.
+    streams = [name for name in chosen if name not in ('reachy', 'letsrobot_video')]
     passed = True
     try:
         if streams:
@@ -296,6 +298,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(reachy_table)
             print(f'Machine: {machine()}.')
             passed = passed and reachy_passed
+        if 'letsrobot_video' in chosen:
+            with tempfile.TemporaryDirectory(prefix='robot_bridges_bench_') as tmp:
+                video = asyncio.run(letsrobot_video.measure(Path(tmp)))
+            print()
+            print(letsrobot_video.table(video))
+            print()
+            print(letsrobot_video.notes(video))
+            print(f'Machine: {machine()}.')
+            passed = passed and video.passed
     except (TimeoutError, RuntimeError, OSError) as exc:
         print(f'bench: failed: {exc}', file=sys.stderr)
         return 2
