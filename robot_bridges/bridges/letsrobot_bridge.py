@@ -567,9 +567,10 @@ class LetsRobotBridge(BridgeNode):
             self.count_bad_input(f'image: {msg.width}x{msg.height} step {msg.step} does not '
                                  f'fit {len(msg.data)} bytes')
             return
-        data = bytes(msg.data)
+        data = memoryview(msg.data)  # the message's own buffer, which nothing else holds
         if msg.step != row:  # drop row padding: ffmpeg reads tightly packed rows
-            data = b''.join(data[y * msg.step:y * msg.step + row] for y in range(msg.height))
+            step = msg.step
+            data = memoryview(b''.join(data[y * step:y * step + row] for y in range(msg.height)))
         else:
             data = data[:row * msg.height]
         self.loop.call_soon(self._offer, Frame(msg.width, msg.height, pixel_format, data))
@@ -607,7 +608,9 @@ class LetsRobotBridge(BridgeNode):
                        (f'{kind}_last_error', redact(stream.last_error, self.secrets))]
         values += [('live', str(self._live).lower()),
                    ('frames_written', str(self._feed.written)),
-                   ('frames_dropped', str(self._feed.dropped + self._pacer.dropped))]
+                   ('frames_dropped', str(self._feed.dropped + self._pacer.dropped)),
+                   ('frames_over_rate', str(self._pacer.dropped)),
+                   ('frames_superseded', str(self._feed.dropped))]
         values += [(key, str(count)) for key, count in self._image_events.items()]
         return values
 
