@@ -55,6 +55,9 @@ class VideoResult:
     offered: int
     written: int
     dropped: int
+    over_rate: int
+    superseded: int
+    lost: int
     encoder_starts: int
     valid: bool
     streams: int
@@ -200,6 +203,9 @@ async def _measure(workdir: Path, window_s: float) -> VideoResult:
         offered=published,
         written=int(d1['frames_written']) - int(d0['frames_written']),
         dropped=int(d1['frames_dropped']) - int(d0['frames_dropped']),
+        over_rate=int(d1['frames_over_rate']) - int(d0['frames_over_rate']),
+        superseded=int(d1['frames_superseded']) - int(d0['frames_superseded']),
+        lost=int(d1['frames_lost']) - int(d0['frames_lost']),
         encoder_starts=int(d1['video_starts']) - int(d0['video_starts']),
         valid=session.checker.valid and session.checker.mpeg2_extensions == 0,
         streams=len(relay.sessions) - streams_before + 1,
@@ -214,11 +220,12 @@ def table(result: VideoResult) -> str:
              f'{result.kbps:.0f} kbit/s')
     return '\n'.join([
         '| Video path (topic source) | node idle | node | ffmpeg | node + ffmpeg '
-        '| frames written / dropped | relay | verdict |',
+        '| frames written / dropped (over rate, superseded) | relay | verdict |',
         '|---|---|---|---|---|---|---|---|',
         f'| {WIDTH}x{HEIGHT} {ENCODING} {FPS} fps -> MPEG-1 {KBPS} kbit/s '
         f'| {result.node_idle:.1%} | {result.node:.1%} | {result.ffmpeg:.1%} '
         f'| {result.node + result.ffmpeg:.1%} | {result.written} / {result.dropped} '
+        f'({result.over_rate}, {result.superseded}) '
         f'| {relay} | {"PASS" if result.passed else "FAIL"} |',
     ])
 
@@ -228,8 +235,8 @@ def notes(result: VideoResult) -> str:
     return (f'CPU: utime + stime from /proc/<pid>/stat over {result.window_s:.1f} s, as a '
             f'share of one core, after a {WARM_UP_S:.0f} s warm-up; node idle: the same '
             f'node over {IDLE_S:.0f} s before the first image. The camera process '
-            f'published {result.offered} frames in the window and used '
-            f'{result.source:.1%} of a core. Frames and encoder restarts '
+            f'published {result.offered} frames in the window ({result.lost} reported lost '
+            f'by DDS) and used {result.source:.1%} of a core. Frames and encoder restarts '
             f'({result.encoder_starts}) from the bridge\'s diagnostics, bitrate from the '
             f'bytes the simulator\'s relay received in the window. Verdict: a valid MPEG-1 '
             f'stream from one encoder that took at least {WRITTEN_MIN:.0%} of '
