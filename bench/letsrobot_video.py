@@ -237,7 +237,7 @@ def notes(result: VideoResult) -> str:
             f'node over {IDLE_S:.0f} s before the first image. The camera process '
             f'published {result.offered} frames in the window ({result.lost} reported lost '
             f'by DDS) and used {result.source:.1%} of a core. Frames and encoder restarts '
-            f'({result.encoder_starts}) from the bridge\'s diagnostics, bitrate from the '
-            f'bytes the simulator\'s relay received in the window. Verdict: a valid MPEG-1 '
+            f'({result.encoder_starts}) from the bridge diagnostics, bitrate from the '
+            f'bytes the simulator relay received in the window. Verdict: a valid MPEG-1 '
             f'stream from one encoder that took at least {WRITTEN_MIN:.0%} of '
             f'{FPS} fps.')

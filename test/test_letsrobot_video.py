@@ -35,7 +35,7 @@ class Events:
 
 
 def frame(n: int) -> Frame:
-    """A 640x480 rgb24 frame viewing an array, as a received message's data is."""
+    """Return a 640x480 rgb24 frame viewing an array, as a received message's data is."""
     data = array.array('B', bytes([n % 256]) * FRAME_BYTES)
     return Frame(WIDTH, HEIGHT, 'rgb24', memoryview(data))
 
