@@ -30,7 +30,12 @@ def bench_script(name: str) -> list[str]:
 
 def cpu_seconds(process: asyncio.subprocess.Process) -> float:
     """Return the CPU time (user + system) the process has used so far, from /proc."""
-    with open(f'/proc/{process.pid}/stat') as stat:
+    return pid_cpu_seconds(process.pid)
+
+
+def pid_cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system) process ``pid`` has used so far, from /proc."""
+    with open(f'/proc/{pid}/stat') as stat:
         fields = stat.read().rsplit(')', 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 

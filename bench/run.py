@@ -30,6 +30,7 @@ from typing import Any, Awaitable, Callable, Protocol, Sequence, TypeVar
 
 import dfx_case
 import letsrobot_case
+import letsrobot_video
 from payload import BURST, END, PACED, WARM
 import procs
 import reachy_case
@@ -73,7 +74,7 @@ class Load(Protocol):
 def available_cases() -> dict[str, Any]:
     """Cases by command-line name."""
     return {'robot_chat': robot_chat_case, 'victor': victor_case, 'letsrobot': letsrobot_case,
-            'reachy': reachy_case, 'dfx': dfx_case}
+            'reachy': reachy_case, 'dfx': dfx_case, 'letsrobot_video': letsrobot_video}
 
 
 class Subscriber:
@@ -292,9 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(0, 101)))
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
     chosen = args.cases or list(cases)
-    # The Reachy case measures a lockstep loop, the DFX case a request/response round trip,
-    # not a message stream: their own figures.
-    streams = [name for name in chosen if name not in ('reachy', 'dfx')]
+    # Reachy measures a lockstep loop, DFX a request/response round trip and
+    # letsrobot_video a CPU share, not a message stream: each prints its own figures.
+    streams = [name for name in chosen if name not in ('reachy', 'dfx', 'letsrobot_video')]
     passed = True
     try:
         if streams:
@@ -319,6 +320,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(dfx_table)
             print(f'Machine: {machine()}.')
             passed = passed and dfx_passed
+        if 'letsrobot_video' in chosen:
+            with tempfile.TemporaryDirectory(prefix='robot_bridges_bench_') as tmp:
+                video = asyncio.run(letsrobot_video.measure(Path(tmp)))
+            print()
+            print(letsrobot_video.table(video))
+            print()
+            print(letsrobot_video.notes(video))
+            print(f'Machine: {machine()}.')
+            passed = passed and video.passed
     except (TimeoutError, RuntimeError, OSError) as exc:
         print(f'bench: failed: {exc}', file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ from letsrobot_helpers import (alive, bridge_params, CAMERA_ID, ffmpeg_children,
                                start_sim, STREAM_KEY)
 from lifecycle_msgs.msg import Transition
 from rcl_interfaces.msg import Log
+from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import Collector, Diagnostics, ProbeNode, Proc, wait_for
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
@@ -152,3 +153,39 @@ def test_the_stream_key_never_leaks(procs: Callable[..., Proc], ros: ProbeNode) 
     assert any('***' in text for text in texts)  # the URL was shown, redacted
     assert not [text for text in texts if STREAM_KEY in text]
     assert rosout.messages and 'Traceback' not in https.output
+
+
+def test_image_reliability_must_match_the_camera(procs: Callable[..., Proc],
+                                                 ros: ProbeNode) -> None:
+    _, sim, sim_params = start_sim(procs)
+    diagnostics = Diagnostics(ros)
+    camera = ros.node.create_publisher(Image, '/lr_qos/image', qos_profile_sensor_data)
+    camera2 = ros.node.create_publisher(Image, '/lr_qos2/image', qos_profile_sensor_data)
+    small = Image(width=160, height=120, encoding='mono8', step=160, data=bytes(160 * 120))
+    stop = threading.Event()
+
+    def publish() -> None:
+        while not stop.is_set():
+            camera.publish(small)
+            camera2.publish(small)
+            time.sleep(0.04)
+
+    thread = threading.Thread(target=publish, daemon=True)
+    thread.start()
+    try:
+        # The default (reliable) cannot hear a best-effort camera, and says so.
+        start_bridge(procs, '/lr_qos', sim_params, camera_id=CAMERA_ID, video_source='topic')
+        values = diagnostics.wait('/lr_qos/letsrobot_bridge',
+                                  lambda v: int(v['image_qos_incompatible']) >= 1 and
+                                  'image_reliability:=best_effort' in v['last_error'], 20)
+        assert values['frames_written'] == '0' and values['video_starts'] == '0'
+        # best_effort hears it.
+        start_bridge(procs, '/lr_qos2', sim_params, camera_id=CAMERA_ID, video_source='topic',
+                     image_reliability='best_effort')
+        values = diagnostics.wait('/lr_qos2/letsrobot_bridge',
+                                  lambda v: int(v['frames_written']) >= 10, 30)
+        assert values['image_qos_incompatible'] == '0'
+        assert diagnostics.values('/lr_qos/letsrobot_bridge')['frames_written'] == '0'
+    finally:
+        stop.set()
+        thread.join(5)

@@ -142,3 +142,17 @@ def test_frame_pacer_thins_a_fast_source_to_fps() -> None:
     exact = FramePacer(10.0)
     jitter = [0.0, 0.02, -0.02, 0.015, -0.01]
     assert all(exact.admit(i * 0.1 + jitter[i % 5]) for i in range(100))
+
+
+def test_frame_pacer_lets_a_late_bunch_through_but_bounds_any_burst() -> None:
+    pacer = FramePacer(10.0)
+    # Frames of 0.1, 0.2 and 0.3 s held up by a busy executor, delivered together.
+    assert all(pacer.admit(t) for t in (0.0, 0.31, 0.311, 0.312, 0.4, 0.5))
+    assert pacer.dropped == 0
+    # After a long pause a fast source gets at most catch_up (3) frames ahead of fps.
+    burst = sum(pacer.admit(10.0 + i * 0.001) for i in range(100))
+    assert burst == 4 and pacer.dropped == 96
+    # Over a long run the average stays at fps whatever the pattern.
+    pacer = FramePacer(10.0)
+    times = [i * 0.05 + (0.3 if i % 20 == 0 else 0.0) for i in range(2000)]  # 20 fps, stalls
+    assert sum(pacer.admit(t) for t in sorted(times)) <= 100 * 10 + 4

@@ -25,8 +25,11 @@ from typing import Any, Awaitable, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
 import aiohttp
+from rclpy.event_handler import (QoSMessageLostInfo, QoSRequestedIncompatibleQoSInfo,
+                                 SubscriptionEventCallbacks)
 from rclpy.lifecycle import State, TransitionCallbackReturn
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_policy_name_from_kind,
+                       qos_profile_sensor_data, QoSProfile, ReliabilityPolicy)
 from robot_bridges.bridges.letsrobot_video import Frame, FrameFeed, Stream
 from robot_bridges.msg import LetsRobotChat, LetsRobotCommand
 from robot_bridges.node import params
@@ -57,6 +60,10 @@ EVENTS = {
 HTTP_TIMEOUT_S = 10.0
 FINAL_STATUS_TIMEOUT_S = 0.25
 STREAM_KEY_ENV = 'LETSROBOT_STREAM_KEY'
+IMAGE_RELIABILITY = {'reliable': ReliabilityPolicy.RELIABLE,
+                     'best_effort': ReliabilityPolicy.BEST_EFFORT}
+# Frames the image subscription holds for the executor: the newest wins.
+IMAGE_DEPTH = 2
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,8 @@ class LetsRobotBridge(BridgeNode):
         d('video_kbps', 350, 'Video bitrate, kbit/s.', min_value=16, max_value=100_000)
         d('audio_source', 'none', 'test (a tone), alsa:hw:N or none.')
         d('audio_kbps', 32, 'Audio bitrate, kbit/s.', min_value=8, max_value=384)
+        d('image_reliability', 'reliable',
+          'QoS reliability of the image subscription: reliable or best_effort.')
         d('ffmpeg', '', "ffmpeg program; empty: imageio-ffmpeg's binary, else ffmpeg on PATH.")
 
     # -- configure -------------------------------------------------------------------------
@@ -139,6 +148,10 @@ class LetsRobotBridge(BridgeNode):
         if streams and not key:
             raise ValueError(f'stream_key is empty and {STREAM_KEY_ENV} is not set')
         self._ffmpeg = _find_ffmpeg(get('ffmpeg')) if streams else ''
+        image_reliability = get('image_reliability')
+        if image_reliability not in IMAGE_RELIABILITY:
+            raise ValueError(f'image_reliability {image_reliability!r}: expected '
+                             f'{" or ".join(IMAGE_RELIABILITY)}')
         self._periods = {name: get(f'{name}_period_s')
                          for name in ('identify', 'video_status', 'charge_state')}
         self._owner_param = get('owner').strip()
@@ -154,7 +167,14 @@ class LetsRobotBridge(BridgeNode):
         self._live_pub = self.make_publisher(Bool, 'live', LATCHED)
         self.make_subscription(BatteryState, 'battery_state', self._on_battery,
                                qos_profile_sensor_data)
-        self.make_subscription(Image, 'image', self._on_image, qos_profile_sensor_data)
+        # Written on the executor thread only (subscription events).
+        self._image_events = dict.fromkeys(('frames_lost', 'image_qos_incompatible'), 0)
+        if self._video_source == 'topic':
+            self.make_subscription(
+                Image, 'image', self._on_image, _image_qos(image_reliability),
+                event_callbacks=SubscriptionEventCallbacks(
+                    message_lost=self._on_frames_lost,
+                    incompatible_qos=self._on_image_incompatible))
 
         self._filter = ControlFilter(self._robot_id, self._owner_param)
         self._pacer = FramePacer(self._fps)
@@ -547,12 +567,27 @@ class LetsRobotBridge(BridgeNode):
             self.count_bad_input(f'image: {msg.width}x{msg.height} step {msg.step} does not '
                                  f'fit {len(msg.data)} bytes')
             return
-        data = bytes(msg.data)
+        data = memoryview(msg.data)  # the message's own buffer, which nothing else holds
         if msg.step != row:  # drop row padding: ffmpeg reads tightly packed rows
-            data = b''.join(data[y * msg.step:y * msg.step + row] for y in range(msg.height))
+            step = msg.step
+            data = memoryview(b''.join(data[y * step:y * step + row] for y in range(msg.height)))
         else:
             data = data[:row * msg.height]
         self.loop.call_soon(self._offer, Frame(msg.width, msg.height, pixel_format, data))
+
+    def _on_frames_lost(self, info: QoSMessageLostInfo) -> None:
+        # Large frames over best-effort links lose fragments; DDS tells how many samples.
+        self._image_events['frames_lost'] = info.total_count
+        self.count_dropped(f'image: {info.total_count_change} frames lost before reaching '
+                           'the bridge (the transport dropped them)', info.total_count_change)
+
+    def _on_image_incompatible(self, info: QoSRequestedIncompatibleQoSInfo) -> None:
+        self._image_events['image_qos_incompatible'] = info.total_count
+        self.loop.call_soon(self.link_error,
+                            'image: a publisher offers QoS incompatible with image_reliability '
+                            f'({qos_policy_name_from_kind(info.last_policy_kind)}): none of its '
+                            'frames arrive; a best-effort camera needs '
+                            'image_reliability:=best_effort')
 
     # -- diagnostics (executor thread) -------------------------------------------------------
 
@@ -573,7 +608,10 @@ class LetsRobotBridge(BridgeNode):
                        (f'{kind}_last_error', redact(stream.last_error, self.secrets))]
         values += [('live', str(self._live).lower()),
                    ('frames_written', str(self._feed.written)),
-                   ('frames_dropped', str(self._feed.dropped + self._pacer.dropped))]
+                   ('frames_dropped', str(self._feed.dropped + self._pacer.dropped)),
+                   ('frames_over_rate', str(self._pacer.dropped)),
+                   ('frames_superseded', str(self._feed.dropped))]
+        values += [(key, str(count)) for key, count in self._image_events.items()]
         return values
 
 
@@ -604,6 +642,12 @@ class _SocketListener:
 
     def link_aborted(self, reason: str) -> None:
         self._node.link_aborted(f'{self._name} socket: {reason}')
+
+
+def _image_qos(reliability: str) -> QoSProfile:
+    return QoSProfile(depth=IMAGE_DEPTH, history=HistoryPolicy.KEEP_LAST,
+                      reliability=IMAGE_RELIABILITY[reliability],
+                      durability=DurabilityPolicy.VOLATILE)
 
 
 def _checked_url(name: str, url: str) -> str:

@@ -7,7 +7,9 @@ backoff when it exits, its stderr tail redacted, killed by the kernel if the nod
 (parent-death signal), and, for the ``topic`` source, fed through a stdin pipe whose EOF
 also ends it. :class:`FrameFeed` is the ``topic`` source's hand-off: the executor offers
 frames, the loop writes the newest one to ffmpeg's stdin; a slow encoder makes frames
-drop, never a callback wait.
+drop, never a callback wait. A frame's bytes are the received message's own buffer (a
+memoryview, no copy), and the pipe is grown to hold a whole frame, so that each frame goes
+to ffmpeg in one system call without asyncio copying the part a 64 KiB pipe cannot take.
 
 Everything here runs on the asyncio loop thread except :meth:`FrameFeed.offer`'s caller,
 which hands over through ``call_soon``.
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+import fcntl
+from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 from robot_bridges.runtime.backoff import Backoff
@@ -25,6 +29,8 @@ from robot_bridges.runtime.subprocess_supervisor import SubprocessSupervisor
 STOP_TIMEOUT_S = 0.4
 # The stderr lines of an ended ffmpeg that reach the log and diagnostics (redacted).
 TAIL_LINES = 3
+# What an unprivileged process may grow a pipe to (Linux): /proc/sys/fs/pipe-max-size.
+PIPE_MAX_SIZE_FILE = Path('/proc/sys/fs/pipe-max-size')
 
 
 class StreamListener(Protocol):
@@ -135,12 +141,17 @@ class _Listener:
 
 @dataclass(frozen=True)
 class Frame:
-    """One raw image: its size, ffmpeg pixel format and tightly packed rows."""
+    """
+    One raw image: its size, ffmpeg pixel format and tightly packed rows.
+
+    ``data`` may view the received message's buffer: nothing may write to that buffer
+    while the frame is alive.
+    """
 
     width: int
     height: int
     pixel_format: str
-    data: bytes
+    data: memoryview
 
 
 class FrameFeed:
@@ -160,6 +171,7 @@ class FrameFeed:
         self._pending: Frame | None = None
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._grown: asyncio.StreamWriter | None = None
 
     def offer(self, frame: Frame) -> None:
         """Take a frame (loop thread); a frame still waiting is replaced and counted."""
@@ -194,9 +206,33 @@ class FrameFeed:
             if stdin is None:
                 self.dropped += 1  # the encoder is (re)starting
                 continue
+            if stdin is not self._grown:  # a new encoder: a new pipe
+                self._grown = stdin
+                grow_pipe(stdin, len(frame.data))
             try:
                 stdin.write(frame.data)
                 await stdin.drain()  # a slow encoder waits here; new frames replace pending
                 self.written += 1
             except (ConnectionError, OSError):
                 self.dropped += 1  # ffmpeg ended; the supervisor restarts it
+
+
+def grow_pipe(writer: asyncio.StreamWriter, size: int) -> int:
+    """
+    Ask Linux to let the pipe behind ``writer`` hold ``size`` bytes (at most the maximum).
+
+    Returns the pipe's capacity afterwards, 0 where it cannot be known. A pipe that stays
+    at its default size still works: asyncio buffers what the pipe cannot take.
+    """
+    pipe = writer.transport.get_extra_info('pipe')
+    setter = getattr(fcntl, 'F_SETPIPE_SZ', None)
+    if pipe is None or setter is None:
+        return 0
+    try:
+        limit = int(PIPE_MAX_SIZE_FILE.read_text())
+    except (OSError, ValueError):
+        limit = size
+    try:
+        return fcntl.fcntl(pipe.fileno(), setter, max(1, min(size, limit)))
+    except OSError:
+        return fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ)

@@ -221,19 +221,28 @@ def raw_format(encoding: str) -> tuple[str, int]:
 
 
 class FramePacer:
-    """Let through at most ``fps`` frames a second; the rest are dropped (and counted)."""
+    """
+    Let through at most ``fps`` frames a second on average; the rest are dropped (counted).
 
-    def __init__(self, fps: float) -> None:
+    Frames follow a schedule of one slot a period, started half a period before the first
+    frame: frames at fps with jitter all pass, a faster source is thinned to fps. A frame
+    that comes late takes its missed slot: frames a stalled executor delivers in a bunch
+    pass too, up to ``catch_up`` periods late, so that no more than ``catch_up`` extra
+    frames can ever pass at once.
+    """
+
+    def __init__(self, fps: float, catch_up: int = 3) -> None:
         self._period = 1.0 / fps
-        self._next = float('-inf')
+        self._catch_up_s = catch_up * self._period
+        self._next: float | None = None
         self.dropped = 0
 
     def admit(self, now: float) -> bool:
         """Whether a frame arriving at ``now`` (seconds, monotonic) goes to the encoder."""
-        if now < self._next:
+        if self._next is None:
+            self._next = now - self._period / 2
+        elif now < self._next:
             self.dropped += 1
             return False
-        # A schedule with half a period of slack: frames at exactly fps with some jitter all
-        # pass, and a faster source is thinned to fps.
-        self._next = max(self._next, now - self._period / 2) + self._period
+        self._next = max(self._next, now - self._catch_up_s) + self._period
         return True
