@@ -289,7 +289,10 @@ class Diagnostics:
         def matching() -> dict[str, str] | None:
             values = self.values(node_fqn)
             return values if values and predicate(values) else None
-        return wait_for(matching, timeout, f'diagnostics of {node_fqn}')
+        try:
+            return wait_for(matching, timeout, f'diagnostics of {node_fqn}')
+        except AssertionError as exc:
+            raise AssertionError(f'{exc}; the newest: {self.values(node_fqn)}') from None
 
 
 def stop_all(procs: Sequence[Proc]) -> None:
