@@ -197,6 +197,12 @@ class _Thread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def close(self) -> None:
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self.submit(cancel_all()).result(5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
 
@@ -286,7 +292,7 @@ class VictorMicRig(Rig):
 
     def start_service(self) -> float:
         self.service = self.procs('victor_sim', '--port', str(self.service_port), '--rate',
-                                  str(self.RATE_HZ), '--no-autoplay')
+                                  str(self.RATE_HZ))
         self.service.wait_output(r'listening on', 15)
         return time.monotonic()
 

@@ -204,8 +204,13 @@ def subscriber_stalls(rig: Rig) -> Outcome:
         rig.values(lambda v: int(v['messages_in']) > messages_in + 6 * SUBSCRIBER_DEPTH, 30)
         command('resume')
         resumed = time.monotonic()
-        wait_for(lambda: received()['received'] > 0 and
-                 rig.wait_flowing(resumed) > 0, 20, 'the subscriber to catch up')
+
+        def caught_up() -> bool:
+            fresh = {_stamp(m) for m, t in zip(list(rig.stream.messages),
+                                                list(rig.stream.times)) if t > resumed}
+            return bool(fresh & set(received()['keys']))
+        wait_for(caught_up, 20, 'the subscriber to get what was published after it resumed')
+        recovered = time.monotonic() - resumed
         time.sleep(0.5)
         rig.traffic(False)
         time.sleep(0.3)
@@ -228,7 +233,8 @@ def subscriber_stalls(rig: Rig) -> Outcome:
     # depth plus the publisher's (both SUBSCRIBER_DEPTH) and what was in flight.
     assert kept <= 2 * SUBSCRIBER_DEPTH + 0.2 * len(during), (kept, len(during))
     assert lost >= len(during) - kept - 1
-    return resumed - stalled, lost, {'published_during_stall': len(during), 'kept': kept}
+    return recovered, lost, {'stalled_s': resumed - stalled,
+                             'published_during_stall': len(during), 'kept': kept}
 
 
 def _stamp(msg: Any) -> int:
