@@ -15,11 +15,11 @@ subscriber, what that subscriber never got. ``n/a``: nothing countable in that c
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from fault_rigs import RECONNECT_MAX_S, Rig, RIGS
@@ -107,7 +107,7 @@ def service_killed(rig: Rig) -> Outcome:
 
 
 def handshake_blackhole(rig: Rig) -> Outcome:
-    """The service accepts TCP and never answers: reported, retried, recovered when passed."""
+    """Accept TCP, never answer: check it is reported, retried, recovered once passed."""
     rig.start()
     proxy = rig.proxy
     assert proxy is not None and rig.service is not None
@@ -136,7 +136,7 @@ def handshake_blackhole(rig: Rig) -> Outcome:
 
 
 def service_stops_reading(rig: Rig) -> Outcome:
-    """The service stops reading (and answering): liveness aborts, recovered when it reads."""
+    """Stall the service (no reading, no answer): liveness aborts; recovered when it reads."""
     rig.start()
     proxy = rig.proxy
     assert proxy is not None
@@ -159,7 +159,7 @@ def service_stops_reading(rig: Rig) -> Outcome:
 
 
 def reset_mid_frame(rig: Rig) -> Outcome:
-    """The connection is reset part way through a frame to the bridge: reconnect, no crash."""
+    """Reset the link part way through a frame to the bridge: reconnect, no crash."""
     rig.start()
     proxy = rig.proxy
     assert proxy is not None
@@ -175,7 +175,7 @@ def reset_mid_frame(rig: Rig) -> Outcome:
 
 
 def subscriber_stalls(rig: Rig) -> Outcome:
-    """A subscriber process stops spinning: the bridge keeps reading; depth bounds its loss."""
+    """Stall a subscriber process: the bridge keeps reading; history depth bounds the loss."""
     rig.start(qos_depth=SUBSCRIBER_DEPTH)
     topic = f'{rig.ns}/{rig.stream_topic}'
     kind = rig.stream_type
@@ -202,12 +202,14 @@ def subscriber_stalls(rig: Rig) -> Outcome:
         stalled = time.monotonic()
         # The bridge keeps reading: its messages_in grows well past both history depths.
         rig.values(lambda v: int(v['messages_in']) > messages_in + 6 * SUBSCRIBER_DEPTH, 30)
+        wait_for(lambda: sum(t > stalled for t in list(rig.stream.times)) > 6 * SUBSCRIBER_DEPTH,
+                 30, 'the bridge to publish past both history depths')
         command('resume')
         resumed = time.monotonic()
 
         def caught_up() -> bool:
-            fresh = {_stamp(m) for m, t in zip(list(rig.stream.messages),
-                                                list(rig.stream.times)) if t > resumed}
+            pairs = zip(list(rig.stream.messages), list(rig.stream.times))
+            fresh = {_stamp(m) for m, t in pairs if t > resumed}
             return bool(fresh & set(received()['keys']))
         wait_for(caught_up, 20, 'the subscriber to get what was published after it resumed')
         recovered = time.monotonic() - resumed
