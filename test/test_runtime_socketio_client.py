@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 from aiohttp import web
 from async_helpers import Changing, Recorder, run, stopped
+from fault_proxy import FaultProxy
 import pytest
 from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.socketio_client import (Emit, reconnection_options, SocketIOClient,
@@ -219,6 +220,42 @@ def test_a_server_not_yet_running_is_retried_and_reported_without_secrets() -> N
     errors = recorder.of('error')
     assert all(e.startswith(f'connect to http://127.0.0.1:{server.port}/ failed') for e in errors)
     assert not any('SECRET' in e or 'TOKEN' in e for e in errors)
+
+
+@pytest.mark.parametrize('transports', [(), ('websocket',)])
+def test_a_server_that_accepts_tcp_but_never_answers_is_timed_out_and_retried(
+        transports: tuple[str, ...]) -> None:
+    # Found by the fault matrix: the upgrade had no timeout but aiohttp's default 5 minutes.
+    proxy = None
+
+    async def test() -> Recorder:
+        nonlocal proxy
+        server = await SioServer().start()
+        proxy = FaultProxy('127.0.0.1', server.port)
+        proxy.blackhole()
+        recorder = Recorder()
+        client = SocketIOClient(SocketIOClientConfig(
+            url=f'http://127.0.0.1:{proxy.port}', backoff=FAST, transports=transports,
+            connect_timeout_s=0.5), recorder, on_event=recorder.on_event, hello=hello)
+        task = asyncio.create_task(client.run())
+        await recorder.until(lambda: len(recorder.of('error')) >= 2, timeout=10.0)
+        assert proxy.accepted >= 2
+        proxy.pass_through()
+        await recorder.until(lambda: bool(recorder.of('up')), timeout=10.0)
+        await server.until(lambda: len(server.received) == 2)
+        # Once up, the session outlives the connect timeout many times over.
+        await asyncio.sleep(2.0)
+        assert client.connected and len(recorder.of('up')) == 1
+        await stopped(client, task)
+        await server.stop()
+        return recorder
+
+    try:
+        recorder = run(test())
+    finally:
+        if proxy is not None:
+            proxy.close()
+    assert all('failed' in error for error in recorder.of('error'))
 
 
 def test_close_while_disconnected_returns_promptly() -> None:

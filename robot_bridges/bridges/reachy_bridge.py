@@ -183,7 +183,7 @@ class ReachyBridge(BridgeNode):
         if reply is not None:
             # Published after the outbox task has written the next goals: the client
             # computes its next reply meanwhile.
-            asyncio.get_running_loop().call_soon(self._publish, reply, now)
+            asyncio.get_running_loop().call_soon(self._publish_guarded, reply, now)
 
     def _take_present(self, reply: Reply) -> None:
         present, goals = self._present, self._goals
@@ -203,6 +203,15 @@ class ReachyBridge(BridgeNode):
             key = 'eyes_rejected' if '_eye ' in problem else 'forces_rejected'
             self._counts[key] += 1
             self.count_bad_input(f'skipped part of a reply: {problem}')
+
+    def _publish_guarded(self, reply: Reply, now: float) -> None:
+        # A callback of its own, outside the transport's guard of link_frame: a publish
+        # refused (the context shut down by SIGTERM meanwhile) must not reach the loop's
+        # exception handler as a traceback.
+        try:
+            self._publish(reply, now)
+        except Exception as exc:  # noqa: B902 - counted like a failing link_frame
+            self.link_bad_frame(f'unusable reply: {describe_exception(exc)}')
 
     def _publish(self, reply: Reply, now: float) -> None:
         # Called by the loop, outside the transport's guard of link_frame: guard it here.

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
+import aiohttp
 from robot_bridges.protocols.text import excerpt
 from robot_bridges.runtime.backoff import Backoff, sleep_unless
 from robot_bridges.runtime.http_json import retry_with_backoff, RetryStopped
@@ -151,7 +152,7 @@ class SocketIOClient:
         sio = socketio.AsyncClient(
             reconnection=True, reconnection_attempts=0, **reconnection_options(config.backoff),
             logger=False, engineio_logger=False, handle_sigint=False,
-            request_timeout=config.connect_timeout_s)
+            request_timeout=config.connect_timeout_s, http_session=self._http_session)
         sio.on('connect', self._connected)
         sio.on('disconnect', self._disconnected)
         sio.on('connect_error', self._connect_error)
@@ -193,6 +194,16 @@ class SocketIOClient:
                           transports=list(config.transports) or None,
                           socketio_path=config.socketio_path,
                           wait_timeout=config.connect_timeout_s)
+
+    def _http_session(self) -> aiohttp.ClientSession:
+        # The library's own session allows a request 5 minutes, and the websocket upgrade
+        # (and its reconnects) run without a timeout of their own: a server that accepts TCP
+        # and never answers would hold the connection that long. Long-polling requests carry
+        # their own timeouts; after an upgrade, aiohttp lifts the read timeout. The library
+        # closes the session when it disconnects and makes a new one when it reconnects.
+        timeout = self._config.connect_timeout_s
+        return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
+            total=None, sock_connect=timeout, sock_read=timeout))
 
     async def _shut_down(self, sio: socketio.AsyncClient) -> None:
         # shutdown() disconnects (the server hears a DISCONNECT packet) or aborts the

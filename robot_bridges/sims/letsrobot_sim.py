@@ -58,11 +58,16 @@ _log = logging.getLogger('letsrobot_sim')
 class SocketServer:
     """One socket.io server on its own port, recording its clients and what they emit."""
 
-    def __init__(self, name: str, sim: LetsRobotSim) -> None:
+    def __init__(self, name: str, sim: LetsRobotSim, ping_interval_s: float = 25.0,
+                 ping_timeout_s: float = 20.0) -> None:
         self.name = name
         self.sim = sim
+        # Engine.IO liveness: the server pings every ping_interval_s; a client that heard
+        # nothing for ping_interval_s + ping_timeout_s drops the session.
         self.sio = socketio.AsyncServer(async_mode='aiohttp', logger=False,
-                                        engineio_logger=False, cors_allowed_origins='*')
+                                        engineio_logger=False, cors_allowed_origins='*',
+                                        ping_interval=ping_interval_s,
+                                        ping_timeout=ping_timeout_s)
         self.app = web.Application()
         self.sio.attach(self.app)
         self.sids: set[str] = set()
@@ -118,13 +123,19 @@ class LetsRobotSim:
 
     def __init__(self, *, host: str = '127.0.0.1', owner: str = DEFAULT_OWNER,
                  stream_key: str = DEFAULT_STREAM_KEY, record_dir: Path | None = None,
-                 audience_on: bool = True, step_s: float = AUDIENCE_STEP_S) -> None:
+                 audience_on: bool = True, step_s: float = AUDIENCE_STEP_S,
+                 ping_interval_s: float = 25.0, ping_timeout_s: float = 20.0,
+                 announced: dict[str, int] | None = None) -> None:
         self.host = host
         self.owner = owner
         self.audience_on = audience_on
         self.step_s = step_s
         self.robot_id = ''
-        self.sockets = {name: SocketServer(name, self) for name in SOCKETS}
+        self.sockets = {name: SocketServer(name, self, ping_interval_s, ping_timeout_s)
+                        for name in SOCKETS}
+        # Discovery answers these ports for control/chat instead of the sockets' own (a
+        # proxy in front of a socket, in the fault tests).
+        self.announced = dict(announced or {})
         self.relays = {kind: RelaySink(kind, stream_key, record_dir)
                        for kind in ('video', 'audio')}
         self.settings: dict[str, Any] = {'xres': 320, 'yres': 240, 'mic_enabled': True,
@@ -228,7 +239,7 @@ class LetsRobotSim:
 
     def _answer(self, route: str) -> dict[str, Any]:
         if route in ('control', 'chat'):
-            return {'host': self.host, 'port': self.ports[route]}
+            return {'host': self.host, 'port': self.announced.get(route, self.ports[route])}
         if route == 'owner':
             return {'owner': self.owner}
         if route == 'relay':
@@ -353,7 +364,9 @@ async def serve_until_signalled(args: argparse.Namespace) -> None:
     stop = stop_event()
     sim = await start(args.host, args.port, owner=args.owner, stream_key=args.stream_key,
                       record_dir=Path(args.record) if args.record else None,
-                      audience_on=not args.quiet_audience)
+                      audience_on=not args.quiet_audience,
+                      ping_interval_s=args.ping_interval, ping_timeout_s=args.ping_timeout,
+                      announced=dict(args.announce))
     for route, fault in args.discovery_fault:
         sim.faults[route] = fault
     print(f'letsrobot_sim: listening on {sim.url()}', flush=True)
@@ -382,7 +395,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         default=[], type=_route_fault,
                         help=f'answer ROUTE ({", ".join(ROUTES)}) with FAULT '
                              f'({", ".join(FAULTS)}) from the start (repeatable)')
+    parser.add_argument('--announce', metavar='SOCKET:PORT', action='append', default=[],
+                        type=_announced,
+                        help='discovery answers PORT for SOCKET (control or chat) instead of '
+                             'its own port, e.g. a proxy in front of it (repeatable)')
+    parser.add_argument('--ping-interval', type=float, default=25.0,
+                        help='Engine.IO ping interval of every socket, whole seconds')
+    parser.add_argument('--ping-timeout', type=float, default=20.0,
+                        help='Engine.IO ping timeout of every socket, whole seconds')
     args = parser.parse_args(argv)
+    # Engine.IO announces whole seconds (python-engineio truncates 0.5 to 0).
+    if not (1 <= args.ping_interval <= 3600 and 1 <= args.ping_timeout <= 3600):
+        parser.error('--ping-interval and --ping-timeout must be in 1..3600')
     if not 0 <= args.port <= 65535 - 6:
         parser.error('--port must be in 0..65529')
     return args
@@ -394,6 +418,15 @@ def _route_fault(text: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(f'expected ROUTE:FAULT, ROUTE one of {ROUTES}, '
                                          f'FAULT one of {FAULTS}')
     return route, fault
+
+
+def _announced(text: str) -> tuple[str, int]:
+    socket_name, _, port = text.partition(':')
+    if socket_name not in ('control', 'chat') or not port.isdigit() or \
+            not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError('expected SOCKET:PORT, SOCKET control or chat, '
+                                         'PORT in 1..65535')
+    return socket_name, int(port)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

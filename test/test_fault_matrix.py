@@ -1,0 +1,275 @@
+"""
+The fault matrix: every bridge against its real simulator, through a fault proxy, per fault.
+
+Each cell prints one line, ``FAULT-MATRIX <bridge> <fault> recovered_s=<s> lost=<n> ...``
+(the README's matrix is built from a run: ``scripts/test.sh test/test_fault_matrix.py``).
+``recovered_s`` is from the end of the fault (service back, proxy passing or reading again,
+the reset done) to ``connected`` true again; for ``sigterm_under_traffic`` it is the time to
+exit. ``lost`` is, for a killed or unreachable service, the output queued meanwhile that
+never reached the restarted service; for the faults mid-stream, the service's sequence
+numbers that never reached the ROS topic (messages the service produced during the outage
+included: the relay and the socket.io servers drop what they cannot deliver); for the stalled
+subscriber, what that subscriber never got. ``n/a``: nothing countable in that cell.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import time
+from typing import Any, Callable, Iterator
+
+from fault_rigs import RECONNECT_MAX_S, Rig, RIGS
+from letsrobot_helpers import alive, CAMERA_ID, children, ffmpeg_children
+import pytest
+from ros_helpers import MATCH_SETTLE_S, ProbeNode, Proc, wait_for
+
+SUBSCRIBER_DEPTH = 20
+HERE = Path(__file__).resolve().parent
+
+FAULTS = ('service_killed', 'handshake_blackhole', 'service_stops_reading',
+          'reset_mid_frame', 'subscriber_stalls', 'sigterm_under_traffic')
+NOT_APPLICABLE: dict[tuple[str, str], str] = {}
+
+
+def cells() -> Iterator[Any]:
+    for bridge in RIGS:
+        for fault in FAULTS:
+            reason = NOT_APPLICABLE.get((bridge, fault))
+            marks = [pytest.mark.skip(reason=reason)] if reason else []
+            yield pytest.param(bridge, fault, marks=marks, id=f'{bridge}-{fault}')
+
+
+@pytest.fixture
+def report(capsys: pytest.CaptureFixture[str]) -> Callable[..., None]:
+    """Print a FAULT-MATRIX line past pytest's capture."""
+    def write(bridge: str, fault: str, recovered_s: float | None, lost: int | None,
+              **extra: Any) -> None:
+        fields = [f'recovered_s={_num(recovered_s)}', f'lost={_num(lost)}',
+                  *(f'{k}={_num(v)}' for k, v in extra.items())]
+        with capsys.disabled():
+            print(f'\nFAULT-MATRIX {bridge} {fault} {" ".join(fields)}', flush=True)
+    return write
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return 'n/a'
+    return f'{value:.2f}' if isinstance(value, float) else str(value)
+
+
+@pytest.mark.parametrize('bridge, fault', list(cells()))
+def test_fault(procs: Callable[..., Proc], ros: ProbeNode, report: Callable[..., None],
+               bridge: str, fault: str) -> None:
+    rig = RIGS[bridge](procs, ros, f'/fm_{bridge.split("_")[0]}_{FAULTS.index(fault)}')
+    try:
+        outcome = CELLS[fault](rig)
+        assert rig.bridge is not None
+        if fault != 'sigterm_under_traffic':
+            assert rig.bridge.returncode is None, rig.bridge.output[-3000:]
+        assert 'Traceback' not in rig.bridge.output, rig.bridge.output[-3000:]
+    finally:
+        rig.close()
+    report(bridge, fault, *outcome[:2], **outcome[2])
+
+
+Outcome = tuple[float | None, int | None, dict[str, Any]]
+
+
+def service_killed(rig: Rig) -> Outcome:
+    """SIGKILL the service, queue output, restart it: reconnect, re-identify, deliver."""
+    rig.start()
+    assert rig.proxy is not None
+    rig.kill_service()
+    rig.wait_down()
+    if rig.needs_reader:
+        rig.proxy.reject()  # the bridge stays out until a reader is on the relay
+    queued = rig.queue_output()
+    back = rig.start_service()
+    if rig.needs_reader:
+        rig.listen()
+        back = time.monotonic()
+        rig.proxy.pass_through()
+    up = rig.wait_up(back, 30)
+    recovered = up - back
+    assert rig.reidentified()
+    if not queued:
+        rig.wait_flowing(up)  # the subscription went out again
+    delivered = rig.output_delivered(queued)
+    assert delivered == queued, f'{queued - delivered} of {queued} queued outputs lost'
+    # reachy: the simulator dials, its start-up (a Python process) is part of the recovery.
+    bound = 15.0 if rig.service_dials else RECONNECT_MAX_S + 1.0
+    assert recovered <= bound, f'reconnected {recovered:.2f} s after the service came back'
+    return recovered, (queued - delivered) if queued else None, {'queued': queued}
+
+
+def handshake_blackhole(rig: Rig) -> Outcome:
+    """Accept TCP, never answer: check it is reported, retried, recovered once passed."""
+    rig.start()
+    proxy = rig.proxy
+    assert proxy is not None and rig.service is not None
+    proxy.blackhole()
+    accepted = proxy.accepted
+    waiting_said = rig.service.output.count('waiting for the server')
+    proxy.cut()
+    rig.wait_down()
+    queued = rig.queue_output() if not rig.needs_reader else 0
+    # Retried: a second attempt after the first timed out (open timeout 5 s).
+    wait_for(lambda: proxy.accepted >= accepted + 2, 30, 'a retry into the blackhole')
+    if rig.reports_connect_timeout:
+        values = rig.values(lambda v: 'failed' in v['last_error'], 10)
+        assert 'Timeout' in values['last_error'] or 'timed out' in values['last_error'], values
+    elif rig.service_dials:
+        wait_for(lambda: rig.service.output.count('waiting for the server') > waiting_said,
+                 10, 'the simulator to report the failed attempt')
+    values = rig.values(lambda v: v['connected'] == 'false')
+    passed = time.monotonic()
+    proxy.pass_through()
+    up = rig.wait_up(passed, 30)
+    delivered = rig.output_delivered(queued) if queued else 0
+    assert delivered == queued
+    return up - passed, (queued - delivered) if queued else None, {
+        'attempts': proxy.accepted - accepted}
+
+
+def service_stops_reading(rig: Rig) -> Outcome:
+    """Stall the service (no reading, no answer): liveness aborts; recovered when it reads."""
+    rig.start()
+    proxy = rig.proxy
+    assert proxy is not None
+    rig.traffic(True)
+    rig.wait_flowing(time.monotonic())
+    before = rig.counter(rig.liveness_counter) if rig.liveness_counter else 0
+    stalled = time.monotonic()
+    proxy.stall('both')
+    rig.wait_down(20)
+    detected = rig.connected.times[-1] - stalled
+    if rig.liveness_counter:
+        rig.values(lambda v: int(v[rig.liveness_counter]) > before, 10)
+    assert detected <= rig.liveness_s + 3.0, f'detected after {detected:.2f} s'
+    reading = time.monotonic()
+    proxy.resume()
+    up = rig.wait_up(reading, 30)
+    rig.wait_flowing(up)
+    rig.traffic(False)
+    return up - reading, rig.stream_lost(), {'detected_s': detected}
+
+
+def reset_mid_frame(rig: Rig) -> Outcome:
+    """Reset the link part way through a frame to the bridge: reconnect, no crash."""
+    rig.start()
+    proxy = rig.proxy
+    assert proxy is not None
+    rig.traffic(True)
+    rig.wait_flowing(time.monotonic())
+    reset = time.monotonic()
+    proxy.reset_mid_frame(rig.to_bridge)
+    wait_for(lambda: not proxy.reset_pending(), 10, 'the reset')
+    up = rig.wait_up(reset, 30)
+    rig.wait_flowing(up)
+    rig.traffic(False)
+    return up - reset, rig.stream_lost(), {}
+
+
+def subscriber_stalls(rig: Rig) -> Outcome:
+    """Stall a subscriber process: the bridge keeps reading; history depth bounds the loss."""
+    rig.start(qos_depth=SUBSCRIBER_DEPTH)
+    topic = f'{rig.ns}/{rig.stream_topic}'
+    kind = rig.stream_type
+    subscriber = subprocess.Popen(
+        [sys.executable, str(HERE / 'stall_subscriber.py'), topic,
+         f'{kind.__module__.rsplit(".", 1)[0]}.{kind.__name__}', str(SUBSCRIBER_DEPTH),
+         'stamp'], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert subscriber.stdout is not None and subscriber.stdin is not None
+
+        def command(text: str) -> None:
+            subscriber.stdin.write(text + '\n')
+            subscriber.stdin.flush()
+
+        def received() -> dict[str, Any]:
+            command('report')
+            return json.loads(subscriber.stdout.readline())
+        assert subscriber.stdout.readline().strip() == 'ready'
+        time.sleep(MATCH_SETTLE_S)
+        rig.traffic(True)
+        wait_for(lambda: received()['received'] > 0, 20, 'the subscriber to receive')
+        messages_in = rig.counter('messages_in')
+        command('stall')
+        stalled = time.monotonic()
+        # The bridge keeps reading: its messages_in grows well past both history depths.
+        rig.values(lambda v: int(v['messages_in']) > messages_in + 6 * SUBSCRIBER_DEPTH, 30)
+        wait_for(lambda: sum(t > stalled for t in list(rig.stream.times)) > 6 * SUBSCRIBER_DEPTH,
+                 30, 'the bridge to publish past both history depths')
+        command('resume')
+        resumed = time.monotonic()
+
+        def caught_up() -> bool:
+            pairs = zip(list(rig.stream.messages), list(rig.stream.times))
+            fresh = {_stamp(m) for m, t in pairs if t > resumed}
+            return bool(fresh & set(received()['keys']))
+        wait_for(caught_up, 20, 'the subscriber to get what was published after it resumed')
+        recovered = time.monotonic() - resumed
+        time.sleep(0.5)
+        rig.traffic(False)
+        time.sleep(0.3)
+        keys = set(received()['keys'])
+        command('quit')
+        assert subscriber.wait(10) == 0
+    finally:
+        if subscriber.poll() is None:
+            subscriber.kill()
+            subscriber.wait(5)
+    # What the bridge published while the subscriber stalled, as the probe saw it.
+    stamps = [_stamp(m) for m in list(rig.stream.messages)]
+    times = list(rig.stream.times)
+    during = {s for s, t in zip(stamps, times) if stalled <= t <= resumed}
+    lost = len({s for s in stamps if min(keys) <= s <= max(keys)} - keys)
+    kept = len(during & keys)
+    after = {s for s, t in zip(stamps, times) if t > resumed + 0.2}
+    assert after & keys, 'the subscriber got nothing after it resumed'
+    # Keep-last: of what was published during the stall, the subscriber keeps at most its
+    # depth plus the publisher's (both SUBSCRIBER_DEPTH) and what was in flight.
+    assert kept <= 2 * SUBSCRIBER_DEPTH + 0.2 * len(during), (kept, len(during))
+    assert lost >= len(during) - kept - 1
+    return recovered, lost, {'stalled_s': resumed - stalled,
+                             'published_during_stall': len(during), 'kept': kept}
+
+
+def _stamp(msg: Any) -> int:
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
+def sigterm_under_traffic(rig: Rig) -> Outcome:
+    """SIGTERM while traffic flows: exit within 2 s, no child process left."""
+    video = {'camera_id': CAMERA_ID, 'video_source': 'test'} if rig.node == 'letsrobot_bridge' \
+        else {}
+    rig.start(**video)
+    bridge = rig.bridge
+    assert bridge is not None
+    rig.traffic(True)
+    rig.wait_flowing(time.monotonic())
+    if video:
+        wait_for(lambda: ffmpeg_children(bridge.pid), 20, 'ffmpeg running')
+    kids = children(bridge.pid)
+    start = time.monotonic()
+    bridge._popen.send_signal(signal.SIGTERM)
+    code = bridge.wait_exit(2.0)
+    exited = time.monotonic() - start
+    rig.traffic(False)
+    assert code == 0, bridge.output[-3000:]
+    wait_for(lambda: not [k for k in kids if alive(k)], 2, 'no child left')
+    return exited, None, {'children': len(kids)}
+
+
+CELLS: dict[str, Callable[[Rig], Outcome]] = {
+    'service_killed': service_killed,
+    'handshake_blackhole': handshake_blackhole,
+    'service_stops_reading': service_stops_reading,
+    'reset_mid_frame': reset_mid_frame,
+    'subscriber_stalls': subscriber_stalls,
+    'sigterm_under_traffic': sigterm_under_traffic,
+}
