@@ -214,13 +214,6 @@ class ReachyBridge(BridgeNode):
             self.link_bad_frame(f'unusable reply: {describe_exception(exc)}')
 
     def _publish(self, reply: Reply, now: float) -> None:
-        # Called by the loop, outside the transport's guard of link_frame: guard it here.
-        try:
-            self._publish_reply(reply, now)
-        except Exception as exc:  # noqa: B902 - no reply may end the loop's callbacks
-            self.count_bad_input(f'could not publish a reply: {describe_exception(exc)}')
-
-    def _publish_reply(self, reply: Reply, now: float) -> None:
         stamp = self.get_clock().now().to_msg()
         if now - self._last_joint_states >= self._joint_states_period:
             self._last_joint_states = now
