@@ -269,6 +269,7 @@ class ChatLoad:
     def __init__(self, connection: ClientConnection) -> None:
         self.connection = connection
         self.sent = 0
+        self._running = False
         self._task: asyncio.Task[None] | None = None
 
     async def wait_for_bridge(self, timeout: float) -> None:
@@ -291,24 +292,26 @@ class ChatLoad:
 
     def start(self, rate_hz: float) -> None:
         """Send at ``rate_hz`` until :meth:`stop`."""
+        self._running = True
         self._task = asyncio.create_task(self._run(1.0 / rate_hz))
 
     async def stop(self) -> None:
-        """Stop sending (the count stays)."""
+        """Stop sending (the count stays); a send under way finishes and is counted."""
+        self._running = False
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
 
     async def _run(self, period: float) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
-        while True:
+        while self._running:
             lag = loop.time() - (start + self.sent * period)
             if lag < 0:
                 await asyncio.sleep(-lag)
             elif lag > 0.5:
                 start += lag  # suspended: resume the schedule, do not flood
+            if not self._running:
+                return
             await self.connection.send(json.dumps(
                 {'type': 'soak', 'user': 'soak', 'seq': self.sent, 'message': _CHAT_PAD}))
             self.sent += 1

@@ -10,7 +10,7 @@ the control surface (``POST /sim/commands``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from typing import Any, Awaitable, Callable
 
 from robot_bridges.sims.letsrobot_audience import command
@@ -19,6 +19,7 @@ LOAD_USER = 'load'
 MAX_RATE_HZ = 10_000.0
 # Behind schedule by more than this (a suspended process): resume, do not flood.
 MAX_LAG_S = 0.5
+_log = logging.getLogger('letsrobot_sim')
 
 
 def load_command(seq: int) -> str:
@@ -39,6 +40,7 @@ class CommandLoad:
         self._emit = emit
         self.rate_hz = 0.0
         self.sent = 0
+        self._running = False
         self._task: asyncio.Task[None] | None = None
 
     def state(self) -> dict[str, Any]:
@@ -52,16 +54,16 @@ class CommandLoad:
         await self.stop()
         self.rate_hz = rate_hz
         if rate_hz > 0:
+            self._running = True
             self._task = asyncio.create_task(self._run(robot_id, 1.0 / rate_hz))
 
     async def stop(self) -> None:
-        """Stop emitting (the count stays)."""
+        """Stop emitting (the count stays); an emit under way finishes and is counted."""
         task, self._task = self._task, None
         self.rate_hz = 0.0
+        self._running = False
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await task
 
     async def _run(self, robot_id: str, period: float) -> None:
         loop = asyncio.get_running_loop()
@@ -75,6 +77,14 @@ class CommandLoad:
                 start += lag
             elif due % 64 == 0:
                 await asyncio.sleep(0)  # catching up: still let the sessions be served
-            if await self._emit(command(robot_id, LOAD_USER, load_command(self.sent), 'down')):
+            if not self._running:
+                return
+            try:
+                reached = await self._emit(
+                    command(robot_id, LOAD_USER, load_command(self.sent), 'down'))
+            except Exception as exc:  # noqa: B902 - a robot that vanished mid-emit
+                _log.debug('load emit failed: %r', exc)
+                reached = 0
+            if reached:
                 self.sent += 1
             due += 1
