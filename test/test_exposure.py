@@ -59,8 +59,10 @@ def listening(pid: int) -> set[tuple[str, int]]:
 
 def wait_listening(proc: Proc, count: int) -> set[tuple[str, int]]:
     """Wait until ``proc`` listens on at least ``count`` sockets; return them."""
-    return wait_for(lambda: (sockets := listening(proc.pid)) if len(sockets) >= count
-                    else None, TIMEOUT_S, f'{proc.name} to listen on {count} socket(s)')
+    def enough() -> set[tuple[str, int]] | None:
+        sockets = listening(proc.pid)
+        return sockets if len(sockets) >= count else None
+    return wait_for(enough, TIMEOUT_S, f'{proc.name} to listen on {count} socket(s)')
 
 
 # name -> (argv before the host choice, sockets it opens, how to ask for a host)
