@@ -68,11 +68,13 @@ def test_no_secret_leaks_from_any_bridge(ros: ProbeNode, procs: Callable[..., Pr
     dfx_token = f'dfx-{secrets.token_hex(8)}'
     wrong_dfx_token = f'wrong-{secrets.token_hex(8)}'
     webviz_password = f'vpw-{secrets.token_hex(8)}'
+    webviz_token = f'vtok-{secrets.token_hex(8)}'
     secret_values = {
         'chat password': chat_password, 'chat token': chat_token,
         'chat Basic credentials': base64.b64encode(f'soak:{chat_password}'.encode()).decode(),
         'DFX token': dfx_token, 'wrong DFX token': wrong_dfx_token,
         'LetsRobot stream key': STREAM_KEY, 'webViz password': webviz_password,
+        'webViz query token': webviz_token,
     }
     # Environment variables, as the README recommends: never on a command line.
     monkeypatch.setenv('DFX_TOKEN', dfx_token)
@@ -102,15 +104,20 @@ def test_no_secret_leaks_from_any_bridge(ros: ProbeNode, procs: Callable[..., Pr
     lr_bridge_params = {key: value for key, value in bridge_params(
         lr_params, camera_id=CAMERA_ID, video_source='test').items() if key != 'stream_key'}
     start('letsrobot_bridge', namespace=f'{ns}/letsrobot', params=lr_bridge_params)
-    # webViz: credentials in the host are refused (configure fails, the process exits 1).
+    # webViz: credentials in the host, a token in the path are refused (configure fails,
+    # the process exits 1).
     victor = start('victor_mic_bridge', namespace=f'{ns}/victor',
                    params={'host': f'soak:{webviz_password}@127.0.0.1', 'port': 1})
+    webviz = start('webviz_bridge', namespace=f'{ns}/victor',
+                   params={'port': 1, 'path': f'/socket?token={webviz_token}'})
     chat.wait_output(r'connect to .* failed', TIMEOUT_S)
     dfx.wait_output(r'connect to .* failed', TIMEOUT_S)
     lr_sim_state = wait_for(lambda: control.state()['requests']['control'] >= 1, TIMEOUT_S,
                             'the LetsRobot bridge to meet the failing discovery')
     assert lr_sim_state
     assert victor.wait_exit(TIMEOUT_S) == 1
+    assert webviz.wait_exit(TIMEOUT_S) == 1
+    assert 'configure failed' in victor.output and 'configure failed' in webviz.output
 
     # The services come up: each bridge connects.
     chat_server, chat_url = start_listening(start, 'robot_chat_server', chat_port)
