@@ -547,7 +547,7 @@ def stream_rows(outcome: Outcome) -> tuple[list[str], bool]:
 
 
 def bridge_rows(outcome: Outcome) -> list[str]:
-    """The bridges' own counters (/diagnostics) at the end of the soak, before the drain."""
+    """Return the bridges' counters (/diagnostics) at the end of the soak, before the drain."""
     rows = ['| Bridge (diagnostics) | ' + ' | '.join(BRIDGE_KEYS) + ' |',
             '|---|' + '---|' * len(BRIDGE_KEYS)]
     for name, values in sorted(outcome.bridges.items()):
