@@ -217,6 +217,18 @@ def test_url() -> None:
             webviz.url(host, port, path)
 
 
+@pytest.mark.parametrize('host, path', [('user:s3cr3t-pw@10.0.0.2', '/socket'),
+                                        ('s3cr3t-pw@10.0.0.2', '/socket'),
+                                        ('10.0.0.2', '/socket?token=s3cr3t-pw'),
+                                        ('10.0.0.2', '/socket#s3cr3t-pw'),
+                                        ('10.0.0.2?token=s3cr3t-pw', '/socket')])
+def test_url_errors_never_repeat_credentials_or_a_query(host: str, path: str) -> None:
+    with pytest.raises(LocalProtocolError) as raised:
+        webviz.url(host, 8888, path)
+    assert 's3cr3t' not in str(raised.value)
+    assert '10.0.0.2' in str(raised.value) or path.startswith('/socket')
+
+
 # -- the robot's side (simulator) --------------------------------------------------------
 
 @pytest.mark.parametrize('frame, expected', [

@@ -154,14 +154,20 @@ def url(host: str, port: int, path: str) -> str:
     """
     Return the ``ws://`` URL of a webViz server; raises :class:`LocalProtocolError`.
 
-    The robot serves plain websockets (no TLS, no authentication) on ``/socket``.
+    The robot serves plain websockets (no TLS, no authentication) on ``/socket``. Errors
+    never repeat credentials or a query given by mistake (they may be secrets).
     """
-    if not host or any(c in host for c in '/?#@ '):
-        raise LocalProtocolError(f'invalid host {host!r}')
+    if '@' in host:
+        raise LocalProtocolError('invalid host: the robot takes no credentials (user:password@'
+                                 f'), got ...@{host.rsplit("@", 1)[1]!r}')
+    if not host or any(c in host for c in '/?# '):
+        raise LocalProtocolError(f'invalid host {host.split("?", 1)[0]!r}')
     if not 0 < port < 65536:
         raise LocalProtocolError(f'port must be in 1..65535, got {port}')
     if not path.startswith('/') or any(c in path for c in '?# '):
-        raise LocalProtocolError(f'path must start with / and hold no query, got {path!r}')
+        shown = path.split('?', 1)[0].split('#', 1)[0]
+        raise LocalProtocolError(f'path must start with / and hold no query or fragment, got '
+                                 f'{shown!r}' + (' (the rest not shown)' if shown != path else ''))
     if ':' in host and not host.startswith('['):
         host = f'[{host}]'
     return f'ws://{host}:{port}{path}'

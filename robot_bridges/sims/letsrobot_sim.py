@@ -20,7 +20,9 @@ figures), ``POST /sim/emit`` ``{"socket", "event", "data"}``, ``POST /sim/drop``
 ``{"socket"}`` (the server ends the robot's sessions), ``POST /sim/discovery``
 ``{"route", "fault"}`` (faults: ``none``, ``status``, ``not_json``, ``missing``,
 ``mistyped``, ``port_range``) or ``{"port_shape": "named"|"port"}``, ``POST /sim/settings``
-``{"settings": {...}}`` (then ``robot_settings_changed`` on the app socket).
+``{"settings": {...}}`` (then ``robot_settings_changed`` on the app socket),
+``POST /sim/commands`` ``{"rate_hz"}`` (numbered ``command_to_robot`` at that rate, 0: stop;
+:mod:`robot_bridges.sims.letsrobot_load`; ``commands`` in the state counts them).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from typing import Any, Sequence
 
 from aiohttp import web
 from robot_bridges.sims import letsrobot_audience as audience
+from robot_bridges.sims.letsrobot_load import CommandLoad
 from robot_bridges.sims.letsrobot_relay import RelaySink
 from robot_bridges.sims.signals import stop_event
 import socketio
@@ -146,6 +149,8 @@ class LetsRobotSim:
         self.received: deque[dict[str, Any]] = deque(maxlen=5000)
         self.ports: dict[str, int] = {}
         self.audience_steps = 0
+        self.load = CommandLoad(
+            lambda data: self.sockets['control'].emit('command_to_robot', data))
         self._runners: list[web.AppRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -173,6 +178,7 @@ class LetsRobotSim:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.load.stop()
         for server in self.sockets.values():
             try:
                 await asyncio.wait_for(server.drop(), 1.0)
@@ -209,6 +215,7 @@ class LetsRobotSim:
             'received': list(self.received)[-500:], 'requests': self.requests,
             'relays': {kind: relay.summary() for kind, relay in self.relays.items()},
             'audience_steps': self.audience_steps, 'settings': self.settings,
+            'commands': self.load.state(),
         }
 
     async def emit(self, socket_name: str, event: str, data: Any = None,
@@ -236,6 +243,7 @@ class LetsRobotSim:
         app.router.add_post('/sim/drop', self._drop)
         app.router.add_post('/sim/discovery', self._discovery)
         app.router.add_post('/sim/settings', self._settings)
+        app.router.add_post('/sim/commands', self._commands)
 
     def _answer(self, route: str) -> dict[str, Any]:
         if route in ('control', 'chat'):
@@ -305,6 +313,16 @@ class LetsRobotSim:
             raise web.HTTPBadRequest(text='need "settings": {...}')
         sent = await self.emit('settings', 'robot_settings_changed', body['settings'])
         return web.json_response({'sent_to': sent})
+
+    async def _commands(self, request: web.Request) -> web.Response:
+        rate_hz = (await _body(request)).get('rate_hz')
+        if isinstance(rate_hz, bool) or not isinstance(rate_hz, (int, float)):
+            raise web.HTTPBadRequest(text='need "rate_hz": a number (0: stop)')
+        try:
+            await self.load.set_rate(self.robot_id, float(rate_hz))
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text=f'{exc}\n') from None
+        return web.json_response(self.load.state())
 
     async def _report(self) -> None:
         """Print each relay's open stream every REPORT_PERIOD_S: valid, size, bitrate."""

@@ -312,8 +312,11 @@ async def _main(args: argparse.Namespace) -> None:
     options = SimOptions(speed_deg_s=args.speed_deg_s, eyes=not args.no_eyes,
                          eye_size=args.eye_size, forces=not args.no_force, disks=args.disks,
                          chaos=args.chaos)
-    await run_client(args.url, ReachySim(options), stop_event(), rate_hz=args.rate,
+    sim = ReachySim(options)
+    await run_client(args.url, sim, stop_event(), rate_hz=args.rate,
                      status_period_s=args.status_period)
+    # The count a soak compares with what arrived.
+    print(f'reachy_sim: sent {sim.cycles} replies', flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -285,6 +285,8 @@ async def serve_until_signalled(args: argparse.Namespace) -> None:
     print(f'victor_sim: listening on ws://{host}:{sim.port}{PATH}', flush=True)
     await stop_event().wait()
     await sim.close()
+    # The count a soak or a benchmark compares with what arrived.
+    print(f'victor_sim: sent {sim.micdata_sent} micdata pushes', flush=True)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
