@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from async_helpers import Recorder, run, stopped
-from hostile_peers import PingFlooder, stalled_server
+from hostile_peers import handshake, PingFlooder, stalled_server
 import pytest
 from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.link import Frame
@@ -16,7 +16,7 @@ from robot_bridges.runtime.websocket_server import WebSocketServer, WebSocketSer
 from websockets.asyncio.client import connect
 from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import serve, ServerConnection
-from websockets.frames import CloseCode
+from websockets.frames import Close, CloseCode, Frame as WireFrame, Opcode
 
 FAST = Backoff(min_s=0.05, max_s=0.2)
 POISON = {
@@ -254,6 +254,39 @@ def test_server_frames_that_arrived_before_the_peers_close_are_handed_over_befor
             await asyncio.wait_for(peer.wait_closed(), 5.0)
         await recorder.until(lambda: bool(recorder.of('down')))
         await stopped(server, task)
+        return recorder
+
+    recorder = run(test())
+    assert [e for e in recorder.events if e[0] != 'sent'][:5] == [
+        ('up', None), *(('frame', f) for f in FRAMES), ('down', 'closed with code 1001 (bye)')]
+
+
+def test_client_frames_that_came_with_the_handshake_are_handed_over_before_link_down() -> None:
+    # The frames and the close arrive with the handshake response: the connection has ended
+    # before the client is up. It still reports up, the frames, then down.
+    wire = b''.join(WireFrame(Opcode.BINARY, frame).serialize(mask=False) for frame in FRAMES)
+    close = Close(CloseCode.GOING_AWAY, 'bye').serialize()
+    wire += WireFrame(Opcode.CLOSE, close).serialize(mask=False)
+
+    async def test() -> Recorder:
+        async def answer_and_close(reader: asyncio.StreamReader,
+                                   writer: asyncio.StreamWriter) -> None:
+            try:
+                await handshake(reader, writer, then=wire)
+                await asyncio.wait_for(reader.read(), 5.0)  # until the client closes
+            except (ConnectionError, OSError, asyncio.TimeoutError):
+                pass
+            finally:
+                writer.transport.abort()
+        server = await asyncio.start_server(answer_and_close, '127.0.0.1', 0)
+        port = server.sockets[0].getsockname()[1]
+        recorder = Recorder()
+        client = client_for(f'ws://127.0.0.1:{port}/', recorder)
+        task = asyncio.create_task(client.run())
+        await recorder.until(lambda: bool(recorder.of('down')))
+        await stopped(client, task)
+        server.close()
+        await server.wait_closed()
         return recorder
 
     recorder = run(test())
