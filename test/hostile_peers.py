@@ -69,8 +69,13 @@ class PingFlooder:
             writer.transport.abort()
 
 
-async def handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str | None:
-    """Answer a websocket opening handshake; return the client's key (None if there was none)."""
+async def handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    then: bytes = b'') -> str | None:
+    """
+    Answer a websocket opening handshake; return the client's key (None if there was none).
+
+    ``then`` (frames) goes out in the same write as the response.
+    """
     request = await reader.readuntil(b'\r\n\r\n')
     key = None
     for line in request.decode('latin-1').split('\r\n'):
@@ -81,7 +86,7 @@ async def handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
         return None
     writer.write(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n'
                  b'Connection: Upgrade\r\n'
-                 b'Sec-WebSocket-Accept: ' + accept_key(key).encode() + b'\r\n\r\n')
+                 b'Sec-WebSocket-Accept: ' + accept_key(key).encode() + b'\r\n\r\n' + then)
     await writer.drain()
     return key
 

@@ -336,8 +336,12 @@ def test_bad_input_is_counted_and_survived(procs: Callable[..., Proc], ros: Prob
     # short frame, non-ASCII ID, non-numeric status (+ a broken JSON result in v2), then a
     # frame over max_message_bytes, which closes the link: it reopens and subscribes again.
     frames = 4 if dialect == 'json' else 3
-    diagnostics.wait(node, lambda v: int(v['decode_errors']) >= frames + 1 and
-                     v['connected'] == 'true' and int(v['reconnects']) >= 1, 20)
+    values = diagnostics.wait(node, lambda v: int(v['decode_errors']) >= frames + 1 and
+                              v['connected'] == 'true' and int(v['reconnects']) >= 1, 20)
+    # Each counted once, in the order they came: the frames before the oversize one were
+    # handled before the link was down, so the broken result still found its subscription.
+    assert values['decode_errors'] == str(frames + 1), values
+    assert values['unknown_responses'] == '0' and values['link_aborts'] == '0', values
     # From the ROS side: meta that is not JSON, an empty measurement ID.
     ends.send(DfxChunk(measurement_id='m-bad', meta='{not json', payload=b'x'),
               DfxChunk(measurement_id='', payload=b'x'))
@@ -354,7 +358,8 @@ def test_bad_input_is_counted_and_survived(procs: Callable[..., Proc], ros: Prob
     for kind in ('bad frame: short frame', 'max_message_bytes', 'rejected a chunk',
                  'bad add-data status'):
         assert kind in bridge.output, kind
-    assert values['connected'] == 'true'
+    assert values['connected'] == 'true' and values['unknown_responses'] == '0'
+    assert len(ends.unknown) == 0
 
 
 def test_a_burst_of_chunks_waits_for_the_socket_and_loses_none(

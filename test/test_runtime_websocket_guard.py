@@ -7,14 +7,16 @@ import time
 from typing import Any
 
 from async_helpers import Recorder, run, stopped
-from hostile_peers import PingFlooder, stalled_server
+from hostile_peers import handshake, PingFlooder, stalled_server
 import pytest
 from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.link import Frame
 from robot_bridges.runtime.websocket_client import WebSocketClient, WebSocketClientConfig
 from robot_bridges.runtime.websocket_server import WebSocketServer, WebSocketServerConfig
 from websockets.asyncio.client import connect
+from websockets.asyncio.connection import Connection
 from websockets.asyncio.server import serve, ServerConnection
+from websockets.frames import Close, CloseCode, Frame as WireFrame, Opcode
 
 FAST = Backoff(min_s=0.05, max_s=0.2)
 POISON = {
@@ -189,3 +191,104 @@ def test_server_a_peer_that_stops_reading_is_found_dead(stall: str) -> None:
     recorder, _ = run(test(), timeout=60.0)
     assert 'nothing received for ' in recorder.of('aborted')[0]
     assert recorder.of('down')[0].startswith('aborted: nothing received')
+
+
+def _write_at_once(connection: Connection, frames: list[bytes], end: str) -> None:
+    # The frames, then what ends the link, in ONE write: the other side reads them together,
+    # as the DFX bridge did when dfx_sim's malformed frames preceded its oversize frame.
+    protocol = connection.protocol
+    for frame in frames:
+        protocol.send_binary(frame)
+    if end == 'oversize':
+        protocol.send_binary(b'x' * 4096)
+    else:
+        protocol.send_close(CloseCode.GOING_AWAY, 'bye')
+    connection.transport.write(b''.join(protocol.data_to_send()))
+
+
+FRAMES = [b'first', b'second', b'third']
+
+
+@pytest.mark.parametrize('end', ['oversize', 'close'])
+def test_client_frames_that_arrived_before_the_end_are_handed_over_before_link_down(
+        end: str) -> None:
+    async def test() -> Recorder:
+        async def burst(connection: ServerConnection) -> None:
+            await connection.recv()  # the client's hello: it is up and reading
+            _write_at_once(connection, FRAMES, end)
+            await connection.wait_closed()
+        async with serve(burst, '127.0.0.1', 0, compression=None, close_timeout=0.5) as server:
+            port = server.sockets[0].getsockname()[1]
+            recorder = Recorder()
+            config = WebSocketClientConfig(url=f'ws://127.0.0.1:{port}/', backoff=FAST,
+                                           max_message_bytes=1024, close_timeout_s=0.5)
+            client = WebSocketClient(config, recorder, hello=lambda: ['hello'])
+            task = asyncio.create_task(client.run())
+            await recorder.until(lambda: len(recorder.of('up')) == 2, timeout=20.0)
+            await stopped(client, task)
+        return recorder
+
+    recorder = run(test(), timeout=60.0)
+    first = recorder.events[:recorder.events.index(('up', None), 1)]
+    expected: list[tuple[str, object]] = [('up', None), *(('frame', f) for f in FRAMES)]
+    if end == 'oversize':
+        expected.append(('bad_frame', 'received a frame over max_message_bytes: the link was '
+                                      'closed and reopens'))
+        expected.append(('down', 'closed with code 1009 (frame with 4096 bytes exceeds limit '
+                                 'of 1024 bytes)'))
+    else:
+        expected.append(('down', 'closed with code 1001 (bye)'))
+    assert [e for e in first if e[0] != 'sent'] == expected
+
+
+def test_server_frames_that_arrived_before_the_peers_close_are_handed_over_before_link_down(
+        ) -> None:
+    async def test() -> Recorder:
+        recorder = Recorder()
+        server = WebSocketServer(WebSocketServerConfig(port=0), recorder)
+        task = asyncio.create_task(server.run())
+        port = await server.wait_listening()
+        async with connect(f'ws://127.0.0.1:{port}/', close_timeout=0.5) as peer:
+            await recorder.until(lambda: server.connected)
+            _write_at_once(peer, FRAMES, 'close')
+            await asyncio.wait_for(peer.wait_closed(), 5.0)
+        await recorder.until(lambda: bool(recorder.of('down')))
+        await stopped(server, task)
+        return recorder
+
+    recorder = run(test())
+    assert [e for e in recorder.events if e[0] != 'sent'][:5] == [
+        ('up', None), *(('frame', f) for f in FRAMES), ('down', 'closed with code 1001 (bye)')]
+
+
+def test_client_frames_that_came_with_the_handshake_are_handed_over_before_link_down() -> None:
+    # The frames and the close arrive with the handshake response: the connection has ended
+    # before the client is up. It still reports up, the frames, then down.
+    wire = b''.join(WireFrame(Opcode.BINARY, frame).serialize(mask=False) for frame in FRAMES)
+    close = Close(CloseCode.GOING_AWAY, 'bye').serialize()
+    wire += WireFrame(Opcode.CLOSE, close).serialize(mask=False)
+
+    async def test() -> Recorder:
+        async def answer_and_close(reader: asyncio.StreamReader,
+                                   writer: asyncio.StreamWriter) -> None:
+            try:
+                await handshake(reader, writer, then=wire)
+                await asyncio.wait_for(reader.read(), 5.0)  # until the client closes
+            except (ConnectionError, OSError, asyncio.TimeoutError):
+                pass
+            finally:
+                writer.transport.abort()
+        server = await asyncio.start_server(answer_and_close, '127.0.0.1', 0)
+        port = server.sockets[0].getsockname()[1]
+        recorder = Recorder()
+        client = client_for(f'ws://127.0.0.1:{port}/', recorder)
+        task = asyncio.create_task(client.run())
+        await recorder.until(lambda: bool(recorder.of('down')))
+        await stopped(client, task)
+        server.close()
+        await server.wait_closed()
+        return recorder
+
+    recorder = run(test())
+    assert [e for e in recorder.events if e[0] != 'sent'][:5] == [
+        ('up', None), *(('frame', f) for f in FRAMES), ('down', 'closed with code 1001 (bye)')]

@@ -183,8 +183,11 @@ class WebSocketClient:
                 await connection.send(frame)
             self._connection = self._up = connection
             listener.link_up()
-            if getattr(connection, 'ended', False):  # it closed before it was up: say so
-                self._ended(connection, getattr(connection, 'aborted', None))
+            if getattr(connection, 'ended', False):
+                # It closed before it was up: say so after the frames it had received, which
+                # the loop below takes without waiting.
+                asyncio.get_running_loop().call_soon(self._ended, connection,
+                                                     getattr(connection, 'aborted', None))
             sender = asyncio.create_task(self.outbox.drain(connection.send, listener.link_sent))
             async for frame in connection:
                 try:
@@ -200,7 +203,7 @@ class WebSocketClient:
                 # never reports an exception nobody retrieved.
                 await asyncio.gather(sender, return_exceptions=True)
             self._connection = None
-            self._ended(connection, None)
+            self._ended(connection, getattr(connection, 'aborted', None))
 
     def _ended(self, connection: Connection, aborted: str | None) -> None:
         # The guard calls this as soon as a close starts or it aborts; _serve when the

@@ -15,6 +15,9 @@ websockets leaves three gaps that a hostile or broken peer opens wide:
   connection stays open until something awaits the close. Here it is aborted after
   ``close_timeout``, and its owner hears at once that it is no longer usable.
 
+When a close starts, the owner hears of it after the frames that arrived before it: those
+reach the reader first (see :meth:`_Guard.data_received`). An abort is told at once.
+
 Pass ``create_connection=guarded_client(...)`` to ``connect()`` or
 ``create_connection=guarded_server(...)`` to ``serve()``, with the usual ``ping_interval``,
 ``ping_timeout`` and ``close_timeout``: the guard uses them instead of websockets' keepalive.
@@ -63,6 +66,9 @@ class _Guard:
         self.aborted: str | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._close_timer: asyncio.TimerHandle | None = None
+        # While websockets handles received bytes: a close that starts then is told after.
+        self._receiving = False
+        self._close_held = False
         #: loop.time() of the last bytes received: any frame, pong or ping shows liveness.
         self.last_received = self.loop.time()
 
@@ -70,7 +76,19 @@ class _Guard:
 
     def data_received(self, data: bytes) -> None:
         self.last_received = self.loop.time()
-        super().data_received(data)  # type: ignore[misc]
+        # websockets writes its answer to these bytes (the echo of the peer's close, or our
+        # close over an oversize frame) before it queues the data frames that came with
+        # them. A close found meanwhile is told once they are queued: the reader, woken by
+        # the first of them, is then scheduled before the owner hears the link is down, and
+        # takes every queued frame in that one step (recv does not wait for a queued one).
+        self._receiving = True
+        try:
+            super().data_received(data)  # type: ignore[misc]
+        finally:
+            self._receiving = False
+            if self._close_held:
+                self._close_held = False
+                self._notify(None)
 
     def send_data(self) -> None:
         super().send_data()  # type: ignore[misc]
@@ -114,6 +132,12 @@ class _Guard:
 
     def _end(self, reason: str | None) -> None:
         self.ended = True
+        if reason is None and self._receiving:
+            self._close_held = True
+        else:
+            self._notify(reason)
+
+    def _notify(self, reason: str | None) -> None:
         if self._on_end is not None:
             # Not from inside websockets' callbacks: the owner may touch the connection.
             self.loop.call_soon(self._on_end, self, reason)

@@ -204,8 +204,11 @@ class WebSocketServer:
                 await connection.send(frame)
             self._up = connection
             listener.link_up()
-            if getattr(connection, 'ended', False):  # it closed before it was up: say so
-                self._ended(connection, getattr(connection, 'aborted', None))
+            if getattr(connection, 'ended', False):
+                # It closed before it was up: say so after the frames it had received, which
+                # the loop below takes without waiting.
+                asyncio.get_running_loop().call_soon(self._ended, connection,
+                                                     getattr(connection, 'aborted', None))
             sender = asyncio.create_task(self._drain(connection))
             while True:
                 frame = await connection.recv()
@@ -219,7 +222,7 @@ class WebSocketServer:
             if sender is not None:
                 sender.cancel()
             self._peer = None
-            self._ended(connection, None)
+            self._ended(connection, getattr(connection, 'aborted', None))
 
     def _ended(self, connection: Connection, aborted: str | None) -> None:
         # The guard calls this as soon as a close starts or it aborts; _handle when the
