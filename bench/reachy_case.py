@@ -100,8 +100,22 @@ def antenna_goal(seq: int) -> float:
     return -100.0 + (seq % 2000) * 0.1
 
 
-async def command_latency(url: str) -> tuple[list[float], float]:
-    """Publish COMMANDS commands; return latencies (ms) and the mean cycle (ms) meanwhile."""
+@dataclass
+class CommandRun:
+    """Stamps of one command run, by command number (time.monotonic, seconds)."""
+
+    sent: dict[int, float]  # just before publish
+    seen: dict[int, float]  # when the client received the first goal frame carrying it
+    cycles: int
+    elapsed_s: float
+
+    def latencies_ms(self) -> list[float]:
+        """Return publish -> goal frame received, per command seen, in ms."""
+        return [(seen - self.sent[seq]) * 1e3 for seq, seen in self.seen.items()]
+
+
+async def drive_commands(url: str, commands: int = COMMANDS) -> CommandRun:
+    """Sync with the server at ``url`` while publishing ``commands`` joint_commands."""
     # The publishing thread shares this process with the busy client loop: without a short
     # GIL switch interval, a stamped command could wait up to 5 ms before it is published.
     sys.setswitchinterval(0.0005)
@@ -113,12 +127,12 @@ async def command_latency(url: str) -> tuple[list[float], float]:
                                           reliable(100))
         sim = ReachySim(SimOptions())
         sent: dict[int, float] = {}
-        latencies: list[float] = []
+        seen_at: dict[int, float] = {}
         done = threading.Event()
 
         def publish_paced() -> None:
             start = time.monotonic() + 0.2
-            for seq in range(COMMANDS):
+            for seq in range(commands):
                 delay = start + seq * COMMAND_PERIOD_S - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
@@ -141,7 +155,7 @@ async def command_latency(url: str) -> tuple[list[float], float]:
             thread.start()
             seen = antenna_goal(-1)
             cycles, began = 0, time.monotonic()
-            while not done.is_set() or time.monotonic() < (sent.get(COMMANDS - 1, 0) + 0.5):
+            while not done.is_set() or time.monotonic() < (sent.get(commands - 1, 0) + 0.5):
                 frame = await ws.recv()
                 now = time.monotonic()
                 await ws.send(sim.answer(frame, now))
@@ -151,13 +165,19 @@ async def command_latency(url: str) -> tuple[list[float], float]:
                     seen = goal
                     seq = round((goal + 100.0) / 0.1)
                     if seq in sent:
-                        latencies.append((now - sent[seq]) * 1e3)
+                        seen_at[seq] = now
             elapsed = time.monotonic() - began
             thread.join(5)
-        return latencies, elapsed / cycles * 1e3
+        return CommandRun(sent, seen_at, cycles, elapsed)
     finally:
         node.destroy_node()
         rclpy.try_shutdown(context=context)
+
+
+async def command_latency(url: str) -> tuple[list[float], float]:
+    """Publish COMMANDS commands; return latencies (ms) and the mean cycle (ms) meanwhile."""
+    run = await drive_commands(url)
+    return run.latencies_ms(), run.elapsed_s / run.cycles * 1e3
 
 
 async def measure_round(workdir: Path) -> Round:
