@@ -34,11 +34,12 @@ async def sync(connection: ServerConnection) -> None:
     """Lockstep with one client until it leaves."""
     await connection.send(goal_frame())
     async for frame in connection:
+        # Like the bridge: the next goals leave first, the client's reply is parsed after.
+        await connection.send(goal_frame())
         reply = json.loads(frame)
         for eye in ('left_eye', 'right_eye'):
             if eye in reply:
                 base64.b64decode(reply[eye])
-        await connection.send(goal_frame())
 
 
 async def serve_until_signalled(port: int) -> None:
