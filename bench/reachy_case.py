@@ -53,6 +53,7 @@ class Round:
     latency_p99_ms: float
     latency_samples: int
     commands_seen: int  # the others were replaced by the next before a frame carried them
+    seen_p50_ms: float  # latency p50 of the commands carried by a frame themselves
     cycle_during_commands_ms: float  # median
 
 
@@ -206,7 +207,9 @@ async def measure_round(workdir: Path) -> Round:
         run = await drive_commands(url)
     latencies = run.latencies_ms()
     return Round(floor_hz, bridge_hz, percentile(latencies, 50), percentile(latencies, 99),
-                 len(latencies), len(run.seen), run.cycle_p50_ms())
+                 len(latencies), len(run.seen),
+                 percentile([(t - run.sent[seq]) * 1e3 for seq, t in run.seen.items()], 50),
+                 run.cycle_p50_ms())
 
 
 async def measure(workdir: Path, rounds: int) -> list[Round]:
@@ -240,7 +243,9 @@ def table(rounds: Sequence[Round]) -> tuple[str, bool]:
         ', '.join(f'{r.floor_hz:.0f}/{r.bridge_hz:.0f}' for r in rounds) +
         '; latency samples (of them carried by a frame themselves, the others replaced by the '
         'next command first) per round: ' +
-        ', '.join(f'{r.latency_samples} ({r.commands_seen})' for r in rounds) + '. '
+        ', '.join(f'{r.latency_samples} ({r.commands_seen})' for r in rounds) +
+        '; p50 of the commands carried themselves only, per round (ms): ' +
+        ', '.join(f'{r.seen_p50_ms:.3f}' for r in rounds) + '. '
         f'Client: ReachySim in the driver process, full joint table, two 320x240 JPEG eyes '
         f'(about 5 kB each) and force values in every reply, uncapped; rate over '
         f'{RATE_WINDOW_S:.0f} s after {WARM_UP_S:.0f} s warm-up. The bridge publishes '

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import importlib.util
 import json
 import math
@@ -237,6 +238,21 @@ async def trace(commands: int, workdir: Path,
         figures[f'p50 {title}'] = percentile(deltas, 50)
     cycles = [c for c in data['cycles'] if len(c) == 3]
     periods = [(b[0] - a[0]) * 1e3 for a, b in zip(cycles, cycles[1:])]
+
+    # The best a lockstep loop can do: the first goal frame whose send begins after the
+    # command reached the bridge's DDS reader carries it. How many frames later did it go?
+    sends = sorted(c[1] for c in cycles)
+    late = []
+    for seq in run.seen:
+        if seq in stamps['received'] and seq in stamps['sent']:
+            first = bisect.bisect_left(sends, stamps['received'][seq])
+            late.append(bisect.bisect_left(sends, stamps['sent'][seq]) - first)
+    if late:
+        on_time = sum(1 for n in late if n <= 0) / len(late)
+        figures['carried by the first frame sent after DDS receive (fraction)'] = on_time
+        lines.append(f'carried by the first goal frame sent after the DDS receive: '
+                     f'{on_time:.0%} of {len(late)}; frames later p90 '
+                     f'{percentile([float(n) for n in late], 90):.0f}, max {max(late)}')
 
     def spread(values: list[float]) -> str:
         return f'p50 {percentile(values, 50):.3f} ms, p99 {percentile(values, 99):.3f} ms'
