@@ -1,17 +1,21 @@
 """
 Where a Reachy joint command's latency goes: a stamp at every stage, p50/p90/p99 per stage.
 
-``python3 bench/reachy_trace.py [--commands N]`` (from an environment where the package is
-built, e.g. after ``. scripts/setup.sh``) starts reachy_bridge in a child process with stamps
-added around it (a subclass and a timed wait set; the bridge's own code is unchanged), then
-drives it exactly like the benchmark case: ReachySim in this process, uncapped, and N
-``joint_commands`` at 100 Hz. Stages of one command, all on CLOCK_MONOTONIC (one clock for
-every process of the host; the DDS write/receive stamps, system clock, are moved onto it
-with the offset read in the bridge process):
+``python3 bench/reachy_trace.py [--commands N] [--rounds R] [--against OLD_reachy_bridge.py]``
+(from an environment where the package is built, e.g. after ``. scripts/setup.sh``) starts
+reachy_bridge in a child process with stamps added around it (a subclass, a timed wait set
+and a traced outbox sender; the bridge's own code is unchanged), then drives it exactly like
+the benchmark case: ReachySim in this process, uncapped, and N ``joint_commands`` at 100 Hz.
+``--against`` traces another version of reachy_bridge.py before the installed one in every
+round (an A/B comparison under the same machine load) and prints the medians of both.
 
-publish (driver stamp, then ``publish``) -> DDS write -> DDS receive -> the executor's wait
-returns -> the subscription callback runs -> ``call_soon`` done -> ``_set_goals`` on the loop
--> the next reply arrives (the goal frame is encoded) -> ``send`` done -> the client has it.
+Stages of one command, all on CLOCK_MONOTONIC (one clock for every process of the host; the
+DDS write/receive stamps, system clock, are moved onto it with the offset read in the bridge
+process): publish (driver stamp, then ``publish``) -> DDS write -> DDS receive -> [executor
+path: the executor's wait returns -> the subscription callback runs -> ``call_soon`` done]
+-> ``_set_goals`` on the loop -> goal frame encoded -> the reply that releases it arrives ->
+its send begins -> the client has it. Also: how many commands went out in the first goal
+frame sent after their DDS receive (the best a lockstep loop can do).
 """
 
 from __future__ import annotations
