@@ -15,6 +15,7 @@ grow with every stall of a loaded machine and make the target easier).
 from __future__ import annotations
 
 import asyncio
+import bisect
 from dataclasses import dataclass
 import math
 from pathlib import Path
@@ -57,6 +58,8 @@ class Round:
     latency_samples: int
     commands_seen: int  # the others were replaced by the next before a frame carried them
     seen_p50_ms: float  # latency p50 of the commands carried by a frame themselves
+    residual_p50_ms: float  # publish -> the next goal frame the client receives, p50
+    late_share: float  # commands carried by the 3rd or a later frame received after publish
     cycle_during_commands_ms: float  # median
 
 
@@ -128,6 +131,35 @@ class CommandRun:
             if landed is not None:
                 latencies.append((landed - self.sent[seq]) * 1e3)
         return latencies
+
+    def residual_ms(self) -> list[float]:
+        """
+        Return publish -> the next goal frame the client receives, per command, in ms.
+
+        The lockstep's own share of the latency, with no bridge at all: a command waits for
+        the cycle it falls into to end, and it falls more often into the long (stalled)
+        cycles, so this is more than half the median cycle on a loaded machine.
+        """
+        times = self.received
+        residuals = []
+        for sent in self.sent.values():
+            after = bisect.bisect_right(times, sent)
+            if after < len(times):
+                residuals.append((times[after] - sent) * 1e3)
+        return residuals
+
+    def late_share(self) -> float:
+        """
+        Return the share of commands carried by the 3rd or a later frame after publish.
+
+        The first frame received after publish may have left before the command reached the
+        bridge; the second is the first that surely could carry it (while the DDS hop is
+        shorter than a cycle). Later means a frame left the bridge without it.
+        """
+        times = self.received
+        late = [bisect.bisect_left(times, seen) - bisect.bisect_right(times, self.sent[seq])
+                >= 2 for seq, seen in self.seen.items()]
+        return sum(late) / len(late) if late else math.nan
 
     def cycle_p50_ms(self) -> float:
         """Return the median time between two goal frames meanwhile, in ms."""
@@ -212,7 +244,7 @@ async def measure_round(workdir: Path) -> Round:
     return Round(floor_hz, bridge_hz, percentile(latencies, 50), percentile(latencies, 99),
                  len(latencies), len(run.seen),
                  percentile([(t - run.sent[seq]) * 1e3 for seq, t in run.seen.items()], 50),
-                 run.cycle_p50_ms())
+                 percentile(run.residual_ms(), 50), run.late_share(), run.cycle_p50_ms())
 
 
 async def measure(workdir: Path, rounds: int) -> list[Round]:
@@ -248,7 +280,11 @@ def table(rounds: Sequence[Round]) -> tuple[str, bool]:
         'next command first) per round: ' +
         ', '.join(f'{r.latency_samples} ({r.commands_seen})' for r in rounds) +
         '; p50 of the commands carried themselves only, per round (ms): ' +
-        ', '.join(f'{r.seen_p50_ms:.3f}' for r in rounds) + '. '
+        ', '.join(f'{r.seen_p50_ms:.3f}' for r in rounds) +
+        "; publish -> next goal frame at the client (the lockstep's own wait, no bridge in "
+        'it) p50 per round (ms): ' + ', '.join(f'{r.residual_p50_ms:.3f}' for r in rounds) +
+        '; share of commands carried by the 3rd or a later frame after publish: ' +
+        ', '.join(f'{r.late_share:.1%}' for r in rounds) + '. '
         f'Client: ReachySim in the driver process, full joint table, two 320x240 JPEG eyes '
         f'(about 5 kB each) and force values in every reply, uncapped; rate over '
         f'{RATE_WINDOW_S:.0f} s after {WARM_UP_S:.0f} s warm-up. The bridge publishes '
