@@ -38,6 +38,25 @@ def dial(url: str, timeout: float = 15.0) -> ClientConnection:
     return wait_for(attempt, timeout, f'the bridge to listen at {url}')
 
 
+def dial_accepted(url: str, timeout: float = 15.0) -> tuple[ClientConnection, bytes | str]:
+    """
+    Connect a raw client and return it with its first goal frame.
+
+    A client refused with 1013 (the server has not yet seen its last client out: that ends
+    a little after ``connected`` turns false) tries again, until ``timeout``.
+    """
+    def attempt() -> tuple[ClientConnection, bytes | str] | None:
+        client = dial(url, timeout).__enter__()  # the caller's `with client:` closes it
+        try:
+            return client, client.recv(10)
+        except ConnectionClosed as exc:
+            client.close()
+            if exc.rcvd is not None and exc.rcvd.code == 1013:
+                return None
+            raise
+    return wait_for(attempt, timeout, f'the bridge at {url} to accept a client')
+
+
 def goals_of(frame: str | bytes) -> dict[str, float]:
     """Return a goal frame's motor and disk goals by wire name."""
     value = json.loads(frame)

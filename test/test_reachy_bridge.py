@@ -10,8 +10,8 @@ from typing import Any, Callable
 
 from ament_index_python.packages import get_package_share_directory
 import pytest
-from reachy_helpers import (ALL_NAMES, BY_NAME, closed_code, degrees_of, dial, goals_of,
-                            next_goals, reply, start_bridge, start_sim)
+from reachy_helpers import (ALL_NAMES, BY_NAME, closed_code, degrees_of, dial, dial_accepted,
+                            goals_of, next_goals, reply, start_bridge, start_sim)
 from robot_bridges.sims.reachy_scene import render_jpeg, SceneState
 from robot_bridges.srv import SetFan
 from ros_helpers import Collector, Diagnostics, ProbeNode, Proc, wait_for
@@ -236,8 +236,9 @@ def test_second_client_refused_while_the_first_syncs_and_clients_come_and_go(
     commands = ros.publisher(JointState, f'{ns}/joint_commands')
     command(commands, {'r_antenna': 33.0})  # while nobody is connected
     time.sleep(0.5)
-    with dial(url) as client:
-        assert next_goals(client)['head.right_antenna'] == pytest.approx(33.0)
+    client, first = dial_accepted(url)
+    with client:
+        assert goals_of(first)['head.right_antenna'] == pytest.approx(33.0)
         wait_for(lambda: connected.last.data, 10, 'connected again')
     wait_for(lambda: not connected.last.data, 10, 'connected == false')
 
@@ -261,10 +262,11 @@ def test_a_silent_client_is_dropped_after_client_timeout_s(
     values = diagnostics.wait(f'{ns}/reachy_bridge', lambda v: v['clients_timed_out'] == '1')
     assert values['connected'] == 'false'
     bridge.wait_output(r'sent no reply for \d+\.\d s \(client_timeout_s 0.5\): dropping it')
-    with dial(url) as client:  # the next client is served
+    client, _ = dial_accepted(url)
+    with client:  # the next client is served
         for _ in range(3):
-            next_goals(client)
             client.send(reply({}))
+            next_goals(client)
     assert bridge.returncode is None
 
 
@@ -305,8 +307,8 @@ def test_bad_replies_are_counted_and_the_loop_continues(
              degrees_of(states.last)['l_antenna'] == pytest.approx(5.0), 10, 'antenna')
     # Until the server has seen the old connection out, a new client is told to retry (1013).
     wait_for(lambda: connected.messages and not connected.last.data, 10, 'disconnected')
-    with dial(url) as client:
-        next_goals(client)
+    client, _ = dial_accepted(url)
+    with client:
         client.send(reply({'head.left_antenna': 7.0}))
         next_goals(client)
     wait_for(lambda: degrees_of(states.last)['l_antenna'] == pytest.approx(7.0), 10, 'again')

@@ -4,6 +4,10 @@ Node reachy_bridge: the lockstep sync server for the Reachy Unity simulator as R
 The bridge is the websocket server; one client (Unity, or reachy_sim) at a time. Each reply
 of the client is published (joint_states, eyes, force sensors) and answered with the next
 goal frame, which carries the latest goal of every joint: the loop is paced by the client.
+That frame leaves as soon as the reply arrives, before the reply is parsed, and carries
+every joint_commands message received by then: the loop takes them from the subscription
+itself (:class:`~robot_bridges.node.loop_subscription.LoopSubscription`), with no executor
+hop in between.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from websockets.frames import CloseCode
 MAX_REPLY_BYTES = 4 << 20
 EYE_SIDES = ('left', 'right')
 GIL_SWITCH_INTERVAL_S = 0.0005
+# How often joint_commands are taken between cycles (no client, or a slow one), seconds.
+IDLE_TAKE_PERIOD_S = 0.02
 
 
 class ReachyBridge(BridgeNode):
@@ -106,8 +112,8 @@ class ReachyBridge(BridgeNode):
             ('cycles', 'replies_rejected', 'unknown_motor_names', 'eyes_rejected',
              'forces_rejected', 'clients_timed_out', 'eye_frames'), 0)
         self._eye_sizes = ['none', 'none']
-        # Executor-thread state.
         self._commands = dict.fromkeys(('commands', 'commands_rejected', 'goals_clamped'), 0)
+        # Executor-thread state.
         self._fans = {fan: False for fan in FANS if fan.partition('.')[0] in parts}
 
         depth = params.get(self, 'qos_depth')
@@ -119,7 +125,9 @@ class ReachyBridge(BridgeNode):
                           for side in EYE_SIDES]
         self._force_pubs = [self.make_publisher(Float32, f'{side}_force_sensor', qos)
                             for side in EYE_SIDES]
-        self.make_subscription(JointState, 'joint_commands', self._on_command, qos)
+        # Taken by the loop right before each goal frame is built (no executor hop).
+        self._command_sub = self.make_loop_subscription(
+            JointState, 'joint_commands', self._on_command, qos, limit=depth)
         self.make_service(SetFan, 'set_fan', self._on_set_fan)
         self._joint_state = JointState(name=[j.name for j in joints])
         config = WebSocketServerConfig(port=params.get(self, 'port'),
@@ -139,10 +147,12 @@ class ReachyBridge(BridgeNode):
         server = self._server
         assert server is not None
         watchdog = asyncio.ensure_future(self._watch_client(server))
+        idle_take = asyncio.ensure_future(self._take_commands_between_cycles())
         try:
             await server.run()
         finally:
             watchdog.cancel()
+            idle_take.cancel()
 
     async def close_link(self) -> None:
         """Close the client (close handshake) and stop listening."""
@@ -155,6 +165,7 @@ class ReachyBridge(BridgeNode):
         self.get_logger().info(f'client {self._server.peer_address} is syncing')
         self._last_reply = time.monotonic()
         self._cycles.reset()
+        self._command_sub.take()
         # The outbox holds one frame: this replaces any left over from the last client.
         self._server.send(self._next_goal_frame())
 
@@ -165,25 +176,40 @@ class ReachyBridge(BridgeNode):
     def link_frame(self, frame: Frame) -> None:
         now = time.monotonic()
         self._last_reply = now
-        server = self._server
-        counts = self._counts
-        counts['cycles'] += 1
+        self._counts['cycles'] += 1
         self.stats.messages_in += 1
         self._cycles.tick(now)
+        server = self._server
+        if server is not None:
+            # The commands that arrived by now go out in this frame. The next goals do not
+            # depend on this reply: they leave first (the outbox task runs before the callback
+            # below), and the client computes its next reply while this one is parsed.
+            self._command_sub.take()
+            server.send(self._next_goal_frame())
+        asyncio.get_running_loop().call_soon(self._take_reply_guarded, frame, now)
+
+    def _take_reply_guarded(self, frame: Frame, now: float) -> None:
+        # A callback of its own, outside the transport's guard of link_frame: a publish
+        # refused (the context shut down by SIGTERM meanwhile) must not reach the loop's
+        # exception handler as a traceback.
+        try:
+            self._take_reply(frame, now)
+        except Exception as exc:  # noqa: B902 - counted like a failing link_frame
+            self.link_bad_frame(f'unusable reply: {describe_exception(exc)}')
+
+    def _take_reply(self, frame: Frame, now: float) -> None:
         try:
             reply = parse_reply(frame, self._all_wire_names)
         except RemoteProtocolError as exc:
-            counts['replies_rejected'] += 1
+            self._counts['replies_rejected'] += 1
             self.count_bad_input(f'rejected a reply: {exc}')
-            reply = None
-        if reply is not None:
+        else:
             self._take_present(reply)
-        if server is not None:
-            server.send(self._next_goal_frame())
-        if reply is not None:
-            # Published after the outbox task has written the next goals: the client
-            # computes its next reply meanwhile.
-            asyncio.get_running_loop().call_soon(self._publish_guarded, reply, now)
+            self._publish(reply, now)
+        # While the client computes its next reply: the commands that came meanwhile are
+        # taken and the next frame encoded now, so that it leaves the moment the reply comes.
+        self._command_sub.take()
+        self._next_goal_frame()
 
     def _take_present(self, reply: Reply) -> None:
         present, goals = self._present, self._goals
@@ -203,15 +229,6 @@ class ReachyBridge(BridgeNode):
             key = 'eyes_rejected' if '_eye ' in problem else 'forces_rejected'
             self._counts[key] += 1
             self.count_bad_input(f'skipped part of a reply: {problem}')
-
-    def _publish_guarded(self, reply: Reply, now: float) -> None:
-        # A callback of its own, outside the transport's guard of link_frame: a publish
-        # refused (the context shut down by SIGTERM meanwhile) must not reach the loop's
-        # exception handler as a traceback.
-        try:
-            self._publish(reply, now)
-        except Exception as exc:  # noqa: B902 - counted like a failing link_frame
-            self.link_bad_frame(f'unusable reply: {describe_exception(exc)}')
 
     def _publish(self, reply: Reply, now: float) -> None:
         stamp = self.get_clock().now().to_msg()
@@ -256,6 +273,13 @@ class ReachyBridge(BridgeNode):
             self._goals[index] = motor_deg
         self._goal_frame = None  # re-encoded for the next cycle
 
+    async def _take_commands_between_cycles(self) -> None:
+        # Without a client (or with a slow one) commands are still taken, counted and
+        # checked: the next client's first frame carries them.
+        while True:
+            await asyncio.sleep(IDLE_TAKE_PERIOD_S)
+            self._command_sub.take()
+
     async def _watch_client(self, server: WebSocketServer) -> None:
         try:
             await server.wait_listening()
@@ -273,8 +297,6 @@ class ReachyBridge(BridgeNode):
                 self._last_reply = time.monotonic()  # one drop per silence
                 await server.drop_peer(CloseCode.POLICY_VIOLATION, 'no reply in time')
 
-    # -- executor thread -----------------------------------------------------------------
-
     def _on_command(self, msg: JointState) -> None:
         try:
             goals, clamped = translate.command_goals(msg, self._command_index, self._joints)
@@ -287,7 +309,9 @@ class ReachyBridge(BridgeNode):
             self._commands['goals_clamped'] += clamped
             self.get_logger().info(f'clamped {clamped} goal(s) to the joint limits',
                                    throttle_duration_sec=1.0)
-        self.loop.call_soon(self._set_goals, goals)
+        self._set_goals(goals)
+
+    # -- executor thread -----------------------------------------------------------------
 
     def _on_set_fan(self, request: SetFan.Request, response: SetFan.Response) -> Any:
         if request.name not in self._fans:
@@ -331,7 +355,7 @@ class ReachyBridge(BridgeNode):
 
 def main(args: Sequence[str] | None = None) -> int:
     """Entry point of ``ros2 run robot_bridges reachy_bridge``."""
-    # The sync loop keeps the asyncio thread busy; a joint command taken by the executor
-    # thread must not wait the default 5 ms for the GIL before it reaches the loop.
+    # The sync loop keeps the asyncio thread busy: the executor thread (diagnostics,
+    # services) must not make it wait the default 5 ms for the GIL, nor the other way round.
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     return run_bridge(ReachyBridge, args)

@@ -28,6 +28,7 @@ from rclpy.qos import QoSProfile
 from rclpy.service import Service
 from robot_bridges.node import params
 from robot_bridges.node.diagnostics import LinkStats, to_status
+from robot_bridges.node.loop_subscription import LoopSubscription
 from robot_bridges.node.qos import LATCHED
 from robot_bridges.protocols.text import cut
 from robot_bridges.runtime.backoff import Backoff
@@ -194,6 +195,23 @@ class BridgeNode(LifecycleNode):
         subscription = self.create_subscription(msg_type, topic, guarded, qos, **kwargs)
         self._entities.append(subscription)
         return subscription
+
+    def make_loop_subscription(self, msg_type: Any, topic: str, callback: Callable[[Any], None],
+                               qos: QoSProfile, limit: int) -> LoopSubscription:
+        """
+        Create a subscription whose messages the loop takes (:meth:`LoopSubscription.take`).
+
+        ``callback`` runs on the loop thread; an exception from it is counted as bad input
+        like :meth:`make_subscription`'s. :meth:`teardown` destroys the subscription.
+        """
+        def guarded(msg: Any) -> None:
+            try:
+                callback(msg)
+            except Exception as exc:  # noqa: B902 - user input must not end the loop
+                self.count_bad_input(f'rejected a message on {topic}: {describe_exception(exc)}')
+        taken = LoopSubscription(self, self.loop, msg_type, topic, guarded, qos, limit)
+        self._entities.append(taken.subscription)
+        return taken
 
     def make_service(self, srv_type: Any, name: str, callback: Callable[[Any, Any], Any],
                      **kwargs: Any) -> Any:

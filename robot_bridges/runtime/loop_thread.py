@@ -8,6 +8,10 @@ An asyncio event loop runs in its own daemon thread next to the rclpy executor.
   coroutines. Both return at once; an rclpy callback never awaits an asyncio object.
 * asyncio -> rclpy: code on the loop publishes with ``Publisher.publish``, which rcl documents
   as thread-safe; that keeps the hot path (frame -> message -> publish) free of a thread hop.
+  Where a loop paced by its peer needs a ROS message at one moment (Reachy's lockstep),
+  :class:`robot_bridges.node.loop_subscription.LoopSubscription` lets the loop take it from
+  a subscription the executor never runs (rcl take, like publish, from the one thread that
+  uses that subscription).
   Anything else that must run on the executor goes through :meth:`LoopThread.to_executor`
   (``Executor.create_task``); an rclpy Future that a coroutine callback awaits is completed
   with :meth:`LoopThread.complete`.
