@@ -17,8 +17,8 @@ import random
 import struct
 from typing import Any
 
-from fuzz_strategies import (ANY_TEXT, decodes_or_raises, JSON, json_values, mutated,
-                             mutated_value, ros_text)
+from fuzz_strategies import (ANY_TEXT, decodes_or_raises, JSON, mutated, mutated_value,
+                             ros_text)
 from hypothesis import given, strategies as st
 import pytest
 from robot_bridges.protocols import dfx

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from urllib.parse import unquote
 
 from fuzz_strategies import (ANY_TEXT, decodes_or_raises, HUGE_INTS, json_values,
-                             mutated_value, ros_text, ROS_TEXT)
+                             mutated_value, ROS_TEXT, ros_text)
 from hypothesis import given, strategies as st
 import pytest
 from robot_bridges.protocols import letsrobot
@@ -165,7 +165,8 @@ FINITE_JSON = st.recursive(
 
 
 @given(settings=st.dictionaries(ANY_TEXT, FINITE_JSON, max_size=5),
-       xres=st.integers(1, letsrobot.MAX_RESOLUTION), yres=st.integers(1, letsrobot.MAX_RESOLUTION))
+       xres=st.integers(1, letsrobot.MAX_RESOLUTION),
+       yres=st.integers(1, letsrobot.MAX_RESOLUTION))
 def test_settings_round_trip(settings: dict[str, Any], xres: int, yres: int) -> None:
     settings |= {'xres': xres, 'yres': str(yres)}
     parsed = decodes_or_raises(letsrobot.parse_settings, _wire(settings),

@@ -16,7 +16,7 @@ import math
 from typing import Any
 
 from fuzz_strategies import (ANY_TEXT, decodes_or_raises, HUGE_INTS, json_values, mutated,
-                             mutated_value, ros_text, ROS_TEXT)
+                             mutated_value, ROS_TEXT, ros_text)
 from hypothesis import given, strategies as st
 import pytest
 from robot_bridges.protocols.reachy import (b64_jpeg, encode_reply, GoalEncoder, Goals,
@@ -84,7 +84,7 @@ def test_any_frame_the_client_receives_is_goals_or_the_remote_error(
 @given(value=st.sampled_from([GOLDEN_REPLY, GOLDEN_GOALS]).flatmap(mutated_value),
        binary=st.booleans())
 def test_mutated_golden_frames_decode_or_raise_the_remote_error(value: Any,
-                                                               binary: bool) -> None:
+                                                                binary: bool) -> None:
     frame = json.dumps(value)
     _check_reply(frame.encode() if binary else frame)
     _check_goals(frame.encode() if binary else frame)

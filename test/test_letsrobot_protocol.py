@@ -174,7 +174,6 @@ def test_what_the_robot_emits() -> None:
             build()
 
 
-
 def test_values_python_cannot_write_raise_remote_errors() -> None:
     # Found by test_fuzz_letsrobot.py: a bare ValueError from json.dumps and from the
     # excerpt in the error message.

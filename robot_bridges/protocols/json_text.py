@@ -90,7 +90,7 @@ def dumps(value: Any, error: type[ValueError], *, compact: bool = True) -> tuple
 
 def number(value: Any) -> float | None:
     """
-    Return a decoded JSON number (int or float, not bool) as a float, or None.
+    Return a decoded JSON number as a float, or None: ints too, bools not.
 
     None too for an integer beyond the float range, which ``float()`` cannot convert
     (raising OverflowError) and ``math.isfinite`` cannot test. Floats come back as they
