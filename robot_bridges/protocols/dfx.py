@@ -487,9 +487,10 @@ def _signals(channels: Any) -> tuple[Signal, ...]:
     for name, channel in channels.items():
         data = channel.get('Data') if type(channel) is dict else None
         values = [json_text.number(v) for v in data] if type(data) is list else [None]
-        if None in values:
+        numbers = tuple(v for v in values if v is not None)
+        if len(numbers) != len(values):
             raise RemoteProtocolError(f'channel {excerpt(name)} has no numeric "Data" list')
-        signals.append(Signal(name, tuple(values)))  # type: ignore[arg-type]
+        signals.append(Signal(name, numbers))
     return tuple(signals)
 
 
