@@ -1,10 +1,19 @@
-"""Launch the Robot Chat relay server and one robot_chat_bridge (namespace robot_chat)."""
+"""
+Launch the Robot Chat relay server and one robot_chat_bridge (namespace robot_chat).
+
+    ros2 launch robot_bridges robot_chat.launch.py                 # relay on 127.0.0.1:5001
+    ros2 launch robot_bridges robot_chat.launch.py sim:=false      # bridge only
+
+``sim`` (default true) starts the relay (robot_chat_server) that the default params file's
+``url`` points at; with ``sim:=false`` the bridge talks to the server ``params_file`` names.
+"""
 
 from pathlib import Path
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -21,10 +30,12 @@ def generate_launch_description() -> LaunchDescription:
                               description='interface the relay binds (0.0.0.0: all)'),
         DeclareLaunchArgument('server_port', default_value='5001',
                               description='TCP port of the relay'),
+        DeclareLaunchArgument('sim', default_value='true',
+                              description='Start the relay server (robot_chat_server)'),
         Node(package='robot_bridges', executable='robot_chat_server', name='robot_chat_server',
              arguments=['--host', LaunchConfiguration('server_host'),
                         '--port', LaunchConfiguration('server_port')],
-             output='screen'),
+             output='screen', condition=IfCondition(LaunchConfiguration('sim'))),
         Node(package='robot_bridges', executable='robot_chat_bridge',
              name='robot_chat_bridge', namespace='robot_chat',
              parameters=[params_file], output='screen'),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 from pathlib import Path
 import re
@@ -73,11 +74,56 @@ def test_config_holds_the_declared_defaults(file: str, node_name: str, values: d
         loop.stop()
 
 
-@pytest.mark.parametrize('path', sorted((ROOT / 'launch').glob('*.launch.py')),
-                         ids=lambda p: p.name)
+LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.py'))
+BRING_UP = ROOT / 'launch' / 'robot_bridges.launch.py'
+
+
+@pytest.mark.parametrize('path', LAUNCH_FILES, ids=lambda p: p.name)
 def test_launch_file_compiles_and_names_installed_executables(path: Path) -> None:
     source = path.read_text()
     compile(source, str(path), 'exec')
     entry_points = (ROOT / 'setup.py').read_text()
-    for executable in re.findall(r"executable='([a-z_]+)'", source):
+    # Nodes by executable name, simulators by their path under lib/robot_bridges/.
+    executables = re.findall(r"executable='([a-z_]+)'", source) + re.findall(
+        r"'lib', 'robot_bridges', '([a-z_]+)'", source)
+    for executable in executables:
         assert f"'{executable} = " in entry_points, f'{path.name}: no executable {executable}'
+    for name in re.findall(r"'config', '([a-z_]+\.yaml)'", source):
+        assert (ROOT / 'config' / name).is_file(), f'{path.name}: no config/{name}'
+
+
+def bring_up_bridges() -> dict[str, tuple[str, str]]:
+    """Return the BRIDGES table of robot_bridges.launch.py (read without running it)."""
+    tree = ast.parse(BRING_UP.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [t.id for t in node.targets
+                                             if isinstance(t, ast.Name)] == ['BRIDGES']:
+            return ast.literal_eval(node.value)
+    raise AssertionError('robot_bridges.launch.py has no BRIDGES table')
+
+
+def test_bring_up_includes_every_bridge_launch_file_with_its_params() -> None:
+    bridges = bring_up_bridges()
+    assert list(bridges) == ['chat', 'victor', 'letsrobot', 'dfx', 'reachy']
+    included = {launch_file for launch_file, _ in bridges.values()}
+    assert included == {p.name for p in LAUNCH_FILES} - {BRING_UP.name}
+    configs = {params for _, params in bridges.values()}
+    assert configs == {p.name for p in (ROOT / 'config').glob('*.yaml')}
+    source = BRING_UP.read_text()
+    # One enabling argument and one params argument per bridge, built from the table.
+    assert 'DeclareLaunchArgument(name,' in source
+    assert "DeclareLaunchArgument(f'{name}_params'," in source
+    assert "DeclareLaunchArgument('sim'," in source
+
+
+@pytest.mark.parametrize('path', [p for p in LAUNCH_FILES if p != BRING_UP],
+                         ids=lambda p: p.name)
+def test_every_bridge_launch_file_takes_the_arguments_bring_up_passes(path: Path) -> None:
+    source = path.read_text()
+    for argument in ('params_file', 'sim'):
+        assert f"DeclareLaunchArgument('{argument}'," in source, f'{path.name}: {argument}'
+    # Alone, a file starts the bridge only, except robot_chat.launch.py, which has always
+    # started its relay too (its sim defaults to true; bring-up passes its own sim).
+    default = re.search(r"DeclareLaunchArgument\('sim', default_value='(\w+)'", source)
+    assert default and default.group(1) == ('true' if path.name == 'robot_chat.launch.py'
+                                            else 'false')

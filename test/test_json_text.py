@@ -80,3 +80,25 @@ def test_excerpts_are_bounded_and_marked() -> None:
     assert excerpt('\ud800') == "'\\ud800'"  # escaped: printable in any log
     assert '...' in excerpt(10 ** 1000) and len(excerpt(10 ** 1000)) <= 64
     assert cut('y' * 1000, 50).endswith('...[+950 chars]') and len(cut('y' * 1000, 50)) == 50
+
+
+def test_integers_python_cannot_write_raise_the_callers_error() -> None:
+    # Found by test_fuzz_letsrobot.py: json.dumps raised a bare ValueError for these.
+    for value in (10**5000, [math.nan, -10**5000], {'x': [10**5000]}):
+        with pytest.raises(LocalProtocolError, match='not JSON data'):
+            json_text.dumps(value, LocalProtocolError)
+
+
+def test_excerpts_of_huge_integers_name_their_size() -> None:
+    # Found by test_fuzz_letsrobot.py: reprlib wrote ints of any size, and raised past
+    # Python's 4300-digit limit.
+    assert excerpt(10**5000) == '<16610-bit integer...>'
+    assert excerpt({'port': -10**400}) == "{'port': -<1329-bit integer...>}"
+    assert excerpt(2**40) == repr(2**40)
+
+
+def test_numbers_convert_to_floats_or_none() -> None:
+    assert json_text.number(3) == 3.0 and type(json_text.number(3)) is float
+    assert json_text.number(-1.5) == -1.5 and math.isnan(json_text.number(math.nan))
+    for value in (10**309, -10**400, True, '1', None, [1]):
+        assert json_text.number(value) is None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given, strategies as st
 import pytest
 from robot_bridges.protocols.reachy_joints import (check_table, closing_limit_motor_deg,
                                                    DEFAULT_JOINTS, DISK_START_DEG, FANS, Joint)
@@ -89,14 +88,6 @@ def test_disks_have_no_offset_start_at_minus_60_and_travel_apart(wire: str) -> N
     assert disk.is_disk and disk.part == 'head'
     assert disk.start_deg == DISK_START_DEG == -60.0
     assert disk.to_motor(-60.0) == -60.0 and disk.to_joint(25.0) == 25.0
-
-
-@given(index=st.integers(0, len(DEFAULT_JOINTS) - 1),
-       value=st.floats(-1e6, 1e6, allow_nan=False))
-def test_round_trip_both_ways(index: int, value: float) -> None:
-    joint = DEFAULT_JOINTS[index]
-    assert joint.to_joint(joint.to_motor(value)) == pytest.approx(value, abs=1e-9)
-    assert joint.to_motor(joint.to_joint(value)) == pytest.approx(value, abs=1e-9)
 
 
 def test_clamp_and_start_positions() -> None:

@@ -52,6 +52,7 @@ STATUS_LENGTH = 3
 HEADER_LENGTH = ID_LENGTH + STATUS_LENGTH  # a subscribe acknowledgement is exactly this
 MAX_MEASUREMENT_ID = 256
 ID_ALPHABET = string.digits + string.ascii_lowercase
+FLOAT32_MAX = 3.4028234663852886e38  # Duration is a protobuf float (32 bits)
 
 
 class BadRequest(RemoteProtocolError):
@@ -83,8 +84,8 @@ class AddData:
                 _range_problem('EndTime', self.end_time, 64) or
                 ('' if self.action in CHUNK_ACTIONS else f'Action {excerpt(self.action)} '
                  f'is not one of {", ".join(CHUNK_ACTIONS)}') or
-                ('' if math.isfinite(self.duration) and self.duration >= 0.0
-                 else f'Duration {self.duration!r} is not a finite number >= 0'))
+                ('' if math.isfinite(_as_float(self.duration)) and self.duration >= 0.0
+                 else f'Duration {excerpt(self.duration)} is not a finite number >= 0'))
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +202,9 @@ def encode_add_data(dialect: str, request_id: str, chunk: AddData) -> str | byte
     if problem:
         raise LocalProtocolError(problem)
     if dialect == PROTOBUF:
+        if chunk.duration > FLOAT32_MAX:
+            raise LocalProtocolError(f'Duration {chunk.duration!r} does not fit the protobuf '
+                                     'float')
         message = adddata_pb2.DataRequest(
             Action=chunk.action, ChunkOrder=chunk.chunk_order, StartTime=chunk.start_time,
             EndTime=chunk.end_time, Duration=chunk.duration, Payload=chunk.payload,
@@ -322,11 +326,12 @@ def _parse_json_body(action: str, body: bytes) -> AddData | SubscribeResults | A
     if type(fields[0]) is not str or any(type(v) is not int for v in fields[1:]):
         raise RemoteProtocolError('0506 needs a string "Action" and integer "ChunkOrder", '
                                   '"StartTime", "EndTime"')
-    duration = value.get('Duration')
-    if type(duration) not in (int, float):
-        raise RemoteProtocolError(f'"Duration" is {excerpt(duration)}, not a number')
+    duration = json_text.number(value.get('Duration'))
+    if duration is None:
+        raise RemoteProtocolError(f'"Duration" is {excerpt(value.get("Duration"))}, not a '
+                                  'number')
     return _checked_add_data(AddData(
-        measurement_id, fields[1], fields[0], fields[2], fields[3], float(duration),
+        measurement_id, fields[1], fields[0], fields[2], fields[3], duration,
         _base64_field(value, 'Payload'), _base64_field(value, 'Meta')))
 
 
@@ -361,7 +366,7 @@ def encode_response(request_id: str, status: int, body: bytes = b'') -> bytes:
     """Return a response frame (binary in both dialects)."""
     problem = _request_id_problem(request_id)
     if problem or not 100 <= status <= 999:
-        raise LocalProtocolError(problem or f'status {status} is not 3 digits')
+        raise LocalProtocolError(problem or f'status {excerpt(status)} is not 3 digits')
     return f'{request_id}{status:03d}'.encode('ascii') + body
 
 
@@ -386,6 +391,10 @@ def parse_response(frame: str | bytes) -> Response:
 
 def data_response_body(dialect: str, measurement_id: str, chunk_order: int) -> bytes:
     """Return an add-data status body: a DataResponse (v1) or its JSON (v2)."""
+    problem = (measurement_id_problem(measurement_id) or
+               _range_problem('ChunkOrder', chunk_order, 32))
+    if problem:
+        raise LocalProtocolError(problem)
     if dialect == PROTOBUF:
         return adddata_pb2.DataResponse(ID=measurement_id,
                                         ChunkOrder=chunk_order).SerializeToString()
@@ -447,10 +456,10 @@ def parse_result(dialect: str, response: Response) -> Result:
     measurement_id, chunk_order = _measurement_data_id(value.get('MeasurementDataID'))
     error = value.get('Error')
     code = error.get('Code', '') if type(error) is dict else ''
-    multiplier = value.get('Multiplier', 1.0)
-    if type(code) is not str or type(multiplier) not in (int, float):
+    multiplier = json_text.number(value.get('Multiplier', 1.0))
+    if type(code) is not str or multiplier is None:
         raise RemoteProtocolError('result "Error"."Code" or "Multiplier" has a wrong type')
-    return Result(measurement_id, chunk_order, code, float(multiplier),
+    return Result(measurement_id, chunk_order, code, multiplier,
                   _signals(value.get('Channels', {})), body.decode('utf-8'), b'')
 
 
@@ -467,7 +476,8 @@ def _measurement_data_id(value: Any) -> tuple[str, int]:
     measurement_id, colon, chunk = value.rpartition(':')
     if not colon:
         return value, -1
-    if not chunk.isascii() or not chunk.isdigit() or len(chunk) > 9:
+    # A chunk number is a uint32: at most 10 digits (and int() never sees a huge string).
+    if not chunk.isascii() or not chunk.isdigit() or len(chunk) > 10 or int(chunk) >= 2**32:
         raise RemoteProtocolError(f'"MeasurementDataID" {excerpt(value)} has no chunk number')
     return measurement_id, int(chunk)
 
@@ -479,9 +489,11 @@ def _signals(channels: Any) -> tuple[Signal, ...]:
     signals = []
     for name, channel in channels.items():
         data = channel.get('Data') if type(channel) is dict else None
-        if type(data) is not list or any(type(v) not in (int, float) for v in data):
+        values = [json_text.number(v) for v in data] if type(data) is list else [None]
+        numbers = tuple(v for v in values if v is not None)
+        if len(numbers) != len(values):
             raise RemoteProtocolError(f'channel {excerpt(name)} has no numeric "Data" list')
-        signals.append(Signal(name, tuple(float(v) for v in data)))
+        signals.append(Signal(name, numbers))
     return tuple(signals)
 
 
@@ -492,6 +504,14 @@ def _decode_proto(message_type: Any, body: bytes) -> Any:
         raise RemoteProtocolError(
             f'body is not a valid {message_type.DESCRIPTOR.name} ({describe_binary(body)})'
         ) from None
+
+
+def _as_float(value: Any) -> float:
+    """Return a number we were given as a float; NaN if it is none, or out of range."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
 
 
 def _request_id_problem(request_id: str) -> str:

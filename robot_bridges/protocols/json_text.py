@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from typing import Any
 
 from robot_bridges.protocols.text import cut
@@ -23,6 +24,7 @@ _SUSPECT_ESCAPE = re.compile(r'\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)')
 _COMPACT = (',', ':')
 # What may decode to a non-finite float: the constants, or an exponent of three digits.
 _MAYBE_NON_FINITE = re.compile(r'NaN|Infinity|[eE][+]?0*[1-9][0-9]{2}')
+_FLOAT_MAX = sys.float_info.max
 
 
 def loads(frame: str | bytes, error: type[ValueError], *, ros_strings: bool = True) -> Any:
@@ -82,6 +84,24 @@ def dumps(value: Any, error: type[ValueError], *, compact: bool = True) -> tuple
         return json.dumps(cleaned, separators=separators, allow_nan=False), counter[0]
     except RecursionError:
         raise error('JSON nested too deeply') from None
+    except ValueError as exc:  # an integer with more digits than Python writes
+        raise error(cut(f'not JSON data ({exc})', 120)) from None
+
+
+def number(value: Any) -> float | None:
+    """
+    Return a decoded JSON number as a float, or None: ints too, bools not.
+
+    None too for an integer beyond the float range, which ``float()`` cannot convert
+    (raising OverflowError) and ``math.isfinite`` cannot test. Floats come back as they
+    are, NaN and infinities included: callers decide about those.
+    """
+    kind = type(value)
+    if kind is float:
+        return value
+    if kind is int and -_FLOAT_MAX <= value <= _FLOAT_MAX:
+        return float(value)
+    return None
 
 
 def ros_string(value: Any) -> bool:

@@ -306,22 +306,23 @@ def charge_state(robot_id: str, charging: bool) -> dict[str, Any]:
 def stream_path(stream_key: str, width: int, height: int) -> str:
     """Return the relay's POST path, ``/<stream_key>/<w>/<h>/`` (the key percent-quoted)."""
     if not (0 < width <= MAX_RESOLUTION and 0 < height <= MAX_RESOLUTION):
-        raise LocalProtocolError(f'stream size {width}x{height} out of range')
-    return f'/{quote(stream_key, safe="")}/{width}/{height}/'
+        raise LocalProtocolError(f'stream size {excerpt(width)}x{excerpt(height)} out of '
+                                 'range')
+    return f'/{_quoted(stream_key, "stream key")}/{width}/{height}/'
 
 
 def discovery_paths(robot_id: str, camera_id: str) -> dict[str, str]:
     """Return the info-server routes by name (``camera_id`` empty: no stream routes)."""
     if not robot_id:
         raise LocalProtocolError('discovery needs a robot_id')
-    robot = quote(robot_id, safe='')
+    robot = _quoted(robot_id, 'robot_id')
     paths = {
         'control': f'/get_control_host_port/{robot}',
         'chat': f'/get_chat_host_port/{robot}',
         'owner': f'/get_robot_owner/{robot}',
     }
     if camera_id:
-        camera = quote(camera_id, safe='')
+        camera = _quoted(camera_id, 'camera_id')
         paths |= {
             'relay': f'/get_websocket_relay_host/{camera}',
             'video_port': f'/get_video_port/{camera}',
@@ -332,7 +333,15 @@ def discovery_paths(robot_id: str, camera_id: str) -> dict[str, str]:
 
 def settings_path(robot_id: str) -> str:
     """Return the API server's settings route."""
-    return f'/api/v1/robots/{quote(robot_id, safe="")}'
+    return f'/api/v1/robots/{_quoted(robot_id, "robot_id")}'
+
+
+def _quoted(value: str, what: str) -> str:
+    """Percent-quote one path segment; a lone surrogate (no UTF-8 form) is our error."""
+    try:
+        return quote(value, safe='')
+    except UnicodeEncodeError:
+        raise LocalProtocolError(f'{what} holds a lone surrogate') from None
 
 
 # -- field readers -------------------------------------------------------------------------

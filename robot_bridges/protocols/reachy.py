@@ -98,9 +98,11 @@ class GoalEncoder:
             raise LocalProtocolError(f'expected {len(prefixes)} goals, got {len(goals)}')
         items = []
         for prefix, goal in zip(prefixes, goals):
-            if not math.isfinite(goal):
-                raise LocalProtocolError(f'goal {goal!r} in {prefix[8:-17]} is not finite')
-            items.append(prefix + repr(float(goal)) + '}')
+            value = _float(goal)
+            if not math.isfinite(value):
+                raise LocalProtocolError(f'goal {excerpt(goal)} in {prefix[8:-17]} is not '
+                                         'finite')
+            items.append(prefix + repr(value) + '}')
         split = self._motor_count
         text = ('{"motors":[' + ','.join(items[:split]) + '],"disks":[' +
                 ','.join(items[split:]) + ']}')
@@ -151,14 +153,28 @@ def _present(entry: Any) -> tuple[str, float]:
     if type(entry) is not dict:
         raise RemoteProtocolError(f'motor entry {excerpt(entry)} is not an object')
     name = entry.get('name')
-    position = entry.get('present_position')
+    position = _finite(entry.get('present_position'))
     if type(name) is not str:
         raise RemoteProtocolError(f'motor entry {excerpt(entry)}: "name" is not a string')
-    if type(position) not in (int, float) or not math.isfinite(position):
+    if position is None:
         raise RemoteProtocolError(
-            f'motor {excerpt(name)}: present_position {excerpt(position)} is not a finite '
-            'number')
-    return name, float(position)
+            f'motor {excerpt(name)}: present_position {excerpt(entry.get("present_position"))} '
+            'is not a finite number')
+    return name, position
+
+
+def _float(value: Any) -> float:
+    """Return what we were given to send as a float; NaN if it is not a number in range."""
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError):
+        return math.nan
+
+
+def _finite(value: Any) -> float | None:
+    """Return a finite JSON number as a float, else None (huge integers included)."""
+    number = json_text.number(value)
+    return number if number is not None and math.isfinite(number) else None
 
 
 def _eye(value: dict[str, Any], key: str, problems: list[str]) -> bytes | None:
@@ -183,10 +199,10 @@ def _force(value: dict[str, Any], key: str, problems: list[str]) -> float | None
     force = value.get(key)
     if force is None:
         return None
-    if type(force) not in (int, float) or not math.isfinite(force):
+    finite = _finite(force)
+    if finite is None:
         problems.append(f'{key} {excerpt(force)} is not a finite number')
-        return None
-    return float(force)
+    return finite
 
 
 # -- the client's side (the simulator) -------------------------------------------------
@@ -209,13 +225,14 @@ def _goals(entries: list[Any]) -> dict[str, float]:
         if type(entry) is not dict:
             raise RemoteProtocolError(f'goal entry {excerpt(entry)} is not an object')
         name = entry.get('name')
-        goal = entry.get('goal_position')
+        goal = _finite(entry.get('goal_position'))
         if type(name) is not str:
             raise RemoteProtocolError(f'goal entry {excerpt(entry)}: "name" is not a string')
-        if type(goal) not in (int, float) or not math.isfinite(goal):
-            raise RemoteProtocolError(
-                f'motor {excerpt(name)}: goal_position {excerpt(goal)} is not a finite number')
-        goals[name] = float(goal)
+        if goal is None:
+            raise RemoteProtocolError(f'motor {excerpt(name)}: goal_position '
+                                      f'{excerpt(entry.get("goal_position"))} is not a finite '
+                                      'number')
+        goals[name] = goal
     return goals
 
 
@@ -234,6 +251,10 @@ def encode_reply(present: Mapping[str, float], *, left_eye: str | None = None,
     None eye or force is left out. Raises :class:`LocalProtocolError` for a non-finite
     position or force.
     """
+    for name, value in (*present.items(), ('left_force', left_force),
+                        ('right_force', right_force)):
+        if value is not None and not math.isfinite(_float(value)):
+            raise LocalProtocolError(f'{excerpt(name)} {excerpt(value)} is not a finite number')
     reply: dict[str, Any] = {'motors': [
         {'name': name, 'present_position': position} for name, position in present.items()]}
     for key, eye in zip(EYES, (left_eye, right_eye)):

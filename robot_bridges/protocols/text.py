@@ -15,7 +15,22 @@ from typing import Any
 MAX_EXCERPT = 64
 MAX_LINE = 300
 
-_REPR = reprlib.Repr()
+# Integers wider than this are named by size: Python refuses to write more than 4300
+# digits, and writing thousands costs quadratic time.
+_MAX_INT_BITS = 256
+
+
+class _Repr(reprlib.Repr):
+    """A reprlib.Repr that names huge integers by size instead of writing them."""
+
+    def repr_int(self, x: int, level: int) -> str:
+        """Return the integer's repr (cut by maxlong), or its size when it is huge."""
+        if x.bit_length() > _MAX_INT_BITS:
+            return f'{"-" if x < 0 else ""}<{x.bit_length()}-bit integer...>'
+        return super().repr_int(x, level)
+
+
+_REPR = _Repr()
 _REPR.maxlevel = 3
 _REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = _REPR.maxset = 4
 _REPR.maxstring = _REPR.maxother = 40
