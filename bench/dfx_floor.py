@@ -25,9 +25,9 @@ import threading
 from typing import Callable, Sequence
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from robot_bridges.msg import DfxChunk
 from robot_bridges.node.qos import reliable
+from spin import spin_until_stopped
 from std_msgs.msg import String
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -154,16 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
     thread.start()
-    try:
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_until_stopped(node)
 
 
 if __name__ == '__main__':

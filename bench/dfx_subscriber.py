@@ -15,9 +15,9 @@ import time
 from typing import Any, Callable, Sequence
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from robot_bridges.msg import DfxResult
 from robot_bridges.node.qos import reliable
+from spin import spin_until_stopped
 from std_msgs.msg import String
 
 
@@ -58,16 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rclpy.init()
     node = rclpy.create_node('bench_dfx_subscriber')
     node.create_subscription(msg_type, args.topic, on_result, reliable(args.depth))
-    try:
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_until_stopped(node)
 
 
 if __name__ == '__main__':

@@ -22,13 +22,13 @@ from typing import Any, Callable, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from robot_bridges.msg import DfxResult, LetsRobotCommand, MicDirection, RobotChatMessage
 from robot_bridges.node.qos import reliable
 from robot_bridges.sims.letsrobot_load import load_seq
 from sensor_msgs.msg import JointState
 from soak_dfx_load import CHUNKS_PER_MEASUREMENT
+from spin import spin_until_stopped
 
 SOAK_CHAT_TYPE = 'soak'
 DFX_PREFIX = 'soak-'
@@ -163,17 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         node = DiagnosticsCounter(args.topic)
     else:
         node = SoakCounter(args.kind, args.topic, args.depth)
-    try:
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.report()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_until_stopped(node, lambda: node.report())
 
 
 if __name__ == '__main__':

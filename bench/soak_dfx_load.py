@@ -18,11 +18,11 @@ import sys
 from typing import Any, Sequence
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from robot_bridges.msg import DfxChunk
 from robot_bridges.node.qos import reliable
 from robot_bridges.srv import DfxSubscribeResults
+from spin import spin_until_stopped
 
 PAYLOAD_BYTES = 4096
 CHUNKS_PER_MEASUREMENT = 10
@@ -105,17 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rclpy.init()
     node = DfxLoad(args.namespace, CHUNKS_PER_MEASUREMENT, args.period)
-    try:
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        emit({'event': 'sent', 'sent': node.sent})
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_until_stopped(node, lambda: emit({'event': 'sent', 'sent': node.sent}))
 
 
 if __name__ == '__main__':

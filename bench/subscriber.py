@@ -20,10 +20,10 @@ from typing import Any, Callable, Sequence
 import payload
 from payload import BURST, END, PACED, PHASE_NAMES, Sample, WARM
 import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from robot_bridges.msg import LetsRobotCommand, MicDirection, RobotChatMessage
 from robot_bridges.node.qos import reliable
+from spin import spin_until_stopped
 from std_msgs.msg import String
 
 # kind -> (message type, its decoder)
@@ -115,17 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rclpy.init()
     node = BenchSubscriber(args.kind, args.topic, args.depth)
-    try:
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.report_all()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_until_stopped(node, lambda: node.report_all())
 
 
 if __name__ == '__main__':
