@@ -46,6 +46,9 @@ class Rig:
     to_bridge = 'down'
     #: Seconds from a silent service to an aborted link.
     liveness_s = PING['ping_interval_s'] + PING['ping_timeout_s']
+    #: The bridge parameters that make the liveness check quick (service_stops_reading
+    #: only: elsewhere a slow machine must not cycle the link).
+    liveness_params: dict[str, Any] = PING
     #: The counter in diagnostics that the liveness check raises when it drops the link.
     liveness_counter = 'link_aborts'
     #: Whether a connect attempt that times out shows in diagnostics' last_error.
@@ -227,7 +230,7 @@ class RobotChatRig(Rig):
 
     def start_bridge(self, **params: Any) -> Proc:
         return self.procs(self.executable, namespace=self.ns, params={
-            'url': f'ws://127.0.0.1:{self.proxy.port}', 'qos_depth': 1000, **FAST, **PING,
+            'url': f'ws://127.0.0.1:{self.proxy.port}', 'qos_depth': 1000, **FAST,
             **params})
 
     def seq(self, msg: Any) -> int | None:
@@ -298,7 +301,7 @@ class VictorMicRig(Rig):
 
     def start_bridge(self, **params: Any) -> Proc:
         return self.procs(self.executable, namespace=self.ns, params={
-            'port': self.proxy.port, 'qos_depth': 1000, **FAST, **PING, **params})
+            'port': self.proxy.port, 'qos_depth': 1000, **FAST, **params})
 
     def seq(self, msg: Any) -> int | None:
         return round(msg.robot_time * self.RATE_HZ)
@@ -333,7 +336,7 @@ class DfxRig(Rig):
         bridge = self.procs(self.executable, namespace=self.ns, params={
             'url': f'ws://127.0.0.1:{self.proxy.port}', 'token': DFX_TOKEN,
             'pace_chunks': False, 'auth_action': True, 'chunk_queue_size': 1000,
-            'request_timeout_s': 30.0, **FAST, **PING, **params})
+            'request_timeout_s': 30.0, **FAST, **params})
         return bridge
 
     def start(self, **bridge_params: Any) -> None:
@@ -418,6 +421,7 @@ class LetsRobotRig(Rig):
     # Engine.IO announces whole seconds: the server pings every 1 s, the client gives up
     # after interval + timeout without one.
     liveness_s = 2.0
+    liveness_params: dict[str, Any] = {}
     liveness_counter = ''
     reports_connect_timeout = False
 
@@ -498,6 +502,7 @@ class ReachyRig(Rig):
     RATE_HZ = 200.0
     CLIENT_TIMEOUT_S = 0.5
     liveness_s = CLIENT_TIMEOUT_S
+    liveness_params: dict[str, Any] = {'client_timeout_s': CLIENT_TIMEOUT_S}
     liveness_counter = 'clients_timed_out'
     reports_connect_timeout = False
     TARGET = {'l_antenna': -40.0}
@@ -519,8 +524,7 @@ class ReachyRig(Rig):
 
     def start_bridge(self, **params: Any) -> Proc:
         return self.procs(self.executable, namespace=self.ns, params={
-            'port': self.service_port, 'client_timeout_s': self.CLIENT_TIMEOUT_S,
-            'qos_depth': 1000, **FAST, **params})
+            'port': self.service_port, 'qos_depth': 1000, **FAST, **params})
 
     def queue_output(self) -> int:
         commands = self.ros.publisher(JointState, f'{self.ns}/joint_commands')

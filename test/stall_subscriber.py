@@ -7,7 +7,9 @@ Run by the test's interpreter: ``python stall_subscriber.py TOPIC TYPE DEPTH KEY
 nanoseconds) or ``-`` (none: counts only). Commands
 on stdin, one a line: ``stall`` (stop taking messages; DDS keeps at most DEPTH of them for
 us meanwhile), ``resume``, ``report`` (prints one JSON line: how many arrived, their keys),
-``quit``. It prints ``ready`` once its subscription matched a publisher.
+``quit``. ``stall`` and ``resume`` answer with one JSON line, ``{"at_ns": ...}``: the system
+clock (the clock the bridges stamp with) once the spinning had really stopped, and just
+before it starts again. It prints ``ready`` once its subscription matched a publisher.
 """
 
 from __future__ import annotations
@@ -50,12 +52,14 @@ def main() -> int:
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     stalled = threading.Event()
+    still = threading.Event()  # set by the spinner once it took its last message
     done = threading.Event()
 
     def spin() -> None:
         said_ready = False
         while not done.is_set():
             if stalled.is_set():
+                still.set()
                 time.sleep(0.01)  # not spinning: messages wait in DDS, at most DEPTH
                 continue
             executor.spin_once(timeout_sec=0.05)
@@ -68,7 +72,11 @@ def main() -> int:
         command = line.strip()
         if command == 'stall':
             stalled.set()
+            still.wait(10)
+            print(json.dumps({'at_ns': time.time_ns()}), flush=True)
         elif command == 'resume':
+            print(json.dumps({'at_ns': time.time_ns()}), flush=True)
+            still.clear()
             stalled.clear()
         elif command == 'report':
             print(json.dumps({'received': len(keys), 'keys': list(keys)}), flush=True)

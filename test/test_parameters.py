@@ -47,18 +47,19 @@ def loop() -> Iterator[LoopThread]:
 
 @pytest.fixture
 def make(loop: LoopThread) -> Iterator[Callable[..., BridgeNode]]:
-    """Construct a bridge in a context of its own, with parameter overrides."""
-    contexts = []
+    """Construct bridges with parameter overrides, all in one context of the test's own.
+
+    One context is one DDS participant (threads, shared memory): the Reachy walk constructs
+    150 bridges, and a context each would make 150 participants live in this process.
+    """
+    context = rclpy.Context()
+    rclpy.init(context=context)
 
     def construct(cls: type[BridgeNode], overrides: list[Parameter] | None = None) -> BridgeNode:
-        context = rclpy.Context()
-        rclpy.init(context=context)
-        contexts.append(context)
         return cls(loop, context=context, parameter_overrides=overrides or [],
                    namespace='/params_walk', enable_rosout=False)
     yield construct
-    for context in contexts:
-        rclpy.try_shutdown(context=context)
+    rclpy.try_shutdown(context=context)
 
 
 def bad_values(descriptor: Any) -> list[tuple[str, Any]]:
