@@ -291,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.rounds < 1:
         parser.error('--rounds must be at least 1')
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(0, 101)))
-    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     chosen = args.cases or list(cases)
     # Reachy measures a lockstep loop, DFX a request/response round trip and
     # letsrobot_video a CPU share, not a message stream: each prints its own figures.

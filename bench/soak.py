@@ -611,7 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 0 <= warmup < seconds:
         parser.error('--warmup must be shorter than the soak')
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(0, 101)))
-    os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
+    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     with contextlib.ExitStack() as cleanup:
         if args.keep_logs:
             logs = Path(args.keep_logs)

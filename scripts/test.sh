@@ -7,6 +7,11 @@ set -eo pipefail
 cd "${ROBOT_BRIDGES_ROOT}"
 # Each run picks a DDS domain at random and stays on this host, so parallel runs rarely meet.
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$(( (RANDOM % 100) + 1 ))}"
-export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+# DDS over UDP on 127.0.0.1 only (test/fastdds_loopback_udp.xml): no shared memory, whose
+# port locks a SIGKILLed participant can leave held. LOCALHOST would make rmw_fastrtps set
+# its own transports (shared memory among them) in place of the profile's.
+export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-${ROBOT_BRIDGES_ROOT}/test/fastdds_loopback_udp.xml}"
+export FASTRTPS_DEFAULT_PROFILES_FILE="${FASTRTPS_DEFAULT_PROFILES_FILE:-${FASTDDS_DEFAULT_PROFILES_FILE}}"
+export ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET
 # `pytest`, not `python -m pytest`: the source tree must not shadow the built package.
 exec pytest "$@"

@@ -3,8 +3,8 @@ Exposure: every TCP socket the package listens on binds loopback unless asked ot
 
 Proven from /proc, not from what a program prints: a process's sockets are the
 ``socket:[inode]`` links under ``/proc/<pid>/fd``, and ``/proc/<pid>/net/tcp`` and ``tcp6``
-give each inode's state and local address. (DDS discovery and data use UDP and shared
-memory; ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` keeps them on the host.)
+give each inode's state and local address. (DDS is not the package's: users keep it on the
+host with ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``, the suite with a loopback profile.)
 """
 
 from __future__ import annotations
