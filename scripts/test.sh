@@ -11,7 +11,9 @@ export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$(( (RANDOM % 100) + 1 ))}"
 # port locks a SIGKILLed participant can leave held. LOCALHOST would make rmw_fastrtps set
 # its own transports (shared memory among them) in place of the profile's.
 export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-${ROBOT_BRIDGES_ROOT}/test/fastdds_loopback_udp.xml}"
-export FASTRTPS_DEFAULT_PROFILES_FILE="${FASTRTPS_DEFAULT_PROFILES_FILE:-${FASTDDS_DEFAULT_PROFILES_FILE}}"
+if [ "${ROS_DISTRO}" = jazzy ]; then  # Fast DDS 2 reads the older name (3 warns of it)
+  export FASTRTPS_DEFAULT_PROFILES_FILE="${FASTRTPS_DEFAULT_PROFILES_FILE:-${FASTDDS_DEFAULT_PROFILES_FILE}}"
+fi
 export ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET
 # `pytest`, not `python -m pytest`: the source tree must not shadow the built package.
 exec pytest "$@"

@@ -24,9 +24,9 @@ from letsrobot_helpers import bridge_params, ROBOT_ID, SimControl, STREAM_KEY
 from robot_bridges.msg import DfxChunk, DfxResult, LetsRobotCommand, MicDirection
 from robot_bridges.msg import RobotChatMessage
 from robot_bridges.srv import DfxSubscribeResults
-from ros_helpers import Collector, Diagnostics, free_port, ProbeNode, Proc, wait_for
+from ros_helpers import Collector, Diagnostics, free_port, ProbeNode, Proc, steady, wait_for
 from sensor_msgs.msg import BatteryState, JointState
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, String
 from websockets.asyncio.client import connect
 
 RECONNECT_MAX_S = 1.0
@@ -187,6 +187,47 @@ class Rig:
         """Whether the bridge identified itself again on the new connection."""
         return True
 
+    # -- the stalled subscriber ----------------------------------------------------------
+    # Stream messages are told apart by a key that grows with publication: by default the
+    # header stamp (the bridges stamp with the system clock), in nanoseconds.
+
+    #: What stall_subscriber.py reports of each message it takes (its KEY argument).
+    stall_key = 'stamp'
+
+    def keys(self) -> list[int]:
+        """Return the keys of the stream's messages so far (decoded once each)."""
+        cache = self.__dict__.setdefault('_keys', [])
+        messages = self.stream.messages
+        cache.extend(self.key(msg) for msg in messages[len(cache):len(messages)])
+        return cache
+
+    def key(self, msg: Any) -> int:
+        """Return a stream message's key."""
+        return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+    def reported_key(self, value: Any) -> int:
+        """Return the key of what stall_subscriber.py reported of a message."""
+        return int(value)
+
+    def key_span(self, seconds: float) -> float:
+        """Return how far the key moves in ``seconds``."""
+        return seconds * 1e9
+
+    def stall_start(self, answer: dict[str, Any]) -> int:
+        """Return the first key published once the subscriber had stopped taking."""
+        return int(answer['at_ns'])
+
+    def quiesce(self) -> int | None:
+        """Before the subscriber resumes: hold the stream if keys are not times (see WebViz)."""
+        return None
+
+    def unquiesce(self) -> None:
+        """Once the subscriber resumed: release what :meth:`quiesce` held."""
+
+    def stall_end(self, answer: dict[str, Any], settled: int | None) -> int:
+        """Return the last key published before the subscriber takes again."""
+        return int(answer['at_ns'])
+
 
 class _Thread:
     """An asyncio loop in a daemon thread, for clients of a service in the test process."""
@@ -305,6 +346,87 @@ class VictorMicRig(Rig):
 
     def seq(self, msg: Any) -> int | None:
         return round(msg.robot_time * self.RATE_HZ)
+
+
+class WebVizRig(Rig):
+    """victor_sim <- proxy <- webviz_bridge (micdata and intents as JSON string topics)."""
+
+    executable = 'webviz_bridge'
+    node = 'webviz_bridge'
+    stream_topic = 'webviz/micdata'
+    stream_type = String
+    RATE_HZ = 200.0
+    # The pushes carry no stamp: the key is the simulator's sample number.
+    stall_key = 'data:time'
+
+    def __init__(self, procs: Callable[..., Proc], ros: ProbeNode, ns: str) -> None:
+        super().__init__(procs, ros, ns)
+        self.intents: Collector[String] = ros.subscribe(String, f'{ns}/webviz/intents')
+
+    def start_service(self) -> float:
+        self.service = self.procs('victor_sim', '--port', str(self.service_port), '--rate',
+                                  str(self.RATE_HZ))
+        self.service.wait_output(r'listening on', 15)
+        return time.monotonic()
+
+    def start_bridge(self, **params: Any) -> Proc:
+        return self.procs(self.executable, namespace=self.ns, params={
+            'port': self.proxy.port, 'modules': ['micdata', 'intents'], 'qos_depth': 1000,
+            **FAST, **params})
+
+    def seq(self, msg: Any) -> int | None:
+        return self.key(msg)
+
+    def key(self, msg: Any) -> int:
+        return self.reported_key(json.loads(msg.data)['time'])
+
+    def reported_key(self, value: Any) -> int:
+        return round(float(value) * self.RATE_HZ)
+
+    def key_span(self, seconds: float) -> float:
+        return seconds * self.RATE_HZ
+
+    def stall_start(self, answer: dict[str, Any]) -> int:
+        return self.reported_key(answer['last']) + 1
+
+    def quiesce(self) -> int | None:
+        """Hold the pushes at the proxy until the probe has them all; return the newest key.
+
+        Sample numbers are not times: what was published before the subscriber resumed is
+        known only once nothing more is on its way.
+        """
+        assert self.proxy is not None
+        self.proxy.stall(self.to_bridge)
+        wait_for(steady(lambda: len(self.stream)), 10, 'the pushes to settle')
+        return max(self.keys())
+
+    def unquiesce(self) -> None:
+        assert self.proxy is not None
+        self.proxy.resume()
+
+    def stall_end(self, answer: dict[str, Any], settled: int | None) -> int:
+        assert settled is not None
+        return settled
+
+    def queue_output(self) -> int:
+        """Queue cloud-intent requests: the simulator answers each with an intents push."""
+        request = self.ros.publisher(String, f'{self.ns}/webviz/intents/request')
+        self._queued = [f'fault-queued-{n}' for n in range(3)]
+        for value in self._queued:
+            request.publish(String(data=json.dumps({'intentType': 'cloud',
+                                                    'request': value})))
+        self.values(lambda v: v['outbox_queued'] == '3')
+        return 3
+
+    def output_delivered(self, count: int, timeout: float = 20.0) -> int:
+        def answered() -> set[str]:
+            return {blob.get('value') for msg in list(self.intents.messages)
+                    for blob in json.loads(msg.data) if isinstance(blob, dict)}
+        try:
+            wait_for(lambda: set(self._queued) <= answered(), timeout, 'the queued requests')
+        except AssertionError:
+            pass
+        return len(set(self._queued) & answered())
 
 
 # -- DFX -------------------------------------------------------------------------------------
@@ -551,6 +673,7 @@ class ReachyRig(Rig):
 RIGS: dict[str, type[Rig]] = {
     'robot_chat_bridge': RobotChatRig,
     'victor_mic_bridge': VictorMicRig,
+    'webviz_bridge': WebVizRig,
     'dfx_bridge': DfxRig,
     'letsrobot_bridge': LetsRobotRig,
     'reachy_bridge': ReachyRig,

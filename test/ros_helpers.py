@@ -43,6 +43,18 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = ''
         time.sleep(0.02)
 
 
+def steady(value: Callable[[], Any], for_s: float = 0.3) -> Callable[[], bool]:
+    """Return a predicate for :func:`wait_for`: ``value()`` has not changed for ``for_s`` s."""
+    last: list[Any] = [object(), time.monotonic()]
+
+    def unchanged() -> bool:
+        now, current = time.monotonic(), value()
+        if current != last[0]:
+            last[:] = [current, now]
+        return now - last[1] >= for_s
+    return unchanged
+
+
 def free_port() -> int:
     """Return a TCP port that was free a moment ago (for servers that must restart on one port)."""
     with socket.socket() as sock:

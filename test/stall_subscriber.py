@@ -3,13 +3,16 @@ A ROS subscriber process that can stop spinning on command (the stalled-subscrib
 
 Run by the test's interpreter: ``python stall_subscriber.py TOPIC TYPE DEPTH KEY``, TYPE as
 ``package.msg.Name``, KEY what identifies a message: an attribute (``robot_time``),
-``json:<field>`` (a field of the message's ``json``), ``stamp`` (the header's stamp in
-nanoseconds) or ``-`` (none: counts only). Commands
-on stdin, one a line: ``stall`` (stop taking messages; DDS keeps at most DEPTH of them for
-us meanwhile), ``resume``, ``report`` (prints one JSON line: how many arrived, their keys),
-``quit``. ``stall`` and ``resume`` answer with one JSON line, ``{"at_ns": ...}``: the system
-clock (the clock the bridges stamp with) once the spinning had really stopped, and just
-before it starts again. It prints ``ready`` once its subscription matched a publisher.
+``json:<field>`` (a field of the message's ``json``), ``data:<field>`` (a field of the JSON
+in a std_msgs/String's ``data``), ``stamp`` (the header's stamp in nanoseconds) or ``-``
+(none: counts only). It prints ``ready`` once its subscription matched a publisher.
+
+Commands on stdin, one a line: ``stall`` (stop taking messages; DDS keeps at most DEPTH of
+them for us meanwhile), ``resume``, ``report`` (prints one JSON line: how many arrived, their
+keys), ``quit``. ``stall`` and ``resume`` answer with one JSON line,
+``{"at_ns": ..., "last": ...}``: the system clock (the clock the bridges stamp with) once the
+spinning had really stopped, or just before it starts again, and the key of the last message
+taken (null: none).
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ def key_of(spec: str) -> Callable[[Any], Any]:
     if spec.startswith('json:'):
         field = spec[5:]
         return lambda msg: json.loads(msg.json).get(field)
+    if spec.startswith('data:'):
+        field = spec[5:]
+        return lambda msg: json.loads(msg.data).get(field)
     return lambda msg: getattr(msg, spec)
 
 
@@ -73,9 +79,11 @@ def main() -> int:
         if command == 'stall':
             stalled.set()
             still.wait(10)
-            print(json.dumps({'at_ns': time.time_ns()}), flush=True)
+            print(json.dumps({'at_ns': time.time_ns(), 'last': keys[-1] if keys else None}),
+                  flush=True)
         elif command == 'resume':
-            print(json.dumps({'at_ns': time.time_ns()}), flush=True)
+            print(json.dumps({'at_ns': time.time_ns(), 'last': keys[-1] if keys else None}),
+                  flush=True)
             still.clear()
             stalled.clear()
         elif command == 'report':

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator
 from fault_rigs import RECONNECT_MAX_S, Rig, RIGS
 from letsrobot_helpers import alive, CAMERA_ID, children, ffmpeg_children
 import pytest
-from ros_helpers import MATCH_SETTLE_S, ProbeNode, Proc, wait_for
+from ros_helpers import MATCH_SETTLE_S, ProbeNode, Proc, steady, wait_for
 
 SUBSCRIBER_DEPTH = 20
 #: A message stamped this close before a subscriber resumed may still be in flight.
@@ -184,68 +184,66 @@ def subscriber_stalls(rig: Rig) -> Outcome:
     subscriber = subprocess.Popen(
         [sys.executable, str(HERE / 'stall_subscriber.py'), topic,
          f'{kind.__module__.rsplit(".", 1)[0]}.{kind.__name__}', str(SUBSCRIBER_DEPTH),
-         'stamp'], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+         rig.stall_key], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert subscriber.stdout is not None and subscriber.stdin is not None
 
-        def command(text: str) -> None:
+        def command(text: str) -> dict[str, Any]:
             subscriber.stdin.write(text + '\n')
             subscriber.stdin.flush()
-
-        def received() -> dict[str, Any]:
-            command('report')
             return json.loads(subscriber.stdout.readline())
 
-        def at_ns(text: str) -> int:
-            command(text)
-            return int(json.loads(subscriber.stdout.readline())['at_ns'])
+        def taken() -> set[int]:
+            return {rig.reported_key(k) for k in command('report')['keys']}
+
+        def published() -> set[int]:
+            return set(rig.keys())
         assert subscriber.stdout.readline().strip() == 'ready'
         time.sleep(MATCH_SETTLE_S)
         rig.traffic(True)
-        wait_for(lambda: received()['received'] > 0, 20, 'the subscriber to receive')
+        wait_for(taken, 20, 'the subscriber to receive')
         messages_in = rig.counter('messages_in')
-        stall_ns = at_ns('stall')
+        stall = command('stall')
+        low = rig.stall_start(stall)
         # The bridge keeps reading: its messages_in grows well past both history depths.
         rig.values(lambda v: int(v['messages_in']) > messages_in + 6 * SUBSCRIBER_DEPTH, 30)
-        wait_for(lambda: sum(_stamp(m) > stall_ns for m in list(rig.stream.messages))
-                 > 6 * SUBSCRIBER_DEPTH, 30, 'the bridge to publish past both history depths')
-        resume_ns = at_ns('resume')
+        wait_for(lambda: sum(k >= low for k in published()) > 6 * SUBSCRIBER_DEPTH,
+                 30, 'the bridge to publish past both history depths')
+        settled = rig.quiesce()
+        high = rig.stall_end(command('resume'), settled)
         resumed = time.monotonic()
-
-        def caught_up() -> bool:
-            fresh = {_stamp(m) for m in list(rig.stream.messages) if _stamp(m) > resume_ns}
-            return bool(fresh & set(received()['keys']))
-        wait_for(caught_up, 20, 'the subscriber to get what was published after it resumed')
+        if settled is not None:
+            # The subscriber takes its history before the held stream comes in a burst.
+            wait_for(steady(lambda: len(command('report')['keys'])), 10, 'the history taken')
+            rig.unquiesce()
+        wait_for(lambda: {k for k in published() if k > high} & taken(), 20,
+                 'the subscriber to get what was published after it resumed')
         recovered = time.monotonic() - resumed
         time.sleep(0.5)
         rig.traffic(False)
         time.sleep(0.3)
-        keys = set(received()['keys'])
-        command('quit')
+        keys = taken()
+        subscriber.stdin.write('quit\n')
+        subscriber.stdin.flush()
         assert subscriber.wait(10) == 0
     finally:
         if subscriber.poll() is None:
             subscriber.kill()
             subscriber.wait(5)
-    # What the bridge published while the subscriber stalled, by the stamps (the bridges
-    # stamp with the system clock, as the subscriber's stall and resume times are taken).
-    stamps = {_stamp(m) for m in list(rig.stream.messages)}
-    during = {s for s in stamps if stall_ns <= s <= resume_ns}
+    # What the bridge published while the subscriber stalled (see Rig.stall_start).
+    keys_seen = published()
+    during = {k for k in keys_seen if low <= k <= high}
     kept = len(during & keys)
     lost = len(during) - kept
-    assert {s for s in stamps if s > resume_ns} & keys, 'nothing after the resume arrived'
+    assert {k for k in keys_seen if k > high} & keys, 'nothing after the resume arrived'
     # Keep-last: of what was published during the stall, the subscriber keeps at most its
     # depth plus the publisher's (both SUBSCRIBER_DEPTH), and what was in flight as it
-    # resumed (stamped in the last IN_FLIGHT_S before it).
-    in_flight = sum(s > resume_ns - IN_FLIGHT_S * 1e9 for s in during)
+    # resumed (published in the last IN_FLIGHT_S before it).
+    in_flight = sum(k > high - rig.key_span(IN_FLIGHT_S) for k in during)
     assert kept <= 2 * SUBSCRIBER_DEPTH + in_flight, (kept, len(during), in_flight)
     assert lost >= len(during) - 2 * SUBSCRIBER_DEPTH - in_flight > 0, (lost, len(during))
-    return recovered, lost, {'stalled_s': (resume_ns - stall_ns) / 1e9,
+    return recovered, lost, {'stalled_s': (high - low) / rig.key_span(1.0),
                              'published_during_stall': len(during), 'kept': kept}
-
-
-def _stamp(msg: Any) -> int:
-    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
 
 def sigterm_under_traffic(rig: Rig) -> Outcome:
