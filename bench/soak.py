@@ -186,9 +186,11 @@ class Lines:
 class Soak:
     """The running soak: its processes, their outputs, the loads."""
 
-    def __init__(self, stack: contextlib.AsyncExitStack, logs: Path) -> None:
+    def __init__(self, stack: contextlib.AsyncExitStack, logs: Path,
+                 services_nice: int = 0) -> None:
         self._stack = stack
         self.logs = logs
+        self.services_nice = services_nice
         self.watched: list[Watched] = []
         self.lines: dict[str, Lines] = {}
         self.processes: dict[str, asyncio.subprocess.Process] = {}
@@ -197,6 +199,8 @@ class Soak:
     async def start(self, label: str, argv: Sequence[str], *,
                     piped: bool = False) -> asyncio.subprocess.Process:
         """Start a process for the rest of the soak (stopped in reverse order)."""
+        if label in SERVICES and self.services_nice:
+            argv = ['nice', '-n', str(self.services_nice), *argv]  # exec'd: the same pid
         process = await self._stack.enter_async_context(
             procs.running(argv, self.logs / f'{label}.log', stdout_pipe=piped))
         self.processes[label] = process
@@ -347,12 +351,17 @@ class Outcome:
     seconds: float
     warmup_s: float
     rate_hz: float
+    services_nice: int
     watched: list[Watched]
     streams: list[StreamResult]
     relays: dict[str, dict[str, Any]]
     bridges: dict[str, dict[str, str]]
     problems: list[str]
 
+
+# The simulators stand for services that run elsewhere, not on the robot's cores: with
+# --services-nice they take only what the bridges (and the robot's subscribers) leave.
+SERVICES = frozenset({'chat-server', 'letsrobot-sim', 'dfx-sim', 'victor-sim', 'reachy-sim'})
 
 COUNTED = (  # (stream name, counter label, kind, topic)
     ('Robot Chat inbox', 'count-chat', 'robot_chat', f'{NAMESPACE}/robot_chat/inbox'),
@@ -363,14 +372,15 @@ COUNTED = (  # (stream name, counter label, kind, topic)
 )
 
 
-async def run(seconds: float, warmup_s: float, rate_hz: float, logs: Path) -> Outcome:
+async def run(seconds: float, warmup_s: float, rate_hz: float, logs: Path,
+              services_nice: int = 0) -> Outcome:
     """Bring everything up, run the loads for ``seconds``, drain, and collect the figures."""
     fast = {'reconnect_min_s': 0.1, 'reconnect_max_s': 1.0}
     stream_key = f'soak-{secrets.token_hex(8)}'
     os.environ['DFX_TOKEN'] = f'soak-{secrets.token_hex(8)}'  # never on a command line
     os.environ['LETSROBOT_STREAM_KEY'] = stream_key
     async with contextlib.AsyncExitStack() as stack:
-        soak = Soak(stack, logs)
+        soak = Soak(stack, logs, services_nice)
         # The services that listen, on free ports.
         await soak.start('chat-server', ros('robot_chat_server', '--port', '0'), piped=True)
         await soak.start('letsrobot-sim', ros('letsrobot_sim', '--port', '0', '--quiet-audience',
@@ -459,8 +469,8 @@ async def run(seconds: float, warmup_s: float, rate_hz: float, logs: Path) -> Ou
         problems += [f'{proc.label} exited {proc.gone_at:.0f} s into the soak'
                      for proc in soak.watched if proc.gone_at is not None]
         streams = await drain(soak, sent)
-        return Outcome(seconds, warmup_s, rate_hz, soak.watched, streams, relays, bridges,
-                       problems)
+        return Outcome(seconds, warmup_s, rate_hz, services_nice, soak.watched, streams, relays,
+                       bridges, problems)
 
 
 async def wait_http(predicate: Callable[[], Any], timeout: float, what: str) -> None:
@@ -561,7 +571,7 @@ def report(outcome: Outcome) -> bool:
     processes, memory_ok = process_rows(outcome)
     streams, streams_ok = stream_rows(outcome)
     print(f'Soak: {outcome.seconds:g} s of load ({outcome.rate_hz:g} messages/s per message '
-          f'bridge), RSS and CPU sampled every '
+          f'bridge; simulators at nice {outcome.services_nice}), RSS and CPU sampled every '
           f'{SAMPLE_PERIOD_S:g} s; growth from the first sample after {outcome.warmup_s:g} s '
           f'to the end; CPU % of one core over the whole soak.')
     print()
@@ -600,6 +610,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--rate', type=float, default=RATE_HZ,
                         help=f'messages/s of the chat, Victor and LetsRobot loads '
                              f'(default: {RATE_HZ:g})')
+    parser.add_argument('--services-nice', type=int, default=5, choices=range(0, 20),
+                        metavar='N', help='niceness of the simulators, which stand for remote '
+                                          'services (default: 5; 0: as the bridges)')
     parser.add_argument('--keep-logs', metavar='DIR', default='',
                         help='write the process logs to DIR (default: a temporary folder, '
                              'shown on a failure)')
@@ -620,7 +633,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             logs = Path(cleanup.enter_context(
                 tempfile.TemporaryDirectory(prefix='robot_bridges_soak_')))
         try:
-            outcome = asyncio.run(run(seconds, warmup, args.rate, logs))
+            outcome = asyncio.run(run(seconds, warmup, args.rate, logs, args.services_nice))
         except (SetupError, OSError, TimeoutError) as exc:
             print(f'soak: could not run: {exc}', file=sys.stderr)
             print_logs(logs)
