@@ -23,6 +23,9 @@ Repeats (a sequence number not above the previous one) fail too. Video/audio: on
 session each for the whole run (an ffmpeg restart is an interruption), valid MPEG-TS, no
 sync errors, still open at the end.
 
+The simulators stand for services that run elsewhere, not on the robot's two cores: they
+run at nice 5 (``--services-nice``) and take what the bridges and subscribers leave.
+
 Every 5 s the RSS and CPU time of every process (ffmpeg children included) are read from
 /proc. Pass: every process still runs at the end, each one's RSS grew less than 5 MB from
 the sample at the end of the warm-up (the first minute; a third of a short run, at most a
