@@ -25,10 +25,9 @@ from typing import Any, Callable, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
-from rclpy.exceptions import InvalidHandle
 from rclpy.node import Node
 from robot_bridges.msg import DfxResult, LetsRobotCommand, MicDirection, RobotChatMessage
-from robot_bridges.node.loop_subscription import LoopTaken
+from robot_bridges.node.loop_subscription import LoopTaken, take_waiting
 from robot_bridges.node.qos import reliable
 from robot_bridges.sims.letsrobot_load import load_seq
 from sensor_msgs.msg import JointState
@@ -88,6 +87,7 @@ class SoakCounter(Node):
         self._last: int | None = None
         self._reported = -1
         self._matched = False
+        self._depth = depth
         self._subscription = self.create_subscription(msg_type, topic, self._on_message,
                                                       reliable(depth),
                                                       callback_group=LoopTaken())
@@ -95,16 +95,7 @@ class SoakCounter(Node):
         self.create_timer(1.0, self._tick)
 
     def _drain(self) -> None:
-        subscription = self._subscription
-        on_message = self._on_message
-        try:
-            handle = subscription.handle
-            with handle:  # kept alive while in use
-                msg_type, raw = subscription.msg_type, subscription.raw
-                while (taken := handle.take_message(msg_type, raw)) is not None:
-                    on_message(taken[0])
-        except InvalidHandle:
-            pass  # shutting down
+        take_waiting(self._subscription, self._on_message, self._depth)
 
     def _on_message(self, msg: Any) -> None:
         seq = self._seq(msg)

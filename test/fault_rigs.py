@@ -71,6 +71,7 @@ class Rig:
         self.service: Proc | None = None
         self.bridge: Proc | None = None
         self.proxy: FaultProxy | None = None
+        self._keys: list[int] = []  # of the stream's messages, see keys()
         self._traffic: threading.Event | None = None
         self._traffic_thread: threading.Thread | None = None
 
@@ -196,10 +197,9 @@ class Rig:
 
     def keys(self) -> list[int]:
         """Return the keys of the stream's messages so far (decoded once each)."""
-        cache = self.__dict__.setdefault('_keys', [])
-        messages = self.stream.messages
-        cache.extend(self.key(msg) for msg in messages[len(cache):len(messages)])
-        return cache
+        keys, messages = self._keys, self.stream.messages
+        keys.extend(self.key(msg) for msg in messages[len(keys):len(messages)])
+        return keys
 
     def key(self, msg: Any) -> int:
         """Return a stream message's key."""
@@ -348,26 +348,19 @@ class VictorMicRig(Rig):
         return round(msg.robot_time * self.RATE_HZ)
 
 
-class WebVizRig(Rig):
+class WebVizRig(VictorMicRig):
     """victor_sim <- proxy <- webviz_bridge (micdata and intents as JSON string topics)."""
 
     executable = 'webviz_bridge'
     node = 'webviz_bridge'
     stream_topic = 'webviz/micdata'
     stream_type = String
-    RATE_HZ = 200.0
     # The pushes carry no stamp: the key is the simulator's sample number.
     stall_key = 'data:time'
 
     def __init__(self, procs: Callable[..., Proc], ros: ProbeNode, ns: str) -> None:
         super().__init__(procs, ros, ns)
         self.intents: Collector[String] = ros.subscribe(String, f'{ns}/webviz/intents')
-
-    def start_service(self) -> float:
-        self.service = self.procs('victor_sim', '--port', str(self.service_port), '--rate',
-                                  str(self.RATE_HZ))
-        self.service.wait_output(r'listening on', 15)
-        return time.monotonic()
 
     def start_bridge(self, **params: Any) -> Proc:
         return self.procs(self.executable, namespace=self.ns, params={

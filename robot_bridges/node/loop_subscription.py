@@ -23,6 +23,7 @@ from rclpy.callback_groups import CallbackGroup
 from rclpy.exceptions import InvalidHandle
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
+from rclpy.subscription import Subscription
 from robot_bridges.runtime.loop_thread import LoopThread
 
 
@@ -39,6 +40,30 @@ class LoopTaken(CallbackGroup):
 
     def ending_execution(self, entity: Any) -> None:
         """Nothing began, nothing ends."""
+
+
+def take_waiting(subscription: Subscription, callback: Callable[[Any], None],
+                 limit: int) -> int:
+    """
+    Hand up to ``limit`` messages waiting in ``subscription``'s reader to ``callback``.
+
+    Oldest first, on the calling thread; return how many. A subscription destroyed meanwhile
+    has nothing more to take.
+    """
+    taken = 0
+    try:
+        handle = subscription.handle
+        with handle:  # kept alive (not destroyed) while in use
+            msg_type, raw = subscription.msg_type, subscription.raw
+            while taken < limit:
+                message = handle.take_message(msg_type, raw)
+                if message is None:
+                    break
+                taken += 1
+                callback(message[0])
+    except InvalidHandle:
+        pass  # destroyed meanwhile (teardown): nothing more to take
+    return taken
 
 
 class LoopSubscription:
@@ -63,22 +88,7 @@ class LoopSubscription:
 
     def take(self) -> int:
         """Hand every waiting message (up to the limit) to the callback; return how many."""
-        subscription = self.subscription
-        callback = self._callback
-        taken = 0
-        try:
-            handle = subscription.handle
-            with handle:  # kept alive (not destroyed) while in use
-                msg_type, raw = subscription.msg_type, subscription.raw
-                while taken < self._limit:
-                    message = handle.take_message(msg_type, raw)
-                    if message is None:
-                        break
-                    taken += 1
-                    callback(message[0])
-        except InvalidHandle:
-            pass  # destroyed meanwhile (teardown): nothing more to take
-        return taken
+        return take_waiting(self.subscription, self._callback, self._limit)
 
     def _from_executor(self, msg: Any) -> None:
         # Only an executor that ignores callback groups gets here.
