@@ -27,7 +27,7 @@ from typing import Callable, Sequence
 import rclpy
 from robot_bridges.msg import DfxChunk
 from robot_bridges.node.qos import reliable
-from spin import spin_until_stopped
+from spin import init, spin_until_stopped
 from std_msgs.msg import String
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help='measurement to subscribe to (repeatable)')
     args = parser.parse_args(argv)
     token = os.environ['DFX_TOKEN']
-    rclpy.init()
+    init()
     node = rclpy.create_node('bench_dfx_floor')
     loop = asyncio.new_event_loop()
     publisher = node.create_publisher(String, args.results, reliable(args.depth))

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import rclpy
 from robot_bridges.msg import DfxResult
 from robot_bridges.node.qos import reliable
-from spin import spin_until_stopped
+from spin import init, spin_until_stopped
 from std_msgs.msg import String
 
 
@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f'"ns": {received_ns}}}\n')
         out.flush()
 
-    rclpy.init()
+    init()
     node = rclpy.create_node('bench_dfx_subscriber')
     node.create_subscription(msg_type, args.topic, on_result, reliable(args.depth))
     return spin_until_stopped(node)

@@ -461,7 +461,10 @@ async def run(seconds: float, warmup_s: float, rate_hz: float, logs: Path,
                 'LetsRobot command': int(http_json(f'{control}/sim/commands',
                                                    {'rate_hz': 0})['sent'])}
         await soak.stop('dfx-load')
-        sent['DFX results'] = int(soak.lines['dfx-load'].events.get('sent', {}).get('sent', 0))
+        dfx_sent = soak.lines['dfx-load'].events.get('sent', {})
+        sent['DFX results'] = int(dfx_sent.get('sent', 0))
+        if not dfx_sent.get('acked'):
+            problems.append('dfx_bridge did not acknowledge the last DFX chunks published')
         for label, name in (('victor-sim', 'Victor mic_direction'),
                             ('reachy-sim', 'Reachy joint_states')):
             await soak.stop(label)

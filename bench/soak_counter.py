@@ -24,7 +24,6 @@ import sys
 from typing import Any, Callable, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray
-import rclpy
 from rclpy.node import Node
 from robot_bridges.msg import DfxResult, LetsRobotCommand, MicDirection, RobotChatMessage
 from robot_bridges.node.loop_subscription import LoopTaken, take_waiting
@@ -32,7 +31,7 @@ from robot_bridges.node.qos import reliable
 from robot_bridges.sims.letsrobot_load import load_seq
 from sensor_msgs.msg import JointState
 from soak_dfx_load import CHUNKS_PER_MEASUREMENT
-from spin import spin_until_stopped
+from spin import init, spin_until_stopped
 
 SOAK_CHAT_TYPE = 'soak'
 DFX_PREFIX = 'soak-'
@@ -168,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="victor_sim's --rate (its push numbers come from the robot time)")
     args = parser.parse_args(argv)
     VICTOR_RATE_HZ[0] = args.rate
-    rclpy.init()
+    init()
     node: SoakCounter | DiagnosticsCounter
     if args.kind == 'diagnostics':
         node = DiagnosticsCounter(args.topic)

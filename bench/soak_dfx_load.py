@@ -4,9 +4,13 @@ The soak's DFX load: one measurement chunk per second into dfx_bridge, in its ow
 Measurements ``soak-<m>`` of ``--chunks`` chunks each, one after the other: subscribe to the
 results (``subscribe_results``), then publish its chunks on ``chunks``, one per second. Every
 chunk published counts as sent, once its measurement's subscription was acknowledged; each
-should come back as one ``DfxResult``. Talks to the driver through stdout, one JSON object a
-line: ``{"event": "matched"}`` once the bridge subscribed to the chunks, ``{"event": "sent",
-"sent": n}`` after every chunk and at SIGINT; ``{"event": "error", ...}`` on a refusal.
+should come back as one ``DfxResult``. At SIGINT it stops publishing and waits until the
+bridge acknowledged every chunk (reliable QoS) before it reports, so a chunk published just
+before the stop is not lost with the process.
+
+Talks to the driver through stdout, one JSON object a line: ``{"event": "matched"}`` once
+the bridge subscribed to the chunks; ``{"event": "sent", "sent": n}`` after every chunk, and
+at SIGINT with ``"acked": true`` or ``false``; ``{"event": "error", ...}`` on a refusal.
 """
 
 from __future__ import annotations
@@ -17,14 +21,16 @@ import random
 import sys
 from typing import Any, Sequence
 
-import rclpy
+from rclpy.duration import Duration
 from rclpy.node import Node
 from robot_bridges.msg import DfxChunk
 from robot_bridges.node.qos import reliable
 from robot_bridges.srv import DfxSubscribeResults
-from spin import spin_until_stopped
+from spin import init, spin_until_stopped
 
 PAYLOAD_BYTES = 4096
+# How long the exit waits for the bridge to acknowledge the chunks published last.
+ACK_TIMEOUT_S = 5.0
 CHUNKS_PER_MEASUREMENT = 10
 # Seconds of data each chunk stands for: less than the one-second publishing period, so that
 # neither the bridge's pacing nor the API's "too early" rule ever holds a chunk back.
@@ -71,6 +77,10 @@ class DfxLoad(Node):
         self.sent += 1
         emit({'event': 'sent', 'sent': self.sent})
 
+    def flush(self) -> bool:
+        """Wait until the bridge acknowledged every chunk published; False on a timeout."""
+        return self._publisher.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT_S))
+
     def _measurement_id(self) -> str:
         return f'soak-{self._measurement}'
 
@@ -103,9 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--namespace', default='/dfx')
     parser.add_argument('--period', type=float, default=1.0, help='seconds between chunks')
     args = parser.parse_args(argv)
-    rclpy.init()
+    init()
     node = DfxLoad(args.namespace, CHUNKS_PER_MEASUREMENT, args.period)
-    return spin_until_stopped(node, lambda: emit({'event': 'sent', 'sent': node.sent}))
+    return spin_until_stopped(
+        node, lambda: emit({'event': 'sent', 'sent': node.sent, 'acked': node.flush()}))
 
 
 if __name__ == '__main__':

@@ -19,11 +19,10 @@ from typing import Any, Callable, Sequence
 
 import payload
 from payload import BURST, END, PACED, PHASE_NAMES, Sample, WARM
-import rclpy
 from rclpy.node import Node
 from robot_bridges.msg import LetsRobotCommand, MicDirection, RobotChatMessage
 from robot_bridges.node.qos import reliable
-from spin import spin_until_stopped
+from spin import init, spin_until_stopped
 from std_msgs.msg import String
 
 # kind -> (message type, its decoder)
@@ -113,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--topic', required=True)
     parser.add_argument('--depth', type=int, required=True)
     args = parser.parse_args(argv)
-    rclpy.init()
+    init()
     node = BenchSubscriber(args.kind, args.topic, args.depth)
     return spin_until_stopped(node, lambda: node.report_all())
 
