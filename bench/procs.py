@@ -10,7 +10,8 @@ import signal
 import sys
 from typing import AsyncIterator, Sequence
 
-from ament_index_python.packages import get_package_prefix
+from ament_index_python.packages import get_package_prefix, get_package_share_directory
+from robot_bridges.dds_profile import with_profile
 
 BENCH_DIR = Path(__file__).resolve().parent
 STOP_TIMEOUT_S = 3.0
@@ -18,9 +19,43 @@ LINE_LIMIT = 1 << 24  # a subscriber report is one line of a few hundred kilobyt
 _CLOCK_TICKS = os.sysconf('SC_CLK_TCK')
 
 
+# ``--dds-profile`` of run.py, inherited by every process of the run: ``shipped`` (default)
+# or ``none`` (the "before" of the README's high-rate table).
+PROFILE_VARIABLE = 'BENCH_DDS_PROFILE'
+
+
 def executable(name: str) -> list[str]:
     """Return the argv of an installed robot_bridges executable, as `ros2 run` starts it."""
-    return [str(Path(get_package_prefix('robot_bridges')) / 'lib' / 'robot_bridges' / name)]
+    return [str(_lib_dir() / name)]
+
+
+def _lib_dir() -> Path:
+    return Path(get_package_prefix('robot_bridges')) / 'lib' / 'robot_bridges'
+
+
+def profile_label() -> str:
+    """Say which DDS profile the package's executables get in this run."""
+    if os.environ.get(PROFILE_VARIABLE, 'shipped') == 'none':
+        return 'none (Fast DDS defaults)'
+    added = with_profile(os.environ, get_package_share_directory('robot_bridges'))
+    return ', '.join(f'{name}={Path(added[name]).name}' for name in
+                     ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
+                     if name in added) or 'Fast DDS defaults'
+
+
+def environment(argv: Sequence[str]) -> dict[str, str]:
+    """
+    Return the environment of a child process.
+
+    The package's own executables (bridges, simulators) get the shipped DDS profile, as its
+    launch files and main job start them, unless the run says ``none``. The bench's scripts
+    (subscribers, floors, the ceiling publisher) stand for the user's nodes: plain defaults.
+    """
+    env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'RCUTILS_COLORIZED_OUTPUT': '0'}
+    if os.environ.get(PROFILE_VARIABLE, 'shipped') == 'none' or \
+            Path(argv[0]).parent != _lib_dir():
+        return env
+    return with_profile(env, get_package_share_directory('robot_bridges'))
 
 
 def bench_script(name: str) -> list[str]:
@@ -53,7 +88,7 @@ async def running(argv: Sequence[str], log: Path, *,
         process = await asyncio.create_subprocess_exec(
             *argv, cwd=log.parent, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE if stdout_pipe else sink, stderr=sink, limit=LINE_LIMIT,
-            env={**os.environ, 'PYTHONUNBUFFERED': '1', 'RCUTILS_COLORIZED_OUTPUT': '0'})
+            env=environment(argv))
     try:
         yield process
     finally:

@@ -6,7 +6,15 @@ layout, one after the other:
 
 * bridge: load -> service -> bridge node (own process) -> subscriber (own process);
 * floor: load -> service -> ``floor.py`` (raw websocket client republishing each frame as a
-  std_msgs/String, own process) -> subscriber (own process).
+  std_msgs/String, own process) -> subscriber (own process);
+* intake ceiling: ``ceiling.py`` (a plain rclpy publisher of the bridge's message type, paced)
+  -> subscriber (own process), swept from slow to fast until the subscriber stops keeping up:
+  the best delivered rate is what the subscriber takes when nobody outruns it.
+
+The bridge's burst rate is judged against the ceiling of the same round. Bridges and
+simulators run with the shipped DDS profile (``config/dds/``) as the launch files start them;
+``--dds-profile none`` runs them without it (the "before" of the README). The bench's own
+processes (subscriber, floor, ceiling) stand for a user's nodes and always run on defaults.
 
 Prints one markdown table (bridge / floor per figure, PASS/FAIL per target) and the machine.
 Run through ``scripts/bench.sh [--rounds N] [case ...]``.
@@ -35,7 +43,7 @@ from payload import BURST, END, PACED, WARM
 import procs
 import reachy_case
 import robot_chat_case
-from stats import CaseResult, PathResult, table
+from stats import CaseResult, CeilingPoint, PathResult, table
 import victor_case
 
 T = TypeVar('T')
@@ -50,6 +58,12 @@ BURST_COUNT = 20_000
 # 100, about half of a 20,000 burst is overwritten on the floor path and the bridge path alike.)
 QOS_DEPTH = 25_000
 FLOOR_TOPIC = '/bench/floor'
+CEILING_TOPIC = '/bench/ceiling'
+# The ceiling sweep: paced rates tried, slowest first, each for CEILING_SECONDS of messages;
+# it stops at the first rate the subscriber did not keep up with (delivered < KEPT_UP x pace).
+CEILING_RATES = (2000, 3000, 4000, 5000, 6500, 8000, 10_000, 13_000)
+CEILING_SECONDS = 3.0
+CEILING_KEPT_UP = 0.95
 CONNECT_TIMEOUT_S = 20.0
 MATCH_TIMEOUT_S = 20.0
 REPORT_TIMEOUT_S = 60.0
@@ -184,6 +198,37 @@ async def measure_path(case: Any, logs: Path, bridge: bool) -> PathResult:
                                    subscriber_cpu_s / wall_s)
 
 
+async def measure_ceiling(case: Any, logs: Path) -> list[CeilingPoint]:
+    """Sweep the paced rate until the subscriber stops keeping up; return every point."""
+    points: list[CeilingPoint] = []
+    for rate in CEILING_RATES:
+        point = await measure_ceiling_point(case, logs / f'ceiling_{rate}', rate)
+        points.append(point)
+        if point.lost or point.delivered_rate < CEILING_KEPT_UP * rate:
+            break
+    return points
+
+
+async def measure_ceiling_point(case: Any, logs: Path, rate: int) -> CeilingPoint:
+    """One paced burst from ceiling.py to a fresh subscriber process."""
+    logs.mkdir(parents=True)
+    count = round(rate * CEILING_SECONDS)
+    subscriber_argv = [*procs.bench_script('subscriber'), '--kind', case.KIND,
+                       '--topic', CEILING_TOPIC, '--depth', str(QOS_DEPTH)]
+    ceiling_argv = [*procs.bench_script('ceiling'), '--kind', case.KIND, '--topic',
+                    CEILING_TOPIC, '--depth', str(QOS_DEPTH), '--period-us', str(1e6 / rate),
+                    '--count', str(count)]
+    async with contextlib.AsyncExitStack() as stack:
+        process = await stack.enter_async_context(
+            procs.running(subscriber_argv, logs / 'subscriber.log', stdout_pipe=True))
+        subscriber = Subscriber(process)
+        await stack.enter_async_context(procs.running(ceiling_argv, logs / 'ceiling.log'))
+        await bounded(subscriber.ready.wait(), MATCH_TIMEOUT_S,
+                      'the subscriber to receive a warm-up message from ceiling.py')
+        burst = await subscriber.report('burst', REPORT_TIMEOUT_S)
+    return CeilingPoint.from_report(rate, count, burst)
+
+
 async def bounded(awaitable: Awaitable[T], timeout: float, what: str) -> T:
     """Await with a timeout; raises TimeoutError saying what did not happen."""
     try:
@@ -209,20 +254,22 @@ async def measure(names: Sequence[str], rounds: int) -> list[CaseResult]:
     with tempfile.TemporaryDirectory(prefix='robot_bridges_bench_') as tmp:
         for name in names:
             case = cases[name]
-            bridge_rounds, floor_rounds = [], []
+            bridge_rounds, floor_rounds, ceiling_rounds = [], [], []
             try:
                 for n in range(rounds):
                     floor_rounds.append(
                         await measure_path(case, Path(tmp, f'{name}_{n}_floor'), bridge=False))
                     bridge_rounds.append(
                         await measure_path(case, Path(tmp, f'{name}_{n}_bridge'), bridge=True))
+                    ceiling_rounds.append(
+                        await measure_ceiling(case, Path(tmp, f'{name}_{n}_ceiling')))
             except Exception as exc:
                 print(f'bench: {name} failed: {exc!r}; process logs:', file=sys.stderr)
-                for log in sorted(Path(tmp).glob(f'{name}_*/*.log')):
+                for log in sorted(Path(tmp).glob(f'{name}_*/**/*.log')):
                     tail = log.read_text(errors='replace').splitlines()[-15:]
                     print(f'--- {log.relative_to(tmp)}', *tail, sep='\n', file=sys.stderr)
                 raise
-            results.append(CaseResult(case.NAME, bridge_rounds, floor_rounds))
+            results.append(CaseResult(case.NAME, bridge_rounds, floor_rounds, ceiling_rounds))
     return results
 
 
@@ -268,10 +315,19 @@ def notes(results: Sequence[CaseResult], rounds: int) -> str:
         'Floor: same sender and service, the bridge replaced by a raw websocket client that '
         'republishes each frame unparsed as std_msgs/String (plain rclpy publisher) to the '
         'same kind of subscriber process.',
+        f'Ceiling: a plain rclpy publisher of the message type of the bridge, paced at '
+        f'{", ".join(f"{r:,}" for r in CEILING_RATES)} msg/s ({CEILING_SECONDS:g} s of '
+        'messages each, a fresh subscriber each), stopping at the first pace delivered below '
+        f'{CEILING_KEPT_UP:.0%} of it; the ceiling is the best delivered rate without loss. '
+        'Bridge / ceiling is the median of the per-round ratios.',
+        f'DDS profile of the bridges: {procs.profile_label()}. Bench processes (subscriber, '
+        'floor, ceiling) run on Fast DDS defaults.',
         *(f'{case.name} burst, bridge / floor: hop process CPU {case.bridge.hop_cpu_us:.0f} / '
           f'{case.floor.hop_cpu_us:.0f} us per message; subscriber process CPU '
           f'{case.bridge.subscriber_busy:.0%} / {case.floor.subscriber_busy:.0%} of one core; '
           f'rounds: {case.spread()}.'
+          for case in results),
+        *(f'{case.name} ceiling sweeps (pace -> delivered msg/s): {case.sweeps()}.'
           for case in results),
     ])
 
@@ -284,12 +340,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f'case to run: {", ".join(cases)} (default: all)')
     parser.add_argument('--rounds', type=int, default=ROUNDS,
                         help=f'floor/bridge rounds per case (default: {ROUNDS})')
+    parser.add_argument('--dds-profile', choices=('shipped', 'none'), default='shipped',
+                        help='run the bridges and simulators with the shipped Fast DDS '
+                             'profile (config/dds/, default) or without it')
     args = parser.parse_args(argv)
     unknown = sorted(set(args.cases) - set(cases))
     if unknown:
         parser.error(f'unknown case {", ".join(unknown)}; choose from {", ".join(cases)}')
     if args.rounds < 1:
         parser.error('--rounds must be at least 1')
+    os.environ[procs.PROFILE_VARIABLE] = args.dds_profile
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(0, 101)))
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     chosen = args.cases or list(cases)

@@ -19,6 +19,7 @@ from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackagePrefix, FindPackageShare
+from robot_bridges.dds_profile import launch_actions as dds_profile_actions
 
 SIM_URL = 'ws://127.0.0.1:9080'
 
@@ -38,6 +39,7 @@ def generate_launch_description() -> LaunchDescription:
     simulator = PathJoinSubstitution(
         [FindPackagePrefix('robot_bridges'), 'lib', 'robot_bridges', 'dfx_sim'])
     return LaunchDescription([
+        *dds_profile_actions(),
         DeclareLaunchArgument('namespace', default_value='dfx',
                               description='Namespace of the node.'),
         DeclareLaunchArgument('params_file', default_value=default_params,

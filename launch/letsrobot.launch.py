@@ -19,6 +19,7 @@ from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackagePrefix, FindPackageShare
+from robot_bridges.dds_profile import launch_actions as dds_profile_actions
 
 SIM_PORT = 8100
 SIM_STREAM_KEY = 'sim-stream-key'
@@ -52,6 +53,7 @@ def generate_launch_description() -> LaunchDescription:
     simulator = PathJoinSubstitution(
         [FindPackagePrefix('robot_bridges'), 'lib', 'robot_bridges', 'letsrobot_sim'])
     return LaunchDescription([
+        *dds_profile_actions(),
         DeclareLaunchArgument('namespace', default_value='letsrobot',
                               description='Namespace of the node.'),
         DeclareLaunchArgument('params_file', default_value=default_params,

@@ -13,6 +13,8 @@ leaves it out); ``<bridge>_params`` defaults to the installed ``config/<bridge>.
 name. With ``sim:=true`` every included file also starts its simulators, on the loopback
 ports it documents (chat relay 5001, Victor 8888/8889, LetsRobot 8100..8106, DFX 9080;
 reachy_sim dials the Reachy bridge on 6171), and points its bridge at them.
+``dds_profile`` (default true) starts everything with the shipped Fast DDS profile
+(config/dds/) unless a profile variable is already set; each included file takes it too.
 """
 
 from typing import List
@@ -24,6 +26,7 @@ from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.substitutions import FindPackageShare
+from robot_bridges.dds_profile import launch_actions as dds_profile_actions
 
 # Enabling launch argument -> (the bridge's own launch file, its default params file).
 BRIDGES = {
@@ -56,6 +59,7 @@ def _bridge(name: str, launch_file: str, params_file: str) -> List[Action]:
 def generate_launch_description() -> LaunchDescription:
     """Every enabled bridge from its own launch file; sim:=true adds every simulator."""
     actions: List[Action] = [
+        *dds_profile_actions(),
         DeclareLaunchArgument('sim', default_value='false',
                               description='Also start every simulator and use it.'),
     ]

@@ -16,6 +16,7 @@ from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from robot_bridges.dds_profile import launch_actions as dds_profile_actions
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -24,6 +25,7 @@ def generate_launch_description() -> LaunchDescription:
         'robot_chat.yaml'
     params_file = LaunchConfiguration('params_file')
     return LaunchDescription([
+        *dds_profile_actions(),
         DeclareLaunchArgument('params_file', default_value=str(default_params),
                               description='YAML parameters of robot_chat_bridge'),
         DeclareLaunchArgument('server_host', default_value='127.0.0.1',

@@ -18,6 +18,7 @@ from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackagePrefix, FindPackageShare
+from robot_bridges.dds_profile import launch_actions as dds_profile_actions
 
 
 def _bridges(context: LaunchContext) -> List[Action]:
@@ -45,6 +46,7 @@ def generate_launch_description() -> LaunchDescription:
     default_params = PathJoinSubstitution(
         [FindPackageShare('robot_bridges'), 'config', 'victor.yaml'])
     return LaunchDescription([
+        *dds_profile_actions(),
         DeclareLaunchArgument('namespace', default_value='victor',
                               description='Namespace of both nodes.'),
         DeclareLaunchArgument('params_file', default_value=default_params,

@@ -92,6 +92,18 @@ def test_launch_file_compiles_and_names_installed_executables(path: Path) -> Non
         assert (ROOT / 'config' / name).is_file(), f'{path.name}: no config/{name}'
 
 
+@pytest.mark.parametrize('path', LAUNCH_FILES, ids=lambda p: p.name)
+def test_every_launch_file_applies_the_dds_profile_first(path: Path) -> None:
+    """Each file, alone or included, declares dds_profile and sets it before any process."""
+    source = path.read_text()
+    assert 'from robot_bridges.dds_profile import launch_actions as dds_profile_actions' \
+        in source
+    # The first entry of the description's action list: launch runs actions in order.
+    first = re.search(r'(LaunchDescription\(\[|actions: List\[Action\] = \[)\n\s*(.*)\n',
+                      source)
+    assert first and first.group(2) == '*dds_profile_actions(),', path.name
+
+
 def bring_up_bridges() -> dict[str, tuple[str, str]]:
     """Return the BRIDGES table of robot_bridges.launch.py (read without running it)."""
     tree = ast.parse(BRING_UP.read_text())

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import threading
 import time
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from ament_index_python.packages import get_package_prefix
 from robot_bridges.runtime.subprocess_supervisor import parent_death_signal
@@ -23,13 +23,14 @@ class Child:
     """One started process whose output lines are passed to ``write`` with its label."""
 
     def __init__(self, label: str, executable: str, args: Sequence[str],
-                 write: Callable[[str], None]) -> None:
+                 write: Callable[[str], None], env: Mapping[str, str] | None = None) -> None:
         path = Path(get_package_prefix('robot_bridges')) / 'lib' / 'robot_bridges' / executable
         self.label = label
         self._write = write
         self.popen = subprocess.Popen(
             [str(path), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env={**os.environ, 'PYTHONUNBUFFERED': '1'}, start_new_session=True,
+            env={**(os.environ if env is None else env), 'PYTHONUNBUFFERED': '1'},
+            start_new_session=True,
             # Killed by the kernel if the job itself dies without stopping them (SIGKILL).
             preexec_fn=parent_death_signal())
         threading.Thread(target=self._relay, daemon=True).start()

@@ -21,11 +21,13 @@ import sys
 import time
 from typing import Callable, Sequence
 
+from ament_index_python.packages import get_package_share_directory
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rich.console import Console
 from rich.live import Live
+from robot_bridges.dds_profile import with_profile
 from robot_bridges.msg import RobotChatMessage
 from robot_bridges.node.qos import reliable
 from robot_bridges.srv import CompileMicResults
@@ -141,12 +143,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help='the live view even when stdout is not a terminal')
     view.add_argument('--lines', dest='live', action='store_false',
                       help='line output even on a terminal')
+    parser.add_argument('--no-dds-profile', dest='dds_profile', action='store_false',
+                        help='start the processes without the shipped Fast DDS profile '
+                             '(config/dds/; the launch files take dds_profile:=false)')
     args = parser.parse_args(argv)
     live = sys.stdout.isatty() if args.live is None else args.live
 
     # The DFX simulator and bridge read the same token from the environment (never a
     # command line); a fresh one per run unless the caller set one.
     os.environ.setdefault('DFX_TOKEN', f'demo-{secrets.token_hex(12)}')
+    # The processes run with the shipped middleware profile, as the launch files start them.
+    child_env = (with_profile(os.environ, get_package_share_directory('robot_bridges'))
+                 if args.dds_profile else dict(os.environ))
     # A closed terminal (SIGHUP) stops everything cleanly, like Ctrl-C.
     signal.signal(signal.SIGHUP, signal.default_int_handler)
     board = HealthBoard()
@@ -164,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 refresh = lambda: view_.update(board.render())  # noqa: E731
                 executor.add_node(StatusNode(board))
             for label, exe, exe_args in PROCESSES:
-                children.append(Child(label, exe, exe_args, printed))
+                children.append(Child(label, exe, exe_args, printed, child_env))
             echo = to_panel(board) if live else labelled('ros')
             reachy = ((lambda line: board.set_latest('/reachy/reachy_bridge', line)) if live
                       else labelled('reachy'))
