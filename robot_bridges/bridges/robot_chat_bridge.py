@@ -50,8 +50,8 @@ class RobotChatBridge(WebSocketBridge):
 
     def link_down(self, reason: str) -> None:
         super().link_down(reason)
-        if self.context.ok():
-            self._users.publish(UInt32(data=0))  # a late subscriber must not see a stale count
+        # A late subscriber must not see a stale count.
+        self.publish_unless_shut_down(self._users, UInt32(data=0))
 
     def link_frame(self, frame: Frame) -> None:
         try:

@@ -22,6 +22,8 @@ import time
 from typing import Any, Callable, Iterable
 
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.exceptions import InvalidHandle
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.lifecycle import LifecyclePublisher, State, TransitionCallbackReturn
 from rclpy.lifecycle import Node as LifecycleNode
 from rclpy.qos import QoSProfile
@@ -271,23 +273,43 @@ class BridgeNode(LifecycleNode):
             self.stats.reconnects += 1
         self._ever_connected = True
         self.stats.connected = True
-        self._connected_pub.publish(Bool(data=True))
-        self.get_logger().info(f'connected to {self.hardware_id()}')
+        if self.publish_unless_shut_down(self._connected_pub, Bool(data=True)):
+            self.get_logger().info(f'connected to {self.hardware_id()}')
 
     def link_down(self, reason: str) -> None:
         """Record and announce the loss of the connection."""
         reason = cut(redact(reason, self.secrets))
         self.stats.connected = False
         self.stats.last_error = reason
-        if not self.context.ok():
-            return  # shutting down after a signal: nothing can be published any more
-        self._connected_pub.publish(Bool(data=False))
+        if not self.publish_unless_shut_down(self._connected_pub, Bool(data=False)):
+            return
         if self.is_active and not self._link_stopping:
             self._warn_throttled(f'disconnected from {self.hardware_id()}: {reason}',
                                  f'({self.AFTER_LINK_DOWN}; reconnects so far: '
                                  f'{self.stats.reconnects})')
         else:
             self.get_logger().info(f'disconnected from {self.hardware_id()}: {reason}')
+
+    def publish_unless_shut_down(self, publisher: Any, msg: Any) -> bool:
+        """
+        Publish ``msg`` from the loop thread; False, with nothing sent, once shutdown began.
+
+        A signal shuts the context down from the main thread, and the runner destroys the
+        node, while the loop thread may still be reporting a link's end: either can come
+        between a check and the publish, so the publish itself says. For the link reports,
+        not the hot path (there a failed publish is counted as bad input).
+        """
+        if not self.context.ok():
+            return False
+        try:
+            publisher.publish(msg)
+        except InvalidHandle:
+            return False  # the publisher or the node was destroyed
+        except rclpy_implementation.RCLError:
+            if self.context.ok():
+                raise
+            return False  # "publisher's context is invalid"
+        return True
 
     def link_aborted(self, reason: str) -> None:
         """
