@@ -11,7 +11,7 @@ import sys
 from typing import AsyncIterator, Sequence
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
-from robot_bridges.dds_profile import with_profile
+from robot_bridges.dds_profile import VARIABLES, with_profile
 
 BENCH_DIR = Path(__file__).resolve().parent
 STOP_TIMEOUT_S = 3.0
@@ -38,8 +38,7 @@ def profile_label() -> str:
     if os.environ.get(PROFILE_VARIABLE, 'shipped') == 'none':
         return 'none (Fast DDS defaults)'
     added = with_profile(os.environ, get_package_share_directory('robot_bridges'))
-    return ', '.join(f'{name}={Path(added[name]).name}' for name in
-                     ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTRTPS_DEFAULT_PROFILES_FILE')
+    return ', '.join(f'{name}={Path(added[name]).name}' for name in VARIABLES
                      if name in added) or 'Fast DDS defaults'
 
 
