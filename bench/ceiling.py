@@ -1,7 +1,7 @@
 """
 The intake ceiling's publisher: a plain rclpy publisher, paced, to the bench subscriber.
 
-It publishes the case's message type (what the bridge publishes, about the same size) to the
+It publishes the case's message (built as the bridge builds it, see below) to the
 same kind of subscriber process the bridge and the floor feed, one message every
 ``--period-us`` microseconds at absolute deadlines (no drift), so that the delivered rate is
 what the subscriber takes when nobody outruns it. Warm-up messages for a second once the
@@ -15,41 +15,48 @@ import argparse
 import time
 from typing import Any, Callable, Sequence
 
+from builtin_interfaces.msg import Time
 import payload
 from payload import BURST, END, WARM
 from rclpy.duration import Duration
 from rclpy.node import Node
 from robot_bridges.msg import LetsRobotCommand, MicDirection, RobotChatMessage
 from robot_bridges.node.qos import reliable
+from robot_bridges.protocols import webviz
+from robot_bridges.protocols.letsrobot import parse_command
+from robot_bridges.protocols.robot_chat import ChatObject, parse_frame
+from robot_bridges.translate import robot_chat as robot_chat_translate
+from robot_bridges.translate import victor_mic
+from robot_bridges.translate.letsrobot import command_message
 from spin import init, spin_until_stopped
 
 MATCH_TIMEOUT_S = 20.0
 WARM_UP_S = 1.0
 WARM_UP_PERIOD_S = 0.05
 ACK_TIMEOUT_S = 30.0
+STAMP = Time()  # the subscriber reads the send time from the payload, not the header
 
 
+# Each message is built by the bridge's own parse and translate functions from the frame the
+# case's load sends, so it is the bridge's message, field for field.
 def victor(phase: int, seq: int, sent_ns: int) -> MicDirection:
-    """Return a mic_direction as victor_mic_bridge publishes it."""
+    """Return the mic_direction victor_mic_bridge publishes for this push."""
     direction, confidence = payload.mic_fields(phase, seq)
-    msg = MicDirection(direction=direction, confidence=float(confidence),
-                       direction_confidences=[0.0] * 13, robot_time=sent_ns / 1e9)
-    msg.header.frame_id = 'victor_mic'
-    return msg
+    sample = webviz.parse_micdata(webviz.micdata_payload(sent_ns / 1e9, direction, confidence))
+    return victor_mic.to_message(sample, STAMP, 'victor_mic')
 
 
 def robot_chat(phase: int, seq: int, sent_ns: int) -> RobotChatMessage:
-    """Return an inbox message as robot_chat_bridge publishes it."""
-    msg = RobotChatMessage(type='bench', json=payload.chat_frame(phase, seq, sent_ns))
-    msg.header.frame_id = 'robot_chat'
-    return msg
+    """Return the inbox message robot_chat_bridge publishes for this frame."""
+    event = parse_frame(payload.chat_frame(phase, seq, sent_ns))
+    assert isinstance(event, ChatObject)
+    return robot_chat_translate.to_message(event, STAMP, 'robot_chat')
 
 
 def letsrobot(phase: int, seq: int, sent_ns: int) -> LetsRobotCommand:
-    """Return a command as letsrobot_bridge publishes it."""
-    fields = payload.letsrobot_command('bench', phase, seq, sent_ns)
-    return LetsRobotCommand(command=fields['command'], user=fields['user'],
-                            key_position=fields['key_position'])
+    """Return the command letsrobot_bridge publishes for this command_to_robot."""
+    command = parse_command(payload.letsrobot_command('bench', phase, seq, sent_ns))
+    return command_message(command, STAMP, from_owner=False)
 
 
 # The subscriber's --kind -> (message type, builder).

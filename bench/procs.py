@@ -33,9 +33,13 @@ def _lib_dir() -> Path:
     return Path(get_package_prefix('robot_bridges')) / 'lib' / 'robot_bridges'
 
 
+def _profile_wanted() -> bool:
+    return os.environ.get(PROFILE_VARIABLE, 'shipped') != 'none'
+
+
 def profile_label() -> str:
     """Say which DDS profile the package's executables get in this run."""
-    if os.environ.get(PROFILE_VARIABLE, 'shipped') == 'none':
+    if not _profile_wanted():
         return 'none (Fast DDS defaults)'
     added = with_profile(os.environ, get_package_share_directory('robot_bridges'))
     return ', '.join(f'{name}={Path(added[name]).name}' for name in VARIABLES
@@ -51,8 +55,7 @@ def environment(argv: Sequence[str]) -> dict[str, str]:
     (subscribers, floors, the ceiling publisher) stand for the user's nodes: plain defaults.
     """
     env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'RCUTILS_COLORIZED_OUTPUT': '0'}
-    if os.environ.get(PROFILE_VARIABLE, 'shipped') == 'none' or \
-            Path(argv[0]).parent != _lib_dir():
+    if not _profile_wanted() or Path(argv[0]).parent != _lib_dir():
         return env
     return with_profile(env, get_package_share_directory('robot_bridges'))
 

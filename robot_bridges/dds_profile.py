@@ -20,10 +20,10 @@ FAST_DDS_2_DISTROS = frozenset({'humble', 'iron', 'jazzy'})
 
 def profile_file(share_dir: str | Path, distro: str) -> tuple[str, str]:
     """Return ``(variable, path)``: the profile for ``distro``'s Fast DDS, under the share."""
-    if distro in FAST_DDS_2_DISTROS:
-        return 'FASTRTPS_DEFAULT_PROFILES_FILE', str(Path(share_dir, 'config', 'dds',
-                                                          'fastdds_v2.xml'))
-    return 'FASTDDS_DEFAULT_PROFILES_FILE', str(Path(share_dir, 'config', 'dds', 'fastdds_v3.xml'))
+    name, file = (('FASTRTPS_DEFAULT_PROFILES_FILE', 'fastdds_v2.xml')
+                  if distro in FAST_DDS_2_DISTROS
+                  else ('FASTDDS_DEFAULT_PROFILES_FILE', 'fastdds_v3.xml'))
+    return name, str(Path(share_dir, 'config', 'dds', file))
 
 
 def profile_environment(environ: Mapping[str, str], share_dir: str | Path) -> dict[str, str]:

@@ -26,6 +26,7 @@ from rclpy.exceptions import InvalidHandle
 from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.lifecycle import LifecyclePublisher, State, TransitionCallbackReturn
 from rclpy.lifecycle import Node as LifecycleNode
+from rclpy.publisher import Publisher
 from rclpy.qos import QoSProfile
 from rclpy.service import Service
 from robot_bridges.node import params
@@ -290,7 +291,7 @@ class BridgeNode(LifecycleNode):
         else:
             self.get_logger().info(f'disconnected from {self.hardware_id()}: {reason}')
 
-    def publish_unless_shut_down(self, publisher: Any, msg: Any) -> bool:
+    def publish_unless_shut_down(self, publisher: Publisher, msg: Any) -> bool:
         """
         Publish ``msg`` from the loop thread; False, with nothing sent, once shutdown began.
 
