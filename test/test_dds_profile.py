@@ -70,7 +70,9 @@ def test_both_files_hold_the_same_writer_settings() -> None:
     for text in (v2, v3):
         assert '<disable_heartbeat_piggyback>true</disable_heartbeat_piggyback>' in text
         assert text.count('<nanosec>50000000</nanosec>') == 1
+        assert text.count('<nanosec>20000000</nanosec>') == 1
     assert '<heartbeatPeriod>' in v2 and '<heartbeat_period>' in v3
+    assert '<nackSupressionDuration>' in v2 and '<nack_supression_duration>' in v3
 
 
 def run_child(profile: dict[str, str]) -> subprocess.CompletedProcess[str]:
