@@ -287,3 +287,29 @@ def test_lifecycle_cycle_recreates_interfaces(procs: Callable[..., Proc], ros: P
                         CompileMicResults.Request())
     assert not response.success and '0 samples recorded' in response.message
     assert 'Traceback' not in bridge.output
+
+
+def test_max_publish_rate_paces_a_burst_in_order_and_loses_nothing(
+        procs: Callable[..., Proc], ros: ProbeNode, sim_thread: Callable[..., SimThread]) -> None:
+    server = sim_thread(autoplay=False)
+    sim = server.sim
+    mic = ros.subscribe(MicDirection, '/mic_paced/mic_direction')
+    diagnostics = Diagnostics(ros)
+    # An integer for the double parameter, as a user types it.
+    start_bridge(procs, '/mic_paced', port=sim.port, max_publish_rate=200, qos_depth=1000)
+    server.run(sim.wait_for_subscribers('micdata', timeout=15))
+    ros.wait_publishers('/mic_paced/mic_direction')
+    count, rate = 300, 200.0
+
+    def burst() -> None:
+        for n in range(count):
+            sim.push('micdata', make_micdata(float(n), n % 12, 50))
+    server.call(burst)
+    messages = mic.wait_count(count, timeout=20)
+    assert [m.robot_time for m in messages] == [float(n) for n in range(count)]
+    span = mic.times[-1] - mic.times[0]
+    # The first 10 ms of the rate pass at once; the rest is spread at the rate.
+    assert span >= (count - 2) / rate * 0.9, f'{count} messages in {span:.2f} s'
+    values = diagnostics.wait('/mic_paced/victor_mic_bridge',
+                              lambda v: v['paced_waiting'] == '0')
+    assert values['dropped'] == '0'

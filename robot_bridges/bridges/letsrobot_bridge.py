@@ -105,6 +105,7 @@ class LetsRobotBridge(BridgeNode):
           min_value=1.0, max_value=3600.0)
         d('qos_depth', 100, 'History depth of command, chat and chat_removed.',
           min_value=1, max_value=1_000_000)
+        self.declare_pacing_parameter('command')
         d('video_source', 'v4l2:/dev/video0',
           'test, v4l2:/dev/videoN, topic (the image subscription) or none.')
         d('video_width', 0, 'Stream width; 0: the settings xres, else 640.',
@@ -158,7 +159,7 @@ class LetsRobotBridge(BridgeNode):
         self._backoff = self.backoff()
 
         depth = get('qos_depth')
-        self._command_pub = self.make_publisher(LetsRobotCommand, 'command', reliable(depth))
+        self._command_pub = self.make_paced_publisher(LetsRobotCommand, 'command', reliable(depth))
         self._chat_pub = self.make_publisher(LetsRobotChat, 'chat', reliable(depth))
         self._removed_pub = self.make_publisher(String, 'chat_removed', reliable(depth))
         self._exclusive_pub = self.make_publisher(String, 'exclusive_user', LATCHED)

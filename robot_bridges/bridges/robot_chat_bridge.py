@@ -35,6 +35,7 @@ class RobotChatBridge(WebSocketBridge):
         params.declare(self, 'qos_depth', 1000, 'History depth of inbox and outbox.',
                        min_value=1, max_value=1_000_000)
         params.declare(self, 'frame_id', 'robot_chat', 'header.frame_id of inbox messages.')
+        self.declare_pacing_parameter('inbox')
 
     def setup(self) -> None:
         self.setup_client(params.get(self, 'url'),
@@ -42,7 +43,7 @@ class RobotChatBridge(WebSocketBridge):
                           outbox_size=params.get(self, 'outbox_queue_size'))
         self._frame_id = params.get(self, 'frame_id')
         depth = params.get(self, 'qos_depth')
-        self._inbox = self.make_publisher(RobotChatMessage, 'inbox', reliable(depth))
+        self._inbox = self.make_paced_publisher(RobotChatMessage, 'inbox', reliable(depth))
         self._users = self.make_publisher(UInt32, 'connected_users', LATCHED)
         self.make_subscription(RobotChatMessage, 'outbox', self._on_outbox, reliable(depth))
 

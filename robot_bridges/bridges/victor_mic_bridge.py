@@ -45,6 +45,7 @@ class VictorMicBridge(WebVizBridgeBase):
         params.declare(self, 'max_samples', 100_000,
                        'Samples the recording keeps; overflow drops the oldest.',
                        min_value=1, max_value=100_000_000)
+        self.declare_pacing_parameter('mic_direction')
 
     def modules(self) -> Sequence[str]:
         """Return the one module this bridge needs."""
@@ -56,7 +57,7 @@ class VictorMicBridge(WebVizBridgeBase):
         self._frame_id = params.get(self, 'frame_id')
         self._recording = MicRecording(params.get(self, 'max_samples'))
         self._overflow_reported = 0
-        self._publisher = self.make_publisher(
+        self._publisher = self.make_paced_publisher(
             MicDirection, 'mic_direction', reliable(params.get(self, 'qos_depth')))
         self.make_service(SetBool, 'set_recording', self._on_set_recording)
         self.make_service(CompileMicResults, 'compile_results', self._on_compile)

@@ -32,6 +32,7 @@ from rclpy.service import Service
 from robot_bridges.node import params
 from robot_bridges.node.diagnostics import LinkStats, to_status
 from robot_bridges.node.loop_subscription import LoopSubscription
+from robot_bridges.node.paced_publisher import PacedPublisher
 from robot_bridges.node.qos import LATCHED
 from robot_bridges.protocols.text import cut
 from robot_bridges.runtime.backoff import Backoff
@@ -63,6 +64,7 @@ class BridgeNode(LifecycleNode):
         # True from the moment we close the link until it runs again: no reconnect follows.
         self._link_stopping = False
         self._entities: list[Any] = []
+        self._pacers: list[tuple[str, PacedPublisher]] = []
         self._last_warning: dict[str, float] = {}
         params.declare(self, 'autostart', True,
                        'Configure and activate by itself when started plainly.', read_only=True)
@@ -102,6 +104,9 @@ class BridgeNode(LifecycleNode):
         The base destroys every entity made with make_publisher/make_subscription/
         make_service; subclasses that keep more extend it and call ``super().teardown()``.
         """
+        pacers, self._pacers = self._pacers, []
+        if pacers and self.context.ok():
+            self.loop.call_soon(self._clear_pacers, pacers, 'cleanup')
         entities, self._entities = self._entities, []
         for entity in reversed(entities):
             if isinstance(entity, LifecyclePublisher):
@@ -182,6 +187,47 @@ class BridgeNode(LifecycleNode):
         self._entities.append(publisher)
         return publisher
 
+    def declare_pacing_parameter(self, topics: str) -> None:
+        """Declare ``max_publish_rate`` for a bridge whose ``topics`` carry bursts."""
+        params.declare(self, 'max_publish_rate', 0.0,
+                       f'Most messages per second published on {topics}; 0 = no limit. Set it '
+                       'just below what the slowest subscriber takes (README, High-rate '
+                       'topics): below it nothing waits; above it messages wait in order, at '
+                       'most qos_depth of them (the oldest is dropped and counted).',
+                       min_value=0.0, max_value=1e6)
+
+    def make_paced_publisher(self, msg_type: Any, topic: str, qos: QoSProfile) -> Any:
+        """
+        Return a publisher (``publish`` on the loop thread) paced to ``max_publish_rate``.
+
+        Without a rate it is the plain lifecycle publisher, so the hot path is unchanged.
+        """
+        publisher = self.make_publisher(msg_type, topic, qos)
+        rate = params.get(self, 'max_publish_rate')
+        if rate <= 0:
+            return publisher
+
+        def publish(msg: Any) -> None:
+            if not publisher.is_activated:  # deactivated while it waited
+                self._count_dropped(f'not active: dropped a message waiting for {topic}', 1)
+            elif not self.publish_unless_shut_down(publisher, msg):
+                pacer.clear()
+
+        pacer = PacedPublisher(
+            publish, rate, qos.depth, self.loop.loop,
+            lambda count: self.count_dropped(
+                f'max_publish_rate: dropped the oldest message waiting for {topic}', count))
+        self._pacers.append((topic, pacer))
+        return pacer
+
+    def _clear_pacers(self, pacers: list[tuple[str, PacedPublisher]], why: str) -> None:
+        # On the loop thread: the pacers' queues are its alone.
+        for topic, pacer in pacers:
+            waiting = pacer.clear()
+            if waiting:
+                self._count_dropped(f'{why}: dropped {waiting} message(s) waiting for {topic} '
+                                    f'(max_publish_rate)', waiting)
+
     def make_subscription(self, msg_type: Any, topic: str, callback: Callable[[Any], None],
                           qos: QoSProfile, **kwargs: Any) -> Any:
         """
@@ -260,8 +306,11 @@ class BridgeNode(LifecycleNode):
     def publish_diagnostics(self) -> None:
         """Publish the node's DiagnosticArray (1 Hz timer; also callable on demand)."""
         stats = self.stats
+        values = tuple(self.diagnostic_values())
+        if self._pacers:  # len() of a deque is safe from this thread
+            values += (('paced_waiting', str(sum(len(pacer) for _, pacer in self._pacers))),)
         status = to_status(self.get_fully_qualified_name(), self.hardware_id(),
-                           self._lifecycle_state, stats, self.diagnostic_values())
+                           self._lifecycle_state, stats, values)
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(array)
@@ -374,6 +423,7 @@ class BridgeNode(LifecycleNode):
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         result = super().on_deactivate(state)  # publishers off first: nothing leaks out
+        self.loop.call_soon(self._clear_pacers, list(self._pacers), 'deactivated')
         self._lifecycle_state = 'inactive'
         self.stop_link()
         return result

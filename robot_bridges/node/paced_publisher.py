@@ -1,0 +1,80 @@
+"""
+Publishing at most ``max_publish_rate`` messages per second, without delay below it.
+
+A reliable DDS stream whose publisher outruns its subscriber falls into a repair regime that
+delivers far less than the subscriber takes when it is paced (README, "High-rate topics").
+A bridge republishes bursts as fast as its service sends them, so a user whose subscriber
+takes N msg/s sets ``max_publish_rate`` just below N: a message that finds a token is
+published at once (bursts of up to :data:`BURST_S` of the rate pass unpaced); the others wait
+in order in a bounded queue that drains on the asyncio loop at the rate. Loop thread only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any, Callable
+
+from robot_bridges.runtime.token_bucket import TokenBucket
+
+# Bursts of up to this long at the rate pass without waiting.
+BURST_S = 0.01
+# A drain that runs late (the loop was busy reading the burst) publishes what is overdue, up
+# to this long of the rate, so the average rate holds under load.
+CATCH_UP_S = 0.05
+
+
+class PacedPublisher:
+    """Has the ``publish(msg)`` of a publisher; paces it with a token bucket."""
+
+    def __init__(self, publish: Callable[[Any], Any], rate: float, limit: int,
+                 loop: asyncio.AbstractEventLoop, dropped: Callable[[int], None]) -> None:
+        """
+        Pace ``publish`` to ``rate`` msg/s; at most ``limit`` messages wait.
+
+        Past ``limit`` the oldest waiting message is dropped and ``dropped(1)`` called.
+        """
+        self._publish = publish
+        self._loop = loop
+        self._bucket = TokenBucket(rate, max(1.0, rate * BURST_S), loop.time())
+        self._limit = max(1, limit)
+        self._dropped = dropped
+        self._queue: deque[Any] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __len__(self) -> int:
+        """Return how many messages wait."""
+        return len(self._queue)
+
+    def publish(self, msg: Any) -> None:
+        """Publish now if the rate allows and nothing waits; queue otherwise."""
+        queue = self._queue
+        if not queue and self._bucket.take(self._loop.time()):
+            self._publish(msg)
+            return
+        if len(queue) >= self._limit:
+            queue.popleft()
+            self._dropped(1)
+        queue.append(msg)
+        if self._timer is None:
+            self._schedule()
+
+    def clear(self) -> int:
+        """Stop draining and forget what waits; return how many messages that was."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        waiting = len(self._queue)
+        self._queue.clear()
+        return waiting
+
+    def _schedule(self) -> None:
+        self._timer = self._loop.call_at(self._bucket.ready_at(self._loop.time()), self._drain)
+
+    def _drain(self) -> None:
+        self._timer = None
+        queue, bucket, now = self._queue, self._bucket, self._loop.time()
+        while queue and bucket.take(now, CATCH_UP_S):
+            self._publish(queue.popleft())
+        if queue:
+            self._schedule()

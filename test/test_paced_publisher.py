@@ -1,0 +1,130 @@
+"""max_publish_rate: the token bucket (sans-I/O) and the paced publisher on a real loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+from robot_bridges.node.paced_publisher import BURST_S, PacedPublisher
+from robot_bridges.runtime.token_bucket import TokenBucket
+
+
+def test_a_full_bucket_spends_its_burst_then_refills_at_the_rate() -> None:
+    bucket = TokenBucket(rate=100.0, burst=3.0, now=10.0)
+    assert [bucket.take(10.0) for _ in range(4)] == [True, True, True, False]
+    assert bucket.ready_at(10.0) == pytest.approx(10.01)
+    assert not bucket.take(10.005)
+    assert bucket.take(10.0101)
+    # Idle time refills up to the burst, never beyond it.
+    assert [bucket.take(20.0) for _ in range(4)] == [True, True, True, False]
+
+
+def test_ready_at_is_now_while_a_token_is_there() -> None:
+    bucket = TokenBucket(rate=5.0, burst=1.0, now=0.0)
+    assert bucket.ready_at(0.0) == 0.0
+    assert bucket.take(0.0)
+    assert bucket.ready_at(0.1) == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize('rate, burst', [(0.0, 1.0), (-1.0, 1.0), (10.0, 0.5),
+                                         (float('nan'), 1.0)])
+def test_a_bucket_needs_a_positive_rate_and_a_whole_burst(rate: float, burst: float) -> None:
+    with pytest.raises(ValueError):
+        TokenBucket(rate, burst, 0.0)
+
+
+class Sink:
+    """What the paced publisher published, with the loop time of each."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.messages: list[Any] = []
+        self.times: list[float] = []
+        self.dropped = 0
+
+    def publish(self, msg: Any) -> None:
+        self.messages.append(msg)
+        self.times.append(self.loop.time())
+
+    def drop(self, count: int) -> None:
+        self.dropped += count
+
+
+async def until(predicate: Any, timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, 'timed out'
+        await asyncio.sleep(0.005)
+
+
+def test_below_the_rate_every_message_is_published_at_once() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        sink = Sink(loop)
+        pacer = PacedPublisher(sink.publish, 1000.0, 100, loop, sink.drop)
+        for n in range(5):
+            pacer.publish(n)
+            assert sink.messages[-1] == n  # synchronously: no added latency
+            await asyncio.sleep(0.01)
+        assert len(pacer) == 0
+    asyncio.run(main())
+
+
+def test_a_burst_goes_out_in_order_at_the_rate_and_nothing_is_lost() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        sink = Sink(loop)
+        rate, count = 1000.0, 400
+        pacer = PacedPublisher(sink.publish, rate, 1000, loop, sink.drop)
+        start = loop.time()
+        for n in range(count):
+            pacer.publish(n)
+        burst = int(rate * BURST_S)
+        assert sink.messages == list(range(burst))  # the bucket's burst passed at once
+        assert len(pacer) == count - burst
+        await until(lambda: len(sink.messages) == count)
+        assert sink.messages == list(range(count)) and sink.dropped == 0
+        # Never faster than the rate allows (timers only ever fire late).
+        assert sink.times[-1] - start >= (count - burst) / rate * 0.99
+    asyncio.run(main())
+
+
+def test_past_the_limit_the_oldest_waiting_message_is_dropped_and_counted() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        sink = Sink(loop)
+        pacer = PacedPublisher(sink.publish, 10.0, 3, loop, sink.drop)  # burst: 1 message
+        for n in range(6):
+            pacer.publish(n)
+        assert sink.messages == [0] and len(pacer) == 3 and sink.dropped == 2
+        await until(lambda: len(sink.messages) == 4, timeout=2.0)
+        assert sink.messages == [0, 3, 4, 5]
+    asyncio.run(main())
+
+
+def test_clear_forgets_what_waits_and_stops_the_drain() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        sink = Sink(loop)
+        pacer = PacedPublisher(sink.publish, 100.0, 100, loop, sink.drop)
+        for n in range(10):
+            pacer.publish(n)
+        assert pacer.clear() == 9 and len(pacer) == 0
+        await asyncio.sleep(0.1)
+        assert sink.messages == [0]
+        pacer.publish('after')  # usable again (deactivate, then activate)
+        await until(lambda: sink.messages[-1] == 'after')
+    asyncio.run(main())
+
+
+def test_a_backlog_drained_late_keeps_its_slots_up_to_the_catch_up() -> None:
+    bucket = TokenBucket(rate=100.0, burst=1.0, now=0.0)
+    assert bucket.take(0.0)
+    # 30 ms late: the three overdue slots (10, 20, 30 ms) go at once, then the schedule holds.
+    assert [bucket.take(0.03, catch_up=0.05) for _ in range(4)] == [True, True, True, False]
+    # Later than the catch-up: only catch_up of slots are kept.
+    assert sum(bucket.take(1.0, catch_up=0.05) for _ in range(20)) == 6
+    # An idle bucket (no catch-up) refills to its burst only.
+    assert sum(bucket.take(5.0) for _ in range(5)) == 1
