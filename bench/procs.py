@@ -46,16 +46,18 @@ def profile_label() -> str:
                      if name in added) or 'Fast DDS defaults'
 
 
-def environment(argv: Sequence[str]) -> dict[str, str]:
+def environment(argv: Sequence[str], with_dds_profile: bool = False) -> dict[str, str]:
     """
     Return the environment of a child process.
 
     The package's own executables (bridges, simulators) get the shipped DDS profile, as its
-    launch files and main job start them, unless the run says ``none``. The bench's scripts
-    (subscribers, floors, the ceiling publisher) stand for the user's nodes: plain defaults.
+    launch files and main job start them, unless the run says ``none``; so does a script
+    started ``with_dds_profile`` (the ceiling's publisher, which must measure the
+    subscriber's intake, not a writer's collapse). The other bench scripts (subscribers,
+    floors) stand for the user's nodes: plain defaults.
     """
     env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'RCUTILS_COLORIZED_OUTPUT': '0'}
-    if not _profile_wanted() or Path(argv[0]).parent != _lib_dir():
+    if not _profile_wanted() or not (with_dds_profile or Path(argv[0]).parent == _lib_dir()):
         return env
     return with_profile(env, get_package_share_directory('robot_bridges'))
 
@@ -78,8 +80,8 @@ def pid_cpu_seconds(pid: int) -> float:
 
 
 @contextlib.asynccontextmanager
-async def running(argv: Sequence[str], log: Path, *,
-                  stdout_pipe: bool = False) -> AsyncIterator[asyncio.subprocess.Process]:
+async def running(argv: Sequence[str], log: Path, *, stdout_pipe: bool = False,
+                  with_dds_profile: bool = False) -> AsyncIterator[asyncio.subprocess.Process]:
     """
     Run ``argv`` for the duration of the block: SIGINT on exit, SIGKILL if it lingers.
 
@@ -90,7 +92,7 @@ async def running(argv: Sequence[str], log: Path, *,
         process = await asyncio.create_subprocess_exec(
             *argv, cwd=log.parent, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE if stdout_pipe else sink, stderr=sink, limit=LINE_LIMIT,
-            env=environment(argv))
+            env=environment(argv, with_dds_profile))
     try:
         yield process
     finally:

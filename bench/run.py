@@ -11,10 +11,11 @@ layout, one after the other:
   -> subscriber (own process), swept from slow to fast until the subscriber stops keeping up:
   the best delivered rate is what the subscriber takes when nobody outruns it.
 
-The bridge's burst rate is judged against the ceiling of the same round. Bridges and
-simulators run with the shipped DDS profile (``config/dds/``) as the launch files start them;
-``--dds-profile none`` runs them without it (the "before" of the README). The bench's own
-processes (subscriber, floor, ceiling) stand for a user's nodes and always run on defaults.
+The bridge's burst rate is judged against the ceiling of the same round, both as shipped and
+paced (``max_publish_rate`` a little below that ceiling, as the README tells users). Bridges,
+simulators and the ceiling's publisher run with the shipped DDS profile (``config/dds/``) as
+the launch files start them; ``--dds-profile none`` runs them without it (the "before" of the
+README). The subscriber and the floor stand for a user's nodes and always run on defaults.
 
 Prints one markdown table (bridge / floor per figure, PASS/FAIL per target) and the machine.
 Run through ``scripts/bench.sh [--rounds N] [case ...]``.
@@ -26,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 from pathlib import Path
 import platform
@@ -43,7 +45,7 @@ from payload import BURST, END, PACED, WARM
 import procs
 import reachy_case
 import robot_chat_case
-from stats import CaseResult, CeilingPoint, PathResult, table
+from stats import CaseResult, ceiling_of, CeilingPoint, PathResult, table
 import victor_case
 
 T = TypeVar('T')
@@ -64,6 +66,9 @@ CEILING_TOPIC = '/bench/ceiling'
 CEILING_RATES = (2000, 3000, 4000, 5000, 6500, 8000, 10_000, 13_000)
 CEILING_SECONDS = 3.0
 CEILING_KEPT_UP = 0.95
+# The paced bridge run: max_publish_rate at this fraction of the round's ceiling (what the
+# README tells a user to set: a little below what the subscriber takes).
+PACED_FRACTION = 0.95
 CONNECT_TIMEOUT_S = 20.0
 MATCH_TIMEOUT_S = 20.0
 REPORT_TIMEOUT_S = 60.0
@@ -158,8 +163,13 @@ def pace(loop: asyncio.AbstractEventLoop, send: Callable[[int, int], Any], count
         last.result(CONNECT_TIMEOUT_S)
 
 
-async def measure_path(case: Any, logs: Path, bridge: bool) -> PathResult:
-    """Measure one path of one case, from fresh processes; their logs go to ``logs``."""
+async def measure_path(case: Any, logs: Path, bridge: bool,
+                       max_publish_rate: float = 0.0) -> PathResult:
+    """
+    Measure one path of one case, from fresh processes; their logs go to ``logs``.
+
+    ``max_publish_rate`` (bridge only) is passed to the bridge as that parameter.
+    """
     logs.mkdir()
     kind, topic = (case.KIND, case.TOPIC) if bridge else (f'{case.KIND}_raw', FLOOR_TOPIC)
     subscriber_argv = [*procs.bench_script('subscriber'), '--kind', kind, '--topic', topic,
@@ -171,6 +181,8 @@ async def measure_path(case: Any, logs: Path, bridge: bool) -> PathResult:
         subscriber = Subscriber(process)
         if bridge:
             hop_argv = load.bridge_argv(QOS_DEPTH)
+            if max_publish_rate:
+                hop_argv += ['-p', f'max_publish_rate:={max_publish_rate:.1f}']
         elif hasattr(load, 'floor_argv'):  # a service whose floor is not a websocket
             hop_argv = load.floor_argv(FLOOR_TOPIC, QOS_DEPTH)
         else:
@@ -222,7 +234,8 @@ async def measure_ceiling_point(case: Any, logs: Path, rate: int) -> CeilingPoin
         process = await stack.enter_async_context(
             procs.running(subscriber_argv, logs / 'subscriber.log', stdout_pipe=True))
         subscriber = Subscriber(process)
-        await stack.enter_async_context(procs.running(ceiling_argv, logs / 'ceiling.log'))
+        await stack.enter_async_context(
+            procs.running(ceiling_argv, logs / 'ceiling.log', with_dds_profile=True))
         await bounded(subscriber.ready.wait(), MATCH_TIMEOUT_S,
                       'the subscriber to receive a warm-up message from ceiling.py')
         burst = await subscriber.report('burst', REPORT_TIMEOUT_S)
@@ -255,21 +268,30 @@ async def measure(names: Sequence[str], rounds: int) -> list[CaseResult]:
         for name in names:
             case = cases[name]
             bridge_rounds, floor_rounds, ceiling_rounds = [], [], []
+            paced_rounds, paced_rates = [], []
             try:
                 for n in range(rounds):
+                    sweep = await measure_ceiling(case, Path(tmp, f'{name}_{n}_ceiling'))
+                    ceiling_rounds.append(sweep)
                     floor_rounds.append(
                         await measure_path(case, Path(tmp, f'{name}_{n}_floor'), bridge=False))
                     bridge_rounds.append(
                         await measure_path(case, Path(tmp, f'{name}_{n}_bridge'), bridge=True))
-                    ceiling_rounds.append(
-                        await measure_ceiling(case, Path(tmp, f'{name}_{n}_ceiling')))
+                    ceiling = ceiling_of(sweep)
+                    if not math.isfinite(ceiling):
+                        raise RuntimeError(f'no ceiling: every point lost messages ({sweep})')
+                    paced_rates.append(round(PACED_FRACTION * ceiling, -1))
+                    paced_rounds.append(await measure_path(
+                        case, Path(tmp, f'{name}_{n}_paced'), bridge=True,
+                        max_publish_rate=paced_rates[-1]))
             except Exception as exc:
                 print(f'bench: {name} failed: {exc!r}; process logs:', file=sys.stderr)
                 for log in sorted(Path(tmp).glob(f'{name}_*/**/*.log')):
                     tail = log.read_text(errors='replace').splitlines()[-15:]
                     print(f'--- {log.relative_to(tmp)}', *tail, sep='\n', file=sys.stderr)
                 raise
-            results.append(CaseResult(case.NAME, bridge_rounds, floor_rounds, ceiling_rounds))
+            results.append(CaseResult(case.NAME, bridge_rounds, floor_rounds, ceiling_rounds,
+                                      paced_rounds, paced_rates))
     return results
 
 
@@ -319,15 +341,24 @@ def notes(results: Sequence[CaseResult], rounds: int) -> str:
         f'{", ".join(f"{r:,}" for r in CEILING_RATES)} msg/s ({CEILING_SECONDS:g} s of '
         'messages each, a fresh subscriber each), stopping at the first pace delivered below '
         f'{CEILING_KEPT_UP:.0%} of it; the ceiling is the best delivered rate without loss. '
-        'Bridge / ceiling is the median of the per-round ratios.',
-        f'DDS profile of the bridges: {procs.profile_label()}. Bench processes (subscriber, '
-        'floor, ceiling) run on Fast DDS defaults.',
+        'Bridge / ceiling is the median of the per-round ratios. Measured first in each '
+        'round, then floor, bridge (as shipped: no max_publish_rate) and the bridge paced '
+        f'(max_publish_rate = {PACED_FRACTION:.0%} of the ceiling of the round, what the '
+        'README tells users to set). Latency verdicts are those of the unpaced bridge; the '
+        'burst-rate verdict is that of the paced one.',
+        f'DDS profile of the bridges, simulators and the ceiling publisher: '
+        f'{procs.profile_label()}. The subscriber and the floor run on Fast DDS defaults.',
         *(f'{case.name} burst, bridge / floor: hop process CPU {case.bridge.hop_cpu_us:.0f} / '
           f'{case.floor.hop_cpu_us:.0f} us per message; subscriber process CPU '
           f'{case.bridge.subscriber_busy:.0%} / {case.floor.subscriber_busy:.0%} of one core; '
           f'rounds: {case.spread()}.'
           for case in results),
-        *(f'{case.name} ceiling sweeps (pace -> delivered msg/s): {case.sweeps()}.'
+        *(f'{case.name} ceiling sweeps (pace -> delivered msg/s): {case.sweeps()}; '
+          f'max_publish_rate of the paced runs: '
+          f'{", ".join(f"{rate:,.0f}" for rate in case.paced_rates)}; paced p50 '
+          f'{case.paced.p50_ms:.3f} ms, p99 {case.paced.p99_ms:.3f} ms, hop CPU '
+          f'{case.paced.hop_cpu_us:.0f} us per message, subscriber '
+          f'{case.paced.subscriber_busy:.0%} busy.'
           for case in results),
     ])
 

@@ -100,6 +100,9 @@ class CaseResult:
     bridge_rounds: Sequence[PathResult]
     floor_rounds: Sequence[PathResult]
     ceiling_rounds: Sequence[Sequence[CeilingPoint]]
+    # The bridge again, with max_publish_rate set below the round's ceiling.
+    paced_rounds: Sequence[PathResult]
+    paced_rates: Sequence[float]
 
     @property
     def bridge(self) -> PathResult:
@@ -110,6 +113,11 @@ class CaseResult:
     def floor(self) -> PathResult:
         """Return the floor path, combined over all rounds."""
         return PathResult.median_of(self.floor_rounds)
+
+    @property
+    def paced(self) -> PathResult:
+        """Return the bridge paced with max_publish_rate, combined over all rounds."""
+        return PathResult.median_of(self.paced_rounds)
 
     @property
     def p50_delta_ms(self) -> float:
@@ -124,14 +132,24 @@ class CaseResult:
     @property
     def ceiling_ratio(self) -> float:
         """Bridge burst rate over the ceiling of the same round, median over rounds."""
-        return statistics.median(bridge.burst_rate / ceiling_of(sweep) for bridge, sweep
-                                 in zip(self.bridge_rounds, self.ceiling_rounds))
+        return _ratio(self.bridge_rounds, self.ceiling_rounds)
+
+    @property
+    def paced_ratio(self) -> float:
+        """Return the paced bridge's burst rate over the ceiling of the same round (median)."""
+        return _ratio(self.paced_rounds, self.ceiling_rounds)
 
     def verdicts(self) -> tuple[bool, bool, bool, bool]:
-        """Check p50 margin, p99 ratio to the floor, no loss, burst rate against the ceiling."""
+        """
+        Check p50 margin, p99 ratio to the floor, no loss, burst rate against the ceiling.
+
+        Latency is the bridge's as shipped (no rate limit); loss counts both bridge runs; the
+        burst rate is the paced bridge's, configured as the README tells users to.
+        """
         return (self.p50_delta_ms <= P50_MARGIN_MS,
                 self.bridge.p99_ms <= P99_RATIO_MAX * self.floor.p99_ms,
-                self.bridge.lost == 0, self.ceiling_ratio >= CEILING_RATIO_MIN)
+                self.bridge.lost == 0 and self.paced.lost == 0,
+                self.paced_ratio >= CEILING_RATIO_MIN)
 
     def sweeps(self) -> str:
         """Say what each round's ceiling sweep delivered."""
@@ -147,6 +165,11 @@ class CaseResult:
         return f'p99 ms {p99}; burst rate {rate}'
 
 
+def _ratio(rounds: Sequence[PathResult], sweeps: Sequence[Sequence[CeilingPoint]]) -> float:
+    return statistics.median(path.burst_rate / ceiling_of(sweep)
+                             for path, sweep in zip(rounds, sweeps))
+
+
 def _verdict(ok: bool) -> str:
     return 'PASS' if ok else 'FAIL'
 
@@ -155,18 +178,21 @@ def table(results: Sequence[CaseResult]) -> str:
     """Render the markdown table, one row per case; each figure is bridge / floor."""
     lines = [
         '| Case | p50 ms bridge / floor | p50 Δ ms (≤ +0.3) | p99 ms bridge / floor (≤ 1.5×) '
-        '| Burst delivered, lost: bridge / floor (0 lost) '
-        '| Burst rate msg/s bridge / floor / ceiling | Bridge / ceiling (≥ 0.9) |',
+        '| Burst delivered, lost: bridge / paced / floor (0 lost) '
+        '| Burst rate msg/s bridge / paced / floor / ceiling '
+        '| Bridge / ceiling: unlimited, paced (≥ 0.9) |',
         '|---|---|---|---|---|---|---|',
     ]
     for case in results:
-        b, f = case.bridge, case.floor
+        b, f, p = case.bridge, case.floor, case.paced
         p50_ok, p99_ok, lost_ok, rate_ok = (_verdict(v) for v in case.verdicts())
         lines.append(
             f'| {case.name} | {b.p50_ms:.3f} / {f.p50_ms:.3f} '
             f'| {case.p50_delta_ms:+.3f} {p50_ok} '
             f'| {b.p99_ms:.3f} / {f.p99_ms:.3f} {p99_ok} '
-            f'| {b.burst_delivered:,}, {b.lost} / {f.burst_delivered:,}, {f.lost} {lost_ok} '
-            f'| {b.burst_rate:,.0f} / {f.burst_rate:,.0f} / {case.ceiling:,.0f} '
-            f'| {case.ceiling_ratio:.2f} {rate_ok} |')
+            f'| {b.burst_delivered:,}, {b.lost} / {p.burst_delivered:,}, {p.lost} / '
+            f'{f.burst_delivered:,}, {f.lost} {lost_ok} '
+            f'| {b.burst_rate:,.0f} / {p.burst_rate:,.0f} / {f.burst_rate:,.0f} / '
+            f'{case.ceiling:,.0f} '
+            f'| {case.ceiling_ratio:.2f}, {case.paced_ratio:.2f} {rate_ok} |')
     return '\n'.join(lines)
