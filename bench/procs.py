@@ -11,7 +11,7 @@ import sys
 from typing import AsyncIterator, Sequence
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
-from robot_bridges.dds_profile import VARIABLES, with_profile
+from robot_bridges.dds_profile import profile_environment, VARIABLES, with_profile
 
 BENCH_DIR = Path(__file__).resolve().parent
 STOP_TIMEOUT_S = 3.0
@@ -41,9 +41,9 @@ def profile_label() -> str:
     """Say which DDS profile the package's executables get in this run."""
     if not _profile_wanted():
         return 'none (Fast DDS defaults)'
-    added = with_profile(os.environ, get_package_share_directory('robot_bridges'))
-    return ', '.join(f'{name}={Path(added[name]).name}' for name in VARIABLES
-                     if name in added) or 'Fast DDS defaults'
+    added = profile_environment({'ROS_DISTRO': os.environ.get('ROS_DISTRO', '')},
+                                get_package_share_directory('robot_bridges'))
+    return ', '.join(f'{name}={Path(path).name}' for name, path in added.items())
 
 
 def environment(argv: Sequence[str], with_dds_profile: bool = False) -> dict[str, str]:
@@ -51,15 +51,17 @@ def environment(argv: Sequence[str], with_dds_profile: bool = False) -> dict[str
     Return the environment of a child process.
 
     The package's own executables (bridges, simulators) get the shipped DDS profile, as its
-    launch files and main job start them, unless the run says ``none``; so does a script
-    started ``with_dds_profile`` (the ceiling's publisher, which must measure the
-    subscriber's intake, not a writer's collapse). The other bench scripts (subscribers,
-    floors) stand for the user's nodes: plain defaults.
+    launch files and main job start them, unless the run says ``none`` (then Fast DDS
+    defaults). A script started ``with_dds_profile`` (the ceiling's publisher, which must
+    measure the subscriber's intake, not a writer's collapse) always gets it, so "before"
+    and "after" runs share one ceiling. The other bench scripts (subscribers, floors) stand
+    for the user's nodes: Fast DDS defaults, whatever profile this shell names.
     """
-    env = {**os.environ, 'PYTHONUNBUFFERED': '1', 'RCUTILS_COLORIZED_OUTPUT': '0'}
-    if not _profile_wanted() or not (with_dds_profile or Path(argv[0]).parent == _lib_dir()):
-        return env
-    return with_profile(env, get_package_share_directory('robot_bridges'))
+    env = {name: value for name, value in os.environ.items() if name not in VARIABLES}
+    env.update(PYTHONUNBUFFERED='1', RCUTILS_COLORIZED_OUTPUT='0')
+    if with_dds_profile or (_profile_wanted() and Path(argv[0]).parent == _lib_dir()):
+        return with_profile(env, get_package_share_directory('robot_bridges'))
+    return env
 
 
 def bench_script(name: str) -> list[str]:

@@ -14,8 +14,9 @@ layout, one after the other:
 The bridge's burst rate is judged against the ceiling of the same round, both as shipped and
 paced (``max_publish_rate`` a little below that ceiling, as the README tells users). Bridges,
 simulators and the ceiling's publisher run with the shipped DDS profile (``config/dds/``) as
-the launch files start them; ``--dds-profile none`` runs them without it (the "before" of the
-README). The subscriber and the floor stand for a user's nodes and always run on defaults.
+the launch files start them; ``--dds-profile none`` runs the bridges and simulators without it
+(the "before" of the README; the ceiling keeps it). The subscriber and the floor stand for a
+user's nodes and always run on defaults.
 
 Prints one markdown table (bridge / floor per figure, PASS/FAIL per target) and the machine.
 Run through ``scripts/bench.sh [--rounds N] [case ...]``.
@@ -272,14 +273,14 @@ async def measure(names: Sequence[str], rounds: int) -> list[CaseResult]:
             try:
                 for n in range(rounds):
                     sweep = await measure_ceiling(case, Path(tmp, f'{name}_{n}_ceiling'))
+                    ceiling = ceiling_of(sweep)
+                    if not math.isfinite(ceiling):
+                        raise RuntimeError(f'no ceiling: every point lost messages ({sweep})')
                     ceiling_rounds.append(sweep)
                     floor_rounds.append(
                         await measure_path(case, Path(tmp, f'{name}_{n}_floor'), bridge=False))
                     bridge_rounds.append(
                         await measure_path(case, Path(tmp, f'{name}_{n}_bridge'), bridge=True))
-                    ceiling = ceiling_of(sweep)
-                    if not math.isfinite(ceiling):
-                        raise RuntimeError(f'no ceiling: every point lost messages ({sweep})')
                     paced_rates.append(round(PACED_FRACTION * ceiling, -1))
                     paced_rounds.append(await measure_path(
                         case, Path(tmp, f'{name}_{n}_paced'), bridge=True,
@@ -346,8 +347,9 @@ def notes(results: Sequence[CaseResult], rounds: int) -> str:
         f'(max_publish_rate = {PACED_FRACTION:.0%} of the ceiling of the round, what the '
         'README tells users to set). Latency verdicts are those of the unpaced bridge; the '
         'burst-rate verdict is that of the paced one.',
-        f'DDS profile of the bridges, simulators and the ceiling publisher: '
-        f'{procs.profile_label()}. The subscriber and the floor run on Fast DDS defaults.',
+        f'DDS profile of the bridges and simulators: {procs.profile_label()}; the ceiling '
+        'publisher always runs with the shipped profile, the subscriber and the floor on '
+        'Fast DDS defaults.',
         *(f'{case.name} burst, bridge / floor: hop process CPU {case.bridge.hop_cpu_us:.0f} / '
           f'{case.floor.hop_cpu_us:.0f} us per message; subscriber process CPU '
           f'{case.bridge.subscriber_busy:.0%} / {case.floor.subscriber_busy:.0%} of one core; '

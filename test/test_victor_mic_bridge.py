@@ -313,3 +313,35 @@ def test_max_publish_rate_paces_a_burst_in_order_and_loses_nothing(
     values = diagnostics.wait('/mic_paced/victor_mic_bridge',
                               lambda v: v['paced_waiting'] == '0')
     assert values['dropped'] == '0'
+
+
+def test_deactivate_drops_and_counts_what_waits_and_nothing_stale_follows(
+        procs: Callable[..., Proc], ros: ProbeNode, sim_thread: Callable[..., SimThread]) -> None:
+    server = sim_thread(autoplay=False)
+    sim = server.sim
+    mic = ros.subscribe(MicDirection, '/mic_pdeact/mic_direction')
+    diagnostics = Diagnostics(ros)
+    bridge = start_bridge(procs, '/mic_pdeact', port=sim.port, max_publish_rate=20.0,
+                          qos_depth=1000)
+    node = '/mic_pdeact/victor_mic_bridge'
+    server.run(sim.wait_for_subscribers('micdata', timeout=15))
+    ros.wait_publishers('/mic_pdeact/mic_direction')
+
+    def burst(first: int, count: int) -> None:
+        for n in range(first, first + count):
+            sim.push('micdata', make_micdata(float(n), n % 12, 50))
+    server.call(burst, 0, 100)
+    mic.wait_count(3)
+    assert ros.lifecycle(node, Transition.TRANSITION_DEACTIVATE)
+    arrived = settle(mic)
+    assert arrived < 100
+    values = diagnostics.wait(node, lambda v: int(v['dropped']) > 0)
+    assert int(values['dropped']) == 100 - arrived, values
+    assert 'waiting for mic_direction' in bridge.output
+
+    assert ros.lifecycle(node, Transition.TRANSITION_ACTIVATE)
+    server.run(sim.wait_for_subscribers('micdata', timeout=15))
+    server.call(burst, 1000, 3)
+    fresh = mic.wait_count(arrived + 3)[arrived:]
+    assert [m.robot_time for m in fresh] == [1000.0, 1001.0, 1002.0]  # nothing stale
+    assert 'Traceback' not in bridge.output

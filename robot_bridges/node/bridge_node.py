@@ -208,10 +208,14 @@ class BridgeNode(LifecycleNode):
             return publisher
 
         def publish(msg: Any) -> None:
-            if not publisher.is_activated:  # deactivated while it waited
-                self._count_dropped(f'not active: dropped a message waiting for {topic}', 1)
-            elif not self.publish_unless_shut_down(publisher, msg):
-                pacer.clear()
+            # Also a timer callback of the loop: nothing may raise out of it.
+            try:
+                if not publisher.is_activated:  # deactivated while it waited
+                    self._count_dropped(f'not active: dropped a message waiting for {topic}', 1)
+                elif not self.publish_unless_shut_down(publisher, msg):
+                    pacer.clear()
+            except Exception as exc:  # noqa: B902 - counted like a failed hot-path publish
+                self._count_bad_input(f'publish failed on {topic}: {describe_exception(exc)}')
 
         pacer = PacedPublisher(
             publish, rate, qos.depth, self.loop.loop,
@@ -346,8 +350,9 @@ class BridgeNode(LifecycleNode):
 
         A signal shuts the context down from the main thread, and the runner destroys the
         node, while the loop thread may still be reporting a link's end: either can come
-        between a check and the publish, so the publish itself says. For the link reports,
-        not the hot path (there a failed publish is counted as bad input).
+        between a check and the publish, so the publish itself says. For the link reports and
+        paced publishers, not the plain hot path (there a failed publish is counted as bad
+        input).
         """
         if not self.context.ok():
             return False
@@ -423,7 +428,6 @@ class BridgeNode(LifecycleNode):
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         result = super().on_deactivate(state)  # publishers off first: nothing leaks out
-        self.loop.call_soon(self._clear_pacers, list(self._pacers), 'deactivated')
         self._lifecycle_state = 'inactive'
         self.stop_link()
         return result
@@ -473,6 +477,8 @@ class BridgeNode(LifecycleNode):
             self.get_logger().warning(f'closing the link failed: {describe_exception(exc)}')
         task.cancel()
         await asyncio.wait({task}, timeout=STOP_TIMEOUT_S - CLOSE_TIMEOUT_S)
+        # The link has ended: no frame queues behind this, none waits for a later activate.
+        self._clear_pacers(self._pacers, 'link stopped')
         if self.stats.connected:
             self.link_down('closed')
 

@@ -20,8 +20,12 @@ from robot_bridges.runtime.token_bucket import TokenBucket
 # Bursts of up to this long at the rate pass without waiting.
 BURST_S = 0.01
 # A drain that runs late (the loop was busy reading the burst) publishes what is overdue, up
-# to this long of the rate, so the average rate holds under load.
-CATCH_UP_S = 0.05
+# to this long of the rate, so the average rate holds under load: after a late drain, up to
+# BURST_S + CATCH_UP_S of the rate go out back to back.
+CATCH_UP_S = 0.02
+# The drain wakes at most this often (the loop's timers are ~1 ms coarse anyway), releasing
+# every token due by then: not one timer per message at high rates.
+DRAIN_PERIOD_S = 0.001
 
 
 class PacedPublisher:
@@ -69,12 +73,16 @@ class PacedPublisher:
         return waiting
 
     def _schedule(self) -> None:
-        self._timer = self._loop.call_at(self._bucket.ready_at(self._loop.time()), self._drain)
+        now = self._loop.time()
+        self._timer = self._loop.call_at(
+            max(self._bucket.ready_at(now), now + DRAIN_PERIOD_S), self._drain)
 
     def _drain(self) -> None:
         self._timer = None
         queue, bucket, now = self._queue, self._bucket, self._loop.time()
-        while queue and bucket.take(now, CATCH_UP_S):
-            self._publish(queue.popleft())
-        if queue:
-            self._schedule()
+        try:
+            while queue and bucket.take(now, CATCH_UP_S):
+                self._publish(queue.popleft())
+        finally:  # ``publish`` must not raise; if it did, what waits still drains
+            if queue and self._timer is None:
+                self._schedule()
