@@ -2,7 +2,7 @@
 # README command 3: set up (idempotent), then measure each bridge against its simulator next
 # to the floor (raw websocket + raw rclpy hop) and print one markdown table.
 # Arguments pick cases, e.g. `scripts/bench.sh robot_chat` (default: all); `--rounds N`
-# sets the floor/bridge rounds per case (default 3; about 50 s per case).
+# sets the rounds per case (default 3; a message-stream case takes about 6 minutes).
 set -eo pipefail
 # shellcheck disable=SC1091
 . "$(dirname "$0")/setup.sh" >&2
