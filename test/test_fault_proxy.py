@@ -112,7 +112,9 @@ def test_a_client_that_gives_up_while_blackholed_never_reaches_upstream(
     proxy.blackhole()
     with dial(proxy) as sock:
         sock.sendall(b'hello')
-    wait_for(lambda: proxy.open_connections == 0, 5, 'the proxy to see the client leave')
+    # Accepted first: before its accept callback ran, no connection is open either.
+    wait_for(lambda: proxy.accepted == 1 and proxy.open_connections == 0, 5,
+             'the proxy to accept the client and see it leave')
     proxy.pass_through()
     time.sleep(0.2)
     assert server.received == 0
