@@ -14,7 +14,7 @@ from lifecycle_msgs.msg import Transition
 import numpy as np
 import pytest
 from robot_bridges.msg import MicDirection
-from robot_bridges.sims.victor_sim import make_micdata
+from robot_bridges.sims.victor_sim import make_micdata, VictorSim
 from robot_bridges.srv import CompileMicResults
 from robot_bridges.translate.victor_mic import azimuth
 from ros_helpers import Collector, Diagnostics, free_port, ProbeNode, Proc, wait_for
@@ -62,6 +62,12 @@ def settle(collector: Collector[Any], quiet: float = 0.5, timeout: float = 10.0)
         return not collector.times or time.monotonic() - collector.times[-1] >= quiet
     wait_for(quiet_now, timeout, f'{quiet} s without messages')
     return len(collector)
+
+
+def push_burst(sim: VictorSim, first: int, count: int) -> None:
+    """Push ``count`` micdata samples at once (on the simulator's loop), robot time = index."""
+    for n in range(first, first + count):
+        sim.push('micdata', make_micdata(float(n), n % 12, 50))
 
 
 def start_bridge(procs: Callable[..., Proc], namespace: str, **params: Any) -> Proc:
@@ -300,11 +306,7 @@ def test_max_publish_rate_paces_a_burst_in_order_and_loses_nothing(
     server.run(sim.wait_for_subscribers('micdata', timeout=15))
     ros.wait_publishers('/mic_paced/mic_direction')
     count, rate = 300, 200.0
-
-    def burst() -> None:
-        for n in range(count):
-            sim.push('micdata', make_micdata(float(n), n % 12, 50))
-    server.call(burst)
+    server.call(push_burst, sim, 0, count)
     messages = mic.wait_count(count, timeout=20)
     assert [m.robot_time for m in messages] == [float(n) for n in range(count)]
     span = mic.times[-1] - mic.times[0]
@@ -326,11 +328,7 @@ def test_deactivate_drops_and_counts_what_waits_and_nothing_stale_follows(
     node = '/mic_pdeact/victor_mic_bridge'
     server.run(sim.wait_for_subscribers('micdata', timeout=15))
     ros.wait_publishers('/mic_pdeact/mic_direction')
-
-    def burst(first: int, count: int) -> None:
-        for n in range(first, first + count):
-            sim.push('micdata', make_micdata(float(n), n % 12, 50))
-    server.call(burst, 0, 100)
+    server.call(push_burst, sim, 0, 100)
     mic.wait_count(3)
     assert ros.lifecycle(node, Transition.TRANSITION_DEACTIVATE)
     arrived = settle(mic)
@@ -341,7 +339,7 @@ def test_deactivate_drops_and_counts_what_waits_and_nothing_stale_follows(
 
     assert ros.lifecycle(node, Transition.TRANSITION_ACTIVATE)
     server.run(sim.wait_for_subscribers('micdata', timeout=15))
-    server.call(burst, 1000, 3)
+    server.call(push_burst, sim, 1000, 3)
     fresh = mic.wait_count(arrived + 3)[arrived:]
     assert [m.robot_time for m in fresh] == [1000.0, 1001.0, 1002.0]  # nothing stale
     assert 'Traceback' not in bridge.output

@@ -219,7 +219,7 @@ class BridgeNode(LifecycleNode):
 
         pacer = PacedPublisher(
             publish, rate, qos.depth, self.loop.loop,
-            lambda count: self.count_dropped(
+            lambda count: self._count_dropped(  # called on the loop thread
                 f'max_publish_rate: dropped the oldest message waiting for {topic}', count))
         self._pacers.append((topic, pacer))
         return pacer
