@@ -51,17 +51,26 @@ class PacedPublisher:
         return len(self._queue)
 
     def publish(self, msg: Any) -> None:
-        """Publish now if the rate allows and nothing waits; queue otherwise."""
+        """
+        Publish now if the rate allows and nothing waits; queue otherwise.
+
+        While messages wait, each new one also releases those that are due: a loop busy
+        reading a burst may run the drain timer late, and the rate must hold all the same.
+        """
         queue = self._queue
-        if not queue and self._bucket.take(self._loop.time()):
-            self._publish(msg)
+        if not queue:
+            if self._bucket.take(self._loop.time()):
+                self._publish(msg)
+                return
+            queue.append(msg)
+            if self._timer is None:
+                self._schedule()
             return
         if len(queue) >= self._limit:
             queue.popleft()
             self._dropped(1)
         queue.append(msg)
-        if self._timer is None:
-            self._schedule()
+        self._release(self._loop.time())
 
     def clear(self) -> int:
         """Stop draining and forget what waits; return how many messages that was."""
@@ -77,12 +86,16 @@ class PacedPublisher:
         self._timer = self._loop.call_at(
             max(self._bucket.ready_at(now), now + DRAIN_PERIOD_S), self._drain)
 
+    def _release(self, now: float) -> None:
+        """Publish, oldest first, what waits and is due at ``now``."""
+        queue, bucket = self._queue, self._bucket
+        while queue and bucket.take(now, CATCH_UP_S):
+            self._publish(queue.popleft())
+
     def _drain(self) -> None:
         self._timer = None
-        queue, bucket, now = self._queue, self._bucket, self._loop.time()
         try:
-            while queue and bucket.take(now, CATCH_UP_S):
-                self._publish(queue.popleft())
+            self._release(self._loop.time())
         finally:  # ``publish`` must not raise; if it did, what waits still drains
-            if queue and self._timer is None:
+            if self._queue and self._timer is None:
                 self._schedule()
