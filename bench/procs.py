@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 import signal
 import sys
-from typing import AsyncIterator, Sequence
+from typing import AsyncIterator, Callable, Sequence
 
 from ament_index_python.packages import get_package_prefix, get_package_share_directory
 from robot_bridges.dds_profile import profile_environment, VARIABLES, with_profile
@@ -83,22 +83,47 @@ def pid_cpu_seconds(pid: int) -> float:
 
 @contextlib.asynccontextmanager
 async def running(argv: Sequence[str], log: Path, *, stdout_pipe: bool = False,
-                  with_dds_profile: bool = False) -> AsyncIterator[asyncio.subprocess.Process]:
+                  with_dds_profile: bool = False,
+                  own_core: bool = False) -> AsyncIterator[asyncio.subprocess.Process]:
     """
     Run ``argv`` for the duration of the block: SIGINT on exit, SIGKILL if it lingers.
 
     stderr (and stdout unless piped) goes to ``log``; the working directory is the log's
-    folder, never the source tree (it would shadow the built package).
+    folder, never the source tree (it would shadow the built package). ``own_core``: the
+    subscriber's core in a split run (see :data:`CPU_LAYOUT_VARIABLE`).
     """
     with open(log, 'ab') as sink:
         process = await asyncio.create_subprocess_exec(
             *argv, cwd=log.parent, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE if stdout_pipe else sink, stderr=sink, limit=LINE_LIMIT,
-            env=environment(argv, with_dds_profile))
+            env=environment(argv, with_dds_profile), preexec_fn=_pinning(own_core))
     try:
         yield process
     finally:
         await stop(process)
+
+
+# ``--cpus`` of run.py, inherited like the profile: ``shared`` (default: the scheduler places
+# every process) or ``split``: the subscriber alone on the last core, every other process of
+# the run (driver, service, hop, ceiling publisher) on the others. It shows how much of a
+# shortfall is the subscriber's share of the CPU rather than what the writer does.
+CPU_LAYOUT_VARIABLE = 'BENCH_CPU_LAYOUT'
+
+
+def split_cores() -> tuple[set[int], set[int]] | None:
+    """Return (everything else's cores, the subscriber's core) in a split run, else None."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if os.environ.get(CPU_LAYOUT_VARIABLE) != 'split' or len(cpus) < 2:
+        return None
+    return set(cpus[:-1]), {cpus[-1]}
+
+
+def _pinning(own_core: bool) -> Callable[[], None] | None:
+    split = split_cores()
+    if split is None:
+        return None
+    cpus = split[1] if own_core else split[0]
+    return lambda: os.sched_setaffinity(0, cpus)
 
 
 async def stop(process: asyncio.subprocess.Process) -> None:

@@ -178,7 +178,8 @@ async def measure_path(case: Any, logs: Path, bridge: bool,
     async with contextlib.AsyncExitStack() as stack:
         load = await stack.enter_async_context(case.load(logs))
         process = await stack.enter_async_context(
-            procs.running(subscriber_argv, logs / 'subscriber.log', stdout_pipe=True))
+            procs.running(subscriber_argv, logs / 'subscriber.log', stdout_pipe=True,
+                          own_core=True))
         subscriber = Subscriber(process)
         if bridge:
             hop_argv = load.bridge_argv(QOS_DEPTH)
@@ -233,7 +234,8 @@ async def measure_ceiling_point(case: Any, logs: Path, rate: int) -> CeilingPoin
                     '--count', str(count)]
     async with contextlib.AsyncExitStack() as stack:
         process = await stack.enter_async_context(
-            procs.running(subscriber_argv, logs / 'subscriber.log', stdout_pipe=True))
+            procs.running(subscriber_argv, logs / 'subscriber.log', stdout_pipe=True,
+                          own_core=True))
         subscriber = Subscriber(process)
         await stack.enter_async_context(
             procs.running(ceiling_argv, logs / 'ceiling.log', with_dds_profile=True))
@@ -311,6 +313,15 @@ def machine() -> str:
             f'{rmw}, load average {os.getloadavg()[0]:.2f} at the end')
 
 
+def cpu_layout() -> str:
+    """Say where this run's processes ran."""
+    split = procs.split_cores()
+    if split is None:
+        return 'shared (the scheduler places every process)'
+    return (f'split: the subscriber alone on CPU {min(split[1])}, every other process on '
+            f'CPU {", ".join(map(str, sorted(split[0])))}')
+
+
 def provenance() -> str:
     """Return the date and the commit measured (with '+changes' for a dirty tree)."""
     root = os.environ.get('ROBOT_BRIDGES_ROOT', str(Path(__file__).resolve().parent.parent))
@@ -346,10 +357,11 @@ def notes(results: Sequence[CaseResult], rounds: int) -> str:
         'round, then floor, bridge (as shipped: no max_publish_rate) and the bridge paced '
         f'(max_publish_rate = {PACED_FRACTION:.0%} of the ceiling of the round, what the '
         'README tells users to set). Latency verdicts are those of the unpaced bridge; the '
-        'burst-rate verdict is that of the paced one.',
+        'burst rate is judged for both.',
         f'DDS profile of the bridges and simulators: {procs.profile_label()}; the ceiling '
         'publisher always runs with the shipped profile, the subscriber and the floor on '
         'Fast DDS defaults.',
+        f'CPUs: {cpu_layout()}.',
         *(f'{case.name} burst, bridge / floor: hop process CPU {case.bridge.hop_cpu_us:.0f} / '
           f'{case.floor.hop_cpu_us:.0f} us per message; subscriber process CPU '
           f'{case.bridge.subscriber_busy:.0%} / {case.floor.subscriber_busy:.0%} of one core; '
@@ -376,6 +388,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--dds-profile', choices=('shipped', 'none'), default='shipped',
                         help='run the bridges and simulators with the shipped Fast DDS '
                              'profile (config/dds/, default) or without it')
+    parser.add_argument('--cpus', choices=('shared', 'split'), default='shared',
+                        help='shared (default): the scheduler places every process; split: '
+                             'the subscriber alone on the last core, every other process on '
+                             'the others (how much of a shortfall is CPU share)')
     args = parser.parse_args(argv)
     unknown = sorted(set(args.cases) - set(cases))
     if unknown:
@@ -383,6 +399,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.rounds < 1:
         parser.error('--rounds must be at least 1')
     os.environ[procs.PROFILE_VARIABLE] = args.dds_profile
+    os.environ[procs.CPU_LAYOUT_VARIABLE] = args.cpus
+    split = procs.split_cores()
+    if split:  # the driver (and the services it runs) off the subscriber's core
+        os.sched_setaffinity(0, split[0])
     os.environ.setdefault('ROS_DOMAIN_ID', str(random.randint(0, 101)))
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     chosen = args.cases or list(cases)
