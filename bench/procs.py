@@ -110,9 +110,13 @@ async def running(argv: Sequence[str], log: Path, *, stdout_pipe: bool = False,
 CPU_LAYOUT_VARIABLE = 'BENCH_CPU_LAYOUT'
 
 
+# The cores this run may use, before run.py moves the driver off the subscriber's.
+_CPUS = sorted(os.sched_getaffinity(0))
+
+
 def split_cores() -> tuple[set[int], set[int]] | None:
     """Return (everything else's cores, the subscriber's core) in a split run, else None."""
-    cpus = sorted(os.sched_getaffinity(0))
+    cpus = _CPUS
     if os.environ.get(CPU_LAYOUT_VARIABLE) != 'split' or len(cpus) < 2:
         return None
     return set(cpus[:-1]), {cpus[-1]}
