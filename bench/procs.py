@@ -116,10 +116,9 @@ _CPUS = sorted(os.sched_getaffinity(0))
 
 def split_cores() -> tuple[set[int], set[int]] | None:
     """Return (everything else's cores, the subscriber's core) in a split run, else None."""
-    cpus = _CPUS
-    if os.environ.get(CPU_LAYOUT_VARIABLE) != 'split' or len(cpus) < 2:
+    if os.environ.get(CPU_LAYOUT_VARIABLE) != 'split' or len(_CPUS) < 2:
         return None
-    return set(cpus[:-1]), {cpus[-1]}
+    return set(_CPUS[:-1]), {_CPUS[-1]}
 
 
 def _pinning(own_core: bool) -> Callable[[], None] | None:

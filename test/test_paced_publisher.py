@@ -52,6 +52,12 @@ class Sink:
         self.dropped += count
 
 
+def paced(rate: float, limit: int) -> tuple[Sink, PacedPublisher]:
+    """Return a sink and a paced publisher into it, on the running loop."""
+    sink = Sink(asyncio.get_running_loop())
+    return sink, PacedPublisher(sink.publish, rate, limit, sink.loop, sink.drop)
+
+
 async def until(predicate: Any, timeout: float = 5.0) -> None:
     end = time.monotonic() + timeout
     while not predicate():
@@ -61,9 +67,7 @@ async def until(predicate: Any, timeout: float = 5.0) -> None:
 
 def test_below_the_rate_every_message_is_published_at_once() -> None:
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        sink = Sink(loop)
-        pacer = PacedPublisher(sink.publish, 1000.0, 100, loop, sink.drop)
+        sink, pacer = paced(1000.0, 100)
         for n in range(5):
             pacer.publish(n)
             assert sink.messages[-1] == n  # synchronously: no added latency
@@ -75,9 +79,8 @@ def test_below_the_rate_every_message_is_published_at_once() -> None:
 def test_a_burst_goes_out_in_order_at_the_rate_and_nothing_is_lost() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        sink = Sink(loop)
         rate, count = 1000.0, 400
-        pacer = PacedPublisher(sink.publish, rate, 1000, loop, sink.drop)
+        sink, pacer = paced(rate, 1000)
         start = loop.time()
         for n in range(count):
             pacer.publish(n)
@@ -99,9 +102,8 @@ def test_a_busy_loop_still_publishes_at_the_rate() -> None:
     # 200 published (the 10 ms burst included), never more than the rate allows.
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        sink = Sink(loop)
         rate = 1000.0
-        pacer = PacedPublisher(sink.publish, rate, 10_000, loop, sink.drop)
+        sink, pacer = paced(rate, 10_000)
         start = loop.time()
         n = 0
         while loop.time() - start < 0.2:
@@ -118,9 +120,7 @@ def test_a_busy_loop_still_publishes_at_the_rate() -> None:
 
 def test_past_the_limit_the_oldest_waiting_message_is_dropped_and_counted() -> None:
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        sink = Sink(loop)
-        pacer = PacedPublisher(sink.publish, 10.0, 3, loop, sink.drop)  # burst: 1 message
+        sink, pacer = paced(10.0, 3)  # burst: 1 message
         for n in range(6):
             pacer.publish(n)
         assert sink.messages == [0] and len(pacer) == 3 and sink.dropped == 2
@@ -131,9 +131,7 @@ def test_past_the_limit_the_oldest_waiting_message_is_dropped_and_counted() -> N
 
 def test_clear_forgets_what_waits_and_stops_the_drain() -> None:
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        sink = Sink(loop)
-        pacer = PacedPublisher(sink.publish, 100.0, 100, loop, sink.drop)
+        sink, pacer = paced(100.0, 100)
         for n in range(10):
             pacer.publish(n)
         assert pacer.clear() == 9 and len(pacer) == 0
