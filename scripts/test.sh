@@ -4,6 +4,9 @@
 set -eo pipefail
 # shellcheck disable=SC1091
 . "$(dirname "$0")/setup.sh"
+# The real third-party peers of the conformance tests, each in its own environment.
+# shellcheck disable=SC1091
+. "$(dirname "$0")/peers.sh"
 cd "${ROBOT_BRIDGES_ROOT}"
 # Each run picks a DDS domain at random and stays on this host, so parallel runs rarely meet.
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$(( (RANDOM % 100) + 1 ))}"
