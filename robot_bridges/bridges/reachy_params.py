@@ -2,9 +2,11 @@
 The Reachy joint table as parameters: ``joints.<wire name>.<field>`` for every motor.
 
 Fields: ``name`` (the ROS joint name), ``offset_deg``, ``direct`` (false: indirect),
-``min_deg``, ``max_deg`` (joint-frame limits); defaults from PROTOCOLS.md §4. In a params
-file they nest, e.g. ``joints: {left_arm: {hand: {gripper: {max_deg: 60.0}}}}``. The wire
-names themselves are fixed: they are the Unity simulator's motors.
+``motor_min_deg``, ``motor_max_deg`` (the motor-frame limits, the SDK's ``angle-limits``; the
+joint-frame bounds follow from them and the offset and orientation); defaults from
+PROTOCOLS.md §4. In a params file they nest, e.g.
+``joints: {left_arm: {hand: {gripper: {motor_max_deg: 60.0}}}}``. The wire names themselves
+are fixed: they are the Unity simulator's motors.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ def declare_joint_table(node: Node) -> None:
                        min_value=-360.0, max_value=360.0)
         params.declare(node, f'{base}.direct', joint.direct,
                        'True: the motor turns as the joint; false: opposite (indirect).')
-        params.declare(node, f'{base}.min_deg', joint.min_deg,
-                       'Lower joint-frame limit, degrees.', min_value=-360.0, max_value=360.0)
-        params.declare(node, f'{base}.max_deg', joint.max_deg,
-                       'Upper joint-frame limit, degrees.', min_value=-360.0, max_value=360.0)
+        params.declare(node, f'{base}.motor_min_deg', joint.motor_min_deg,
+                       'Lower motor-frame limit (the SDK\'s angle-limits), degrees.',
+                       min_value=-360.0, max_value=360.0)
+        params.declare(node, f'{base}.motor_max_deg', joint.motor_max_deg,
+                       'Upper motor-frame limit (the SDK\'s angle-limits), degrees.',
+                       min_value=-360.0, max_value=360.0)
 
 
 def read_joint_table(node: Node) -> tuple[Joint, ...]:
@@ -42,6 +46,6 @@ def read_joint_table(node: Node) -> tuple[Joint, ...]:
             wire_name=default.wire_name,
             offset_deg=params.get(node, f'{base}.offset_deg'),
             direct=params.get(node, f'{base}.direct'),
-            min_deg=params.get(node, f'{base}.min_deg'),
-            max_deg=params.get(node, f'{base}.max_deg')))
+            motor_min_deg=params.get(node, f'{base}.motor_min_deg'),
+            motor_max_deg=params.get(node, f'{base}.motor_max_deg')))
     return check_table(joints)
