@@ -46,7 +46,7 @@ SDK_WIRE = [
 
 @pytest.mark.parametrize('name, joint_deg, wire_deg', SDK_WIRE)
 def test_the_issues_commands_leave_as_the_sdk_sends_them(name: str, joint_deg: float,
-                                                        wire_deg: float) -> None:
+                                                         wire_deg: float) -> None:
     goals, clamped = command_goals(command([name], [math.radians(joint_deg)]), INDEX,
                                    DEFAULT_JOINTS)
     assert clamped == 0

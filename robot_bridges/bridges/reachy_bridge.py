@@ -6,8 +6,9 @@ winning: Unity connects once and never reconnects, so a restarted Unity must alw
 through, and the client it replaces is closed (code 4001, the newcomer named in the reason).
 A silent client (a paused Unity editor, a hitch) is kept and waited for, as the SDK's own
 server does; it is reported after ``client_timeout_s``, and dropped only when its connection
-is gone (the keepalive pings find that). Each reply of the client is published (joint_states, eyes, force sensors) and answered with the next
-goal frame, which carries the latest goal of every joint: the loop is paced by the client.
+is gone (the keepalive pings find that). Each reply of the client is published
+(joint_states, eyes, force sensors) and answered with the next goal frame, which carries the
+latest goal of every joint: the loop is paced by the client.
 That frame leaves as soon as the reply arrives, before the reply is parsed, and carries
 every joint_commands message received by then: the loop takes them from the subscription
 itself (:class:`~robot_bridges.node.loop_subscription.LoopSubscription`), with no executor
@@ -75,7 +76,7 @@ class ReachyBridge(BridgeNode):
                        'a connection that is gone is dropped), seconds.',
                        min_value=0.05, max_value=3600.0)
         params.declare(self, 'ping_interval_s', 20.0,
-                       'Ping a client after this long without receiving anything (the SDK\'s '
+                       "Ping a client after this long without receiving anything (the SDK's "
                        'server does the same), seconds.', min_value=0.05, max_value=3600.0)
         params.declare(self, 'ping_timeout_s', 20.0,
                        'Nothing received for ping_interval_s + this, pongs included: the '

@@ -29,10 +29,10 @@ def declare_joint_table(node: Node) -> None:
         params.declare(node, f'{base}.direct', joint.direct,
                        'True: the motor turns as the joint; false: opposite (indirect).')
         params.declare(node, f'{base}.motor_min_deg', joint.motor_min_deg,
-                       'Lower motor-frame limit (the SDK\'s angle-limits), degrees.',
+                       "Lower motor-frame limit (the SDK's angle-limits), degrees.",
                        min_value=-360.0, max_value=360.0)
         params.declare(node, f'{base}.motor_max_deg', joint.motor_max_deg,
-                       'Upper motor-frame limit (the SDK\'s angle-limits), degrees.',
+                       "Upper motor-frame limit (the SDK's angle-limits), degrees.",
                        min_value=-360.0, max_value=360.0)
 
 

@@ -10,9 +10,10 @@ the lifetime of :meth:`WebSocketServer.run`; a peer that goes away is simply wai
   ``link_error``. With ``takeover=True`` the newest client wins instead: the current peer is
   closed with :data:`REPLACED_CODE` and a reason naming the newcomer, and once it is gone
   the newcomer is served (a peer that never reconnects, such as the Reachy Unity client, can
-  then always be restarted). A frame the server rejects (over ``max_message_bytes``, text that is not
-  UTF-8) closes that peer's connection and is reported through ``link_bad_frame``; a frame
-  whose handling raises is counted the same way, and the next one is handled.
+  then always be restarted). A frame the server rejects (over ``max_message_bytes``, text
+  that is not UTF-8) closes that peer's connection and is reported through
+  ``link_bad_frame``; a frame whose handling raises is counted the same way, and the next
+  one is handled.
 * A peer that stops reading (write buffer over ``max_send_buffer_bytes``) or goes silent
   (nothing received for ``ping_interval_s + ping_timeout_s``) is aborted and reported
   through ``link_aborted``; the link is down the moment a close starts.
