@@ -17,79 +17,29 @@ import base64
 import hashlib
 import json
 import math
-from pathlib import Path
-import select
-import subprocess
 import time
 from typing import Any, Callable, Iterator
 
-from peer_helpers import require_peer
 import pytest
-from reachy_helpers import BY_NAME, degrees_of, dial, start_bridge
+from reachy_helpers import BY_NAME, degrees_of, dial, real_sdk, SdkPeer, start_bridge
 from robot_bridges.protocols.reachy_joints import DEFAULT_JOINTS
 from robot_bridges.sims.reachy_scene import render_jpeg, SceneState
-from ros_helpers import free_port, ProbeNode, Proc, wait_for
+from ros_helpers import ProbeNode, Proc, wait_for
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Float32
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
-PEER_SCRIPT = Path(__file__).resolve().parent / 'peers' / 'reachy' / 'sdk_peer.py'
 BY_WIRE = {joint.wire_name: joint for joint in DEFAULT_JOINTS}
 # Unity replies with its 18 motors, never the disks (ReachyController.GetCurrentState).
 UNITY_MOTORS = [j.wire_name for j in DEFAULT_JOINTS if not j.is_disk]
 
 
-class SdkPeer:
-    """The SDK's WsServer on a port of ours, and its robot, one JSON request per line."""
-
-    def __init__(self, python: str, port: int) -> None:
-        self.port = port
-        self._popen = subprocess.Popen(
-            [python, str(PEER_SCRIPT), '--port', str(port)], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        first = self._line(60.0)
-        assert json.loads(first) == {'listening': port}, first
-
-    def _line(self, timeout: float) -> str:
-        out = self._popen.stdout
-        assert out is not None
-        ready, _, _ = select.select([out], [], [], timeout)
-        line = out.readline() if ready else ''
-        if not line:
-            self._popen.kill()
-            _, err = self._popen.communicate(timeout=5)
-            raise AssertionError(f'the SDK peer did not answer: {err[-3000:]}')
-        return line
-
-    def ask(self, op: str, **fields: Any) -> Any:
-        """Send one request; return the answer (AssertionError for an error answer)."""
-        stdin = self._popen.stdin
-        assert stdin is not None
-        stdin.write(json.dumps({'op': op, **fields}) + '\n')
-        stdin.flush()
-        answer = json.loads(self._line(30.0))
-        assert 'error' not in answer, answer['error']
-        return answer
-
-    def close(self) -> None:
-        """Quit, or kill after a grace period."""
-        try:
-            self._popen.communicate('{"op": "quit"}\n', timeout=5)
-        except (subprocess.TimeoutExpired, ValueError, OSError):
-            self._popen.kill()
-            self._popen.communicate(timeout=5)
-
-
 @pytest.fixture
 def sdk() -> Iterator[SdkPeer]:
     """Start the real SDK's server (skipped with a reason if absent; CI=true: fails)."""
-    env = require_peer('reachy', 'bin/python')
-    peer = SdkPeer(str(env / 'bin' / 'python'), free_port())
-    try:
+    with real_sdk() as peer:
         yield peer
-    finally:
-        peer.close()
 
 
 def unity_reply(present: dict[str, float], eyes: tuple[str, str],

@@ -23,14 +23,16 @@ import sys
 import time
 from typing import Any, Iterable, Sequence
 
+from rclpy.lifecycle import State, TransitionCallbackReturn
 from robot_bridges.bridges.reachy_params import declare_joint_table, read_joint_table
 from robot_bridges.node import params
 from robot_bridges.node.bridge_node import BridgeNode
 from robot_bridges.node.cycle_window import CycleWindow
-from robot_bridges.node.qos import reliable
+from robot_bridges.node.qos import LATCHED, reliable
 from robot_bridges.node.runner import run_bridge
 from robot_bridges.protocols.reachy import (GoalEncoder, LocalProtocolError, parse_reply,
                                             RemoteProtocolError, Reply)
+from robot_bridges.protocols.reachy_description import urdf
 from robot_bridges.protocols.reachy_joints import FAN_ALIASES, FANS, PARTS
 from robot_bridges.protocols.text import excerpt
 from robot_bridges.runtime.link import Frame
@@ -40,7 +42,7 @@ from robot_bridges.runtime.websocket_server import WebSocketServer, WebSocketSer
 from robot_bridges.srv import SetFan
 from robot_bridges.translate import reachy as translate
 from sensor_msgs.msg import CompressedImage, Image, JointState
-from std_msgs.msg import Float32
+from std_msgs.msg import Float32, String
 
 # Two eyes of base64 JPEG fit many times over; a larger frame drops the client (1009).
 MAX_REPLY_BYTES = 4 << 20
@@ -89,6 +91,9 @@ class ReachyBridge(BridgeNode):
                        'Prefix of the eye frame ids (<prefix>left_eye, <prefix>right_eye).')
         params.declare(self, 'qos_depth', 10, 'History depth of every topic.',
                        min_value=1, max_value=100_000)
+        params.declare(self, 'publish_description', True,
+                       'Publish the URDF of the present parts on robot_description (latched); '
+                       'false where robot_state_publisher publishes it.')
         declare_joint_table(self)
 
     def setup(self) -> None:
@@ -143,12 +148,24 @@ class ReachyBridge(BridgeNode):
             JointState, 'joint_commands', self._on_command, qos, limit=depth)
         self.make_service(SetFan, 'set_fan', self._on_set_fan)
         self._joint_state = JointState(name=[j.name for j in joints])
+        self._description: String | None = None
+        if params.get(self, 'publish_description'):
+            # Sent once per activation, kept for late subscribers (as robot_state_publisher).
+            self._description = String(data=urdf(joints, prefix))
+            self._description_pub = self.make_publisher(String, 'robot_description', LATCHED)
         config = WebSocketServerConfig(port=params.get(self, 'port'),
                                        host=params.get(self, 'host'),
                                        max_message_bytes=MAX_REPLY_BYTES,
                                        ping_interval_s=params.get(self, 'ping_interval_s'),
                                        ping_timeout_s=params.get(self, 'ping_timeout_s'))
         self._server = WebSocketServer(config, self, outbox_size=1, takeover=True)
+
+    def on_activate(self, state: State) -> TransitionCallbackReturn:
+        """Activate, then publish the robot description (the publisher is active now)."""
+        result = super().on_activate(state)
+        if self._description is not None:
+            self._description_pub.publish(self._description)
+        return result
 
     def teardown(self) -> None:
         """Destroy the ROS entities and drop the server."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import math
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 # Orbita neck disks travel in their own "disks" array and start at this position.
 DISK_PREFIX = 'head.disk_'
@@ -136,6 +136,25 @@ FANS: tuple[str, ...] = tuple(
 # Names an earlier bridge used for the wrist fans; still accepted for the same fan.
 FAN_ALIASES: dict[str, str] = {f'{side}_arm.hand.wrist_fan': f'{side}_arm.wrist_fan'
                                for side in ('left', 'right')}
+
+
+TABLE_FIELDS = ('name', 'offset_deg', 'direct', 'motor_min_deg', 'motor_max_deg')
+
+
+def table_from_values(values: Mapping[str, Any], prefix: str = 'joints') -> tuple[Joint, ...]:
+    """
+    Return the table that flat parameter values describe, the defaults filling in the rest.
+
+    Keys read ``<prefix>.<wire name>.<field>`` for the fields of :data:`TABLE_FIELDS`.
+    Raises ValueError naming a row that is invalid, or a name that appears twice.
+    """
+    joints = []
+    for default in DEFAULT_JOINTS:
+        base = f'{prefix}.{default.wire_name}'
+        fields = {field: values.get(f'{base}.{field}', getattr(default, field))
+                  for field in TABLE_FIELDS}
+        joints.append(Joint(wire_name=default.wire_name, **fields))
+    return check_table(joints)
 
 
 def check_table(joints: Iterable[Joint]) -> tuple[Joint, ...]:
