@@ -139,3 +139,18 @@ def test_the_bridge_publishes_the_urdf_latched_matching_its_joint_states(
     with pytest.raises(AssertionError):
         silent.wait_count(1, 2)
     assert 'Traceback' not in bridge.output + off.output
+
+
+def test_reachy_urdf_prints_the_installed_defaults_or_a_params_files(
+        procs: Callable[..., Proc], tmp_path: Path) -> None:
+    printed = procs('reachy_urdf')
+    assert printed.wait_exit(30) == 0
+    assert printed.output.strip() == urdf(DEFAULT_JOINTS).strip()
+    params = tmp_path / 'reachy.yaml'
+    params.write_text(yaml.safe_dump({'/**': {'ros__parameters': {'parts': ['head']}}}))
+    head = procs('reachy_urdf', '--params-file', str(params))
+    assert head.wait_exit(30) == 0
+    assert sorted(j.name for j in moving_joints(head.output)) == sorted(
+        j.name for j in DEFAULT_JOINTS if j.part == 'head')
+    missing = procs('reachy_urdf', '--params-file', str(tmp_path / 'nothing.yaml'))
+    assert missing.wait_exit(30) == 1 and 'No such file' in missing.output
