@@ -222,6 +222,44 @@ def test_a_raw_client_sees_motor_frame_goals_and_forces_default_to_nan(
     assert 'unknown motor names' not in bridge.output
 
 
+def test_every_joints_full_range_reaches_the_wire_and_only_beyond_it_is_clamped(
+        procs: Callable[..., Proc], ros: ProbeNode) -> None:
+    ns = '/ry_range'
+    node = f'{ns}/reachy_bridge'
+    diagnostics = Diagnostics(ros)
+    bridge, url = start_bridge(procs, ns)
+    commands = ros.publisher(JointState, f'{ns}/joint_commands')
+    joints = list(BY_NAME.values())
+
+    def wire_after(degrees: dict[str, float], client: Any) -> dict[str, float]:
+        command(commands, degrees)
+        expected = {BY_NAME[n].wire_name: BY_NAME[n].to_motor(BY_NAME[n].clamp(v))
+                    for n, v in degrees.items()}
+
+        def arrived() -> dict[str, float] | None:
+            client.send(reply({}))
+            goals = next_goals(client)
+            return goals if all(abs(goals[k] - v) < 1e-9 for k, v in expected.items()) \
+                else None
+        return wait_for(arrived, 15, f'the goals {degrees}')
+
+    with dial(url) as client:
+        client.recv(10)
+        lows = wire_after({j.name: j.min_deg for j in joints}, client)
+        highs = wire_after({j.name: j.max_deg for j in joints}, client)
+        # The docs' example: r_elbow_pitch -80 degrees leaves as 80.
+        example = wire_after({'r_elbow_pitch': -80.0}, client)
+        assert example['right_arm.elbow_pitch'] == pytest.approx(80.0, abs=1e-9)
+        assert diagnostics.wait(node, lambda v: v['commands'] == '3')['goals_clamped'] == '0'
+        wire_after({j.name: j.min_deg - 5.0 for j in joints}, client)
+        assert diagnostics.wait(node, lambda v: v['commands'] == '4')['goals_clamped'] == \
+            str(len(joints))
+    for joint in joints:  # the bounds land on the motor limits, one way round or the other
+        ends = sorted((lows[joint.wire_name], highs[joint.wire_name]))
+        assert ends == pytest.approx([joint.motor_min_deg, joint.motor_max_deg], abs=1e-9)
+    assert 'Traceback' not in bridge.output
+
+
 def test_a_newer_client_takes_over_and_clients_come_and_go(
         procs: Callable[..., Proc], ros: ProbeNode) -> None:
     ns = '/ry_clients'
