@@ -21,18 +21,21 @@ request per stdin line with one JSON line on stdout:
 Errors are answered as ``{"error": "..."}``; the process stays up.
 """
 
+from __future__ import annotations
+
 import argparse
 import hashlib
 import json
 import socket
 import sys
 import time
+from typing import Any, Dict
 
 from reachy import parts, Reachy
 from reachy.io import ws
 
 
-def build(port):
+def build(port: int) -> Reachy:
     """Return the SDK's Reachy on its websocket IO, once its server accepts connections."""
     # WsIO.shared_server creates the server only when none is there: this one listens on
     # loopback at our port instead of the SDK's 0.0.0.0:6171, and is otherwise the SDK's.
@@ -52,7 +55,7 @@ def build(port):
             time.sleep(0.05)
 
 
-def motors_by_name(reachy):
+def motors_by_name(reachy: Reachy) -> Dict[str, Any]:
     """Return every Dynamixel motor of the robot by its wire name."""
     found = {}
     for part in (reachy.left_arm, reachy.right_arm, reachy.head):
@@ -61,13 +64,13 @@ def motors_by_name(reachy):
     return found
 
 
-def disks_by_name(reachy):
+def disks_by_name(reachy: Reachy) -> Dict[str, Any]:
     """Return the Orbita disks (the SDK's placeholders on the websocket IO) by name."""
     neck = reachy.head.neck
     return {disk.name: disk for disk in (neck.disk_bottom, neck.disk_middle, neck.disk_top)}
 
 
-def state(reachy):
+def state(reachy: Reachy) -> Dict[str, Any]:
     """Return what the SDK reports of the robot now."""
     cameras = {}
     for side in ('left', 'right'):
@@ -86,7 +89,7 @@ def state(reachy):
     }
 
 
-def chain(arm):
+def chain(arm: Any) -> Dict[str, Any]:
     """Return the arm's kinematic chain as the SDK built it."""
     configs = list(type(arm).dxl_motors.items())
     configs += list(type(arm.hand).dxl_motors.items())
@@ -98,7 +101,7 @@ def chain(arm):
     }
 
 
-def handle(reachy, request):
+def handle(reachy: Reachy, request: Dict[str, Any]) -> Dict[str, Any]:
     """Answer one request."""
     op = request.get('op')
     if op == 'goals':
@@ -119,7 +122,7 @@ def handle(reachy, request):
     raise ValueError('unknown op {!r}'.format(op))
 
 
-def main():
+def main() -> int:
     """Serve requests until quit or the end of stdin."""
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument('--port', type=int, required=True)
