@@ -55,12 +55,13 @@ class Joint:
     @property
     def min_deg(self) -> float:
         """Return the lower joint-frame bound, degrees (from the motor limits)."""
-        return min(self.to_joint(self.motor_min_deg), self.to_joint(self.motor_max_deg))
+        # + 0.0: an indirect motor's limit 0 is the joint's -0.0, shown as 0.
+        return min(self.to_joint(self.motor_min_deg), self.to_joint(self.motor_max_deg)) + 0.0
 
     @property
     def max_deg(self) -> float:
         """Return the upper joint-frame bound, degrees (from the motor limits)."""
-        return max(self.to_joint(self.motor_min_deg), self.to_joint(self.motor_max_deg))
+        return max(self.to_joint(self.motor_min_deg), self.to_joint(self.motor_max_deg)) + 0.0
 
     @property
     def part(self) -> str:
