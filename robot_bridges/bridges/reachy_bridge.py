@@ -57,6 +57,7 @@ class ReachyBridge(BridgeNode):
 
     AFTER_LINK_DOWN = 'waiting for the next client'
     _server: WebSocketServer | None = None
+    _description: String | None = None
 
     def __init__(self, loop: LoopThread, **kwargs: Any) -> None:
         kwargs.setdefault('namespace', 'reachy')
@@ -148,7 +149,7 @@ class ReachyBridge(BridgeNode):
             JointState, 'joint_commands', self._on_command, qos, limit=depth)
         self.make_service(SetFan, 'set_fan', self._on_set_fan)
         self._joint_state = JointState(name=[j.name for j in joints])
-        self._description: String | None = None
+        self._description = None
         if params.get(self, 'publish_description'):
             # Sent once per activation, kept for late subscribers (as robot_state_publisher).
             self._description = String(data=urdf(joints, prefix))
