@@ -28,6 +28,8 @@ import struct
 import threading
 from typing import Any, Callable, Coroutine, TypeVar
 
+import explain
+
 T = TypeVar('T')
 DIRECTIONS = ('up', 'down')
 # Bytes the proxy takes from a socket it no longer forwards before it stops reading.
@@ -63,6 +65,24 @@ class FaultProxy:
         self._thread.start()
         self._server: asyncio.base_events.Server = self._run(self._start())
         self.port = int(self._server.sockets[0].getsockname()[1])
+        explain.track(self)
+
+    def explain(self) -> str:
+        """Return ports, mode and counters (read without the loop: it may be the stuck part)."""
+        if self._rejecting:
+            mode = 'rejecting'
+        elif not self._passing.is_set():
+            mode = 'blackhole'
+        else:
+            stalled = [name for name, flowing in self._flowing.items() if not flowing.is_set()]
+            mode = f'stalled {"+".join(stalled)}' if stalled else 'passing'
+        upstreams = sum(c.upstream is not None for c in list(self._connections))
+        return (f'--- fault proxy 127.0.0.1:{self.port} -> {self.upstream[0]}:{self.upstream[1]}: '
+                f'mode {mode}, accepted {self.accepted}, rejected {self.rejected}, '
+                f'resets {self.resets}, open {len(self._connections)} ({upstreams} dialled '
+                f'upstream), forwarded up {self.forwarded["up"]} B / down '
+                f'{self.forwarded["down"]} B, reset pending {sorted(self._reset_next) or "none"}, '
+                f'loop thread {"alive" if self._thread.is_alive() else "ended"}')
 
     @property
     def address(self) -> tuple[str, int]:
