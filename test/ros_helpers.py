@@ -102,8 +102,9 @@ class Proc:
         code = self._popen.poll()
         state = 'running' if code is None else f'exit code {code}'
         age = time.monotonic() - self._started
+        lines = explain.tail(list(self._lines)) or '(no output)'
         return (f'--- process {self.name} (pid {self.pid}, {state}, started {age:.1f} s ago): '
-                f'{" ".join(self._argv)[:400]}\n{explain.tail(list(self._lines)) or "(no output)"}')
+                f'{" ".join(self._argv)[:400]}\n{lines}')
 
     def _read(self) -> None:
         assert self._popen.stdout is not None
@@ -294,11 +295,15 @@ class ProbeNode:
                    .current_state.label)
 
     def close(self) -> None:
-        """Stop spinning and shut the context down."""
+        """Stop spinning, then destroy the node and shut the context down.
+
+        In that order: a node destroyed while the spin thread still takes from it fails that
+        take ("cannot use Destroyable"), and the failure is printed at garbage collection.
+        """
         self.executor.shutdown(timeout_sec=1.0)
+        self._thread.join(2)
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
-        self._thread.join(2)
 
 
 def start_listening(procs: Callable[..., Proc], name: str, port: int = 0, *args: str,
