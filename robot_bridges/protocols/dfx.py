@@ -8,8 +8,10 @@ frame (v1, ``protobuf``) or JSON in a text frame (v2, ``json``, websocket subpro
 request makes every response correlatable: nothing is inferred from lengths.
 
 Bridge side: :func:`encode_add_data`, :func:`encode_subscribe`, :func:`encode_authenticate`,
-:func:`parse_response`, :func:`parse_status_body`, :func:`parse_result`.
-Simulator side: :func:`parse_request`, :func:`encode_response` and the body builders.
+:func:`parse_response`, :func:`parse_status_body`, :func:`parse_result` (v2 JSON, and v1
+``SubscribeResultsResponse`` decoded from the published schema, raw bytes kept).
+Simulator side: :func:`parse_request` (what the real client sends: the fields the API's schema
+has optional may be absent), :func:`encode_response` and the body builders.
 Errors: :class:`LocalProtocolError` for what we were asked to send, :class:`RemoteProtocolError`
 for what the peer sent, whatever the input.
 """
@@ -23,10 +25,11 @@ import itertools
 import math
 import random
 import string
+import struct
 from typing import Any, Iterator
 
 from robot_bridges.protocols import json_text
-from robot_bridges.protocols.dfx_proto import adddata_pb2, subscribe_pb2
+from robot_bridges.protocols.dfx_proto import adddata_pb2, login_pb2, subscribe_pb2
 # Re-exported: callers catch them from the protocol module they use.
 from robot_bridges.protocols.errors import LocalProtocolError, RemoteProtocolError
 from robot_bridges.protocols.text import excerpt
@@ -40,6 +43,9 @@ FIRST = 'FIRST::PROCESS'
 CHUNK = 'CHUNK::PROCESS'
 LAST = 'LAST::PROCESS'
 CHUNK_ACTIONS = (FIRST, CHUNK, LAST)
+# What the API also accepts: the chunk is added but no result is returned for it.
+IGNORE_ACTIONS = ('FIRST::IGNORE', 'CHUNK::IGNORE', 'LAST::IGNORE')
+RECEIVED_ACTIONS = CHUNK_ACTIONS + IGNORE_ACTIONS
 
 JSON = 'json'          # v2: websocket subprotocol "json", text requests
 PROTOBUF = 'protobuf'  # v1: binary requests
@@ -87,13 +93,74 @@ class AddData:
                 ('' if math.isfinite(_as_float(self.duration)) and self.duration >= 0.0
                  else f'Duration {excerpt(self.duration)} is not a finite number >= 0'))
 
+    def as_received(self, dialect: str) -> ReceivedChunk:
+        """
+        Return what the service reads from this chunk's frame (:func:`parse_request`).
+
+        Every field is sent; v1 (proto3) cannot tell a 0 from an absent field.
+        """
+        start, end = float(self.start_time), float(self.end_time)
+        if dialect == PROTOBUF:
+            duration = struct.unpack('<f', struct.pack('<f', self.duration))[0]
+            return ReceivedChunk(self.measurement_id, self.action, self.payload,
+                                 self.chunk_order or None, start or None, end or None,
+                                 duration or None, self.meta)
+        return ReceivedChunk(self.measurement_id, self.action, self.payload, self.chunk_order,
+                             start, end, float(self.duration), self.meta)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedChunk:
+    """
+    A 0506 request as the service receives it.
+
+    ``Params.ID``, ``Action`` and ``Payload`` are what every client sends; the other fields
+    are optional in the API's schema (None when absent): the real client
+    (``dfx-apiv2-client`` 0.15.0 ``Measurements.ws_add_data``) drops the unset ones, and
+    its example ``apiexample.py`` sends none of them. In v1 (proto3) a field holding its
+    default (0) cannot be told from an absent one and reads as absent.
+    """
+
+    measurement_id: str
+    action: str
+    payload: bytes
+    chunk_order: int | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    duration: float | None = None
+    meta: bytes = b''
+
+    @property
+    def stage(self) -> str:
+        """Return FIRST, CHUNK or LAST."""
+        return self.action.partition('::')[0]
+
+    @property
+    def processed(self) -> bool:
+        """Whether a result is to be returned for this chunk (``::PROCESS``)."""
+        return self.action.endswith('::PROCESS')
+
+    def problem(self) -> str:
+        """Return what makes this request invalid, or '' if nothing does."""
+        return (measurement_id_problem(self.measurement_id) or
+                ('' if self.action in RECEIVED_ACTIONS else f'Action {excerpt(self.action)} '
+                 f'is not one of {", ".join(RECEIVED_ACTIONS)}') or
+                ('' if self.chunk_order is None else
+                 _range_problem('ChunkOrder', self.chunk_order, 32)) or
+                next((f'{name} {excerpt(value)} is not a finite number >= 0'
+                      for name, value in (('StartTime', self.start_time),
+                                          ('EndTime', self.end_time),
+                                          ('Duration', self.duration))
+                      if value is not None and not (math.isfinite(value) and value >= 0)), ''))
+
 
 @dataclass(frozen=True, slots=True)
 class SubscribeResults:
     """A subscription to a measurement's results (action 0510)."""
 
     measurement_id: str
-    # The ID result chunks will be tagged with (the body's RequestID field).
+    # The ID result chunks will be tagged with: the body's RequestID, or the request's own
+    # ID when the body has none (the JavaScript client sends an empty one).
     result_id: str
 
 
@@ -110,7 +177,7 @@ class Request:
 
     action: str
     request_id: str
-    body: AddData | SubscribeResults | Authenticate
+    body: ReceivedChunk | SubscribeResults | Authenticate
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +221,9 @@ class Result:
     error_code: str
     multiplier: float
     signals: tuple[Signal, ...]
-    json: str            # the whole body when it is JSON
-    raw: bytes           # the body when it is not JSON
+    json: str            # the body (v2), or the decoded v1 message rendered as JSON
+    raw: bytes           # the v1 body (protobuf) as received; empty in v2
+    result_id: str = ''  # MeasurementResultID ('' when absent)
 
 
 class RequestIds:
@@ -288,29 +356,36 @@ def parse_request(dialect: str, frame: str | bytes) -> Request:
         if action not in ACTIONS:
             raise RemoteProtocolError(f'unknown action {excerpt(action)}')
         if dialect == PROTOBUF:
-            return Request(action, request_id, _parse_binary_body(action, body))
-        return Request(action, request_id, _parse_json_body(action, body))
+            return Request(action, request_id, _parse_binary_body(action, body, request_id))
+        return Request(action, request_id, _parse_json_body(action, body, request_id))
     except RemoteProtocolError as exc:
         raise BadRequest(str(exc), request_id) from None
 
 
-def _parse_binary_body(action: str, body: bytes) -> AddData | SubscribeResults | Authenticate:
+def _parse_binary_body(action: str, body: bytes, request_id: str
+                       ) -> ReceivedChunk | SubscribeResults | Authenticate:
     if action == AUTHENTICATE:
-        raise RemoteProtocolError('action 0718 exists in the json dialect (v2) only')
+        token = _decode_proto(login_pb2.LoginWithTokenRequest, body).Token
+        if not token:
+            raise RemoteProtocolError('0718 without a "Token"')
+        return Authenticate(token)
     if action == SUBSCRIBE_RESULTS:
         subscribe = _decode_proto(subscribe_pb2.SubscribeResultsRequest, body)
-        return _checked_subscribe(subscribe.Params.ID, subscribe.RequestID)
+        return _checked_subscribe(subscribe.Params.ID, subscribe.RequestID, request_id)
     data = _decode_proto(adddata_pb2.DataRequest, body)
-    return _checked_add_data(AddData(
-        data.Params.ID, data.ChunkOrder, data.Action, data.StartTime, data.EndTime,
-        data.Duration, data.Payload, data.Meta))
+    # proto3: 0 is both the default and "not sent".
+    return _checked_chunk(ReceivedChunk(
+        data.Params.ID, data.Action, data.Payload, data.ChunkOrder or None,
+        float(data.StartTime) or None, float(data.EndTime) or None, data.Duration or None,
+        data.Meta))
 
 
-def _parse_json_body(action: str, body: bytes) -> AddData | SubscribeResults | Authenticate:
+def _parse_json_body(action: str, body: bytes, request_id: str
+                     ) -> ReceivedChunk | SubscribeResults | Authenticate:
     value = json_text.loads_object(body, RemoteProtocolError)
     if action == AUTHENTICATE:
         token = value.get('Token')
-        if type(token) is not str:
+        if type(token) is not str or not token:
             raise RemoteProtocolError('0718 without a string "Token"')
         return Authenticate(token)
     params = value.get('Params')
@@ -319,31 +394,57 @@ def _parse_json_body(action: str, body: bytes) -> AddData | SubscribeResults | A
         raise RemoteProtocolError('no string "Params"."ID"')
     if action == SUBSCRIBE_RESULTS:
         result_id = value.get('RequestID')
-        if type(result_id) is not str:
-            raise RemoteProtocolError('0510 without a string "RequestID"')
-        return _checked_subscribe(measurement_id, result_id)
-    fields = [value.get(name) for name in ('Action', 'ChunkOrder', 'StartTime', 'EndTime')]
-    if type(fields[0]) is not str or any(type(v) is not int for v in fields[1:]):
-        raise RemoteProtocolError('0506 needs a string "Action" and integer "ChunkOrder", '
-                                  '"StartTime", "EndTime"')
-    duration = json_text.number(value.get('Duration'))
-    if duration is None:
-        raise RemoteProtocolError(f'"Duration" is {excerpt(value.get("Duration"))}, not a '
-                                  'number')
-    return _checked_add_data(AddData(
-        measurement_id, fields[1], fields[0], fields[2], fields[3], duration,
-        _base64_field(value, 'Payload'), _base64_field(value, 'Meta')))
+        if result_id is not None and type(result_id) is not str:
+            raise RemoteProtocolError('0510 "RequestID" is not a string')
+        return _checked_subscribe(measurement_id, result_id or '', request_id)
+    chunk_action = value.get('Action')
+    if type(chunk_action) is not str:
+        raise RemoteProtocolError('0506 without a string "Action"')
+    chunk_order = value.get('ChunkOrder')
+    if chunk_order is not None and type(chunk_order) is not int:
+        raise RemoteProtocolError(f'"ChunkOrder" is {excerpt(chunk_order)}, not an integer')
+    return _checked_chunk(ReceivedChunk(
+        measurement_id, chunk_action, _base64_field(value, 'Payload'), chunk_order,
+        _optional_number(value, 'StartTime'), _optional_number(value, 'EndTime'),
+        _optional_number(value, 'Duration'), _base64_field(value, 'Meta')))
 
 
-def _checked_add_data(data: AddData) -> AddData:
+def _optional_number(value: dict[str, Any], name: str) -> float | None:
+    """
+    Return a field that may be absent (or null), a JSON number, or a string holding one.
+
+    The real client passes StartTime / EndTime through as given: the vendor's demo sends
+    the SDK's float seconds, and the client's own type hints say strings.
+    """
+    field_value = value.get(name)
+    if field_value is None:
+        return None
+    if type(field_value) is str and len(field_value) <= 40:
+        try:
+            return float(field_value)
+        except ValueError:
+            pass
+    number = json_text.number(field_value)
+    if number is None:
+        raise RemoteProtocolError(f'"{name}" is {excerpt(field_value)}, not a number')
+    return number
+
+
+def _checked_chunk(data: ReceivedChunk) -> ReceivedChunk:
     problem = data.problem()
     if problem:
         raise RemoteProtocolError(problem)
     return data
 
 
-def _checked_subscribe(measurement_id: str, result_id: str) -> SubscribeResults:
-    problem = measurement_id_problem(measurement_id) or _request_id_problem(result_id)
+def _checked_subscribe(measurement_id: str, result_id: str,
+                       request_id: str) -> SubscribeResults:
+    # Results go out under ``result_id`` as the 10-byte ID of their frames: it must be one.
+    result_id = result_id or request_id
+    problem = measurement_id_problem(measurement_id)
+    if not problem and _request_id_problem(result_id):
+        problem = (f'"RequestID" {excerpt(result_id)} is not {ID_LENGTH} printable ASCII '
+                   'characters (the results are sent under it)')
     if problem:
         raise RemoteProtocolError(problem)
     return SubscribeResults(measurement_id, result_id)
@@ -439,28 +540,93 @@ def parse_status_body(dialect: str, response: Response) -> StatusBody:
     return StatusBody(named if type(named) is str and named else code, body.decode('utf-8'))
 
 
+def result_body(dialect: str, tag: str, measurement_id: str, chunk_order: int,
+                channels: dict[str, list[int]], multiplier: int,
+                measurement_result_id: str = '') -> bytes:
+    """
+    Return a result chunk's body; raises LocalProtocolError for values it cannot carry.
+
+    v1: a ``SubscribeResultsResponse`` (``Data`` values are sint32). v2: its JSON, with the
+    subscription's ``RequestID`` first and an empty ``Notes`` list in every channel.
+    """
+    problem = measurement_id_problem(measurement_id) or _range_problem('ChunkOrder',
+                                                                       chunk_order, 32)
+    data_id = f'{measurement_id}:{chunk_order}'
+    if dialect == PROTOBUF:
+        message = subscribe_pb2.SubscribeResultsResponse(
+            MeasurementID=measurement_id, MeasurementDataID=data_id,
+            MeasurementResultID=measurement_result_id)
+        message.Error.Code = 'OK'
+        try:
+            message.Multiplier = multiplier
+            for name, data in channels.items():
+                channel = message.Channels[name]
+                channel.Data.extend(data)
+                channel.Channel = name
+        except (TypeError, ValueError) as exc:
+            problem = problem or f'a result value does not fit the protobuf: {exc}'
+        if problem:
+            raise LocalProtocolError(problem)
+        return message.SerializeToString(deterministic=True)
+    if problem:
+        raise LocalProtocolError(problem)
+    text, _ = json_text.dumps({
+        'RequestID': tag, 'MeasurementID': measurement_id, 'MeasurementDataID': data_id,
+        'MeasurementResultID': measurement_result_id, 'Error': {'Code': 'OK'},
+        'Multiplier': multiplier,
+        'Channels': {name: {'Data': data, 'Notes': []} for name, data in channels.items()},
+    }, LocalProtocolError)
+    return text.encode('utf-8')
+
+
 def parse_result(dialect: str, response: Response) -> Result:
     """
     Interpret a result chunk's body; raises RemoteProtocolError for a broken one.
 
-    v2 bodies must be JSON objects; a v1 body that is not JSON (its schema is not public)
-    is kept raw.
+    v2 bodies must be JSON objects. v1 bodies are ``SubscribeResultsResponse`` messages
+    (the published schema, ``dfx_proto/subscribe.proto``): decoded into the same fields,
+    rendered as JSON with the v2 field names in ``json``, and kept as received in ``raw``
+    (for the vendor SDK). The measurement is ``MeasurementID``, else the part of
+    ``MeasurementDataID`` before its last ``:``; the chunk is the number after it.
     """
+    if dialect == PROTOBUF:
+        return _parse_v1_result(response.body)
     body = response.body
-    try:
-        value = json_text.loads_object(body, RemoteProtocolError)
-    except RemoteProtocolError:
-        if dialect == JSON:
-            raise
-        return Result('', -1, '', 1.0, (), '', body)
+    value = json_text.loads_object(body, RemoteProtocolError)
     measurement_id, chunk_order = _measurement_data_id(value.get('MeasurementDataID'))
+    named, result_id = value.get('MeasurementID', ''), value.get('MeasurementResultID', '')
     error = value.get('Error')
     code = error.get('Code', '') if type(error) is dict else ''
     multiplier = json_text.number(value.get('Multiplier', 1.0))
     if type(code) is not str or multiplier is None:
         raise RemoteProtocolError('result "Error"."Code" or "Multiplier" has a wrong type')
-    return Result(measurement_id, chunk_order, code, multiplier,
-                  _signals(value.get('Channels', {})), body.decode('utf-8'), b'')
+    if type(named) is not str or type(result_id) is not str:
+        raise RemoteProtocolError('result "MeasurementID" or "MeasurementResultID" is not a '
+                                  'string')
+    return Result(named or measurement_id, chunk_order, code, multiplier,
+                  _signals(value.get('Channels', {})), body.decode('utf-8'), b'', result_id)
+
+
+def _parse_v1_result(body: bytes) -> Result:
+    message = _decode_proto(subscribe_pb2.SubscribeResultsResponse, body)
+    measurement_id, chunk_order = _measurement_data_id(message.MeasurementDataID or None)
+    # Maps have no order on the wire: channels and error entries come sorted by name.
+    names = sorted(message.Channels)
+    channels = {name: {'Data': list(message.Channels[name].Data),
+                       'Channel': message.Channels[name].Channel} for name in names}
+    error: dict[str, Any] = {'Code': message.Error.Code}
+    if message.Error.Errors:
+        error['Errors'] = {key: {'msgs': list(message.Error.Errors[key].msgs)}
+                           for key in sorted(message.Error.Errors)}
+    multiplier = message.Multiplier or 1  # absent (0): 1, as in v2
+    text, _ = json_text.dumps({
+        'MeasurementID': message.MeasurementID, 'MeasurementDataID': message.MeasurementDataID,
+        'MeasurementResultID': message.MeasurementResultID, 'Error': error,
+        'Multiplier': multiplier, 'Channels': channels}, RemoteProtocolError)
+    signals = tuple(Signal(name, tuple(float(v) for v in channels[name]['Data']))
+                    for name in names)
+    return Result(message.MeasurementID or measurement_id, chunk_order, message.Error.Code,
+                  float(multiplier), signals, text, body, message.MeasurementResultID)
 
 
 def describe_binary(body: bytes) -> str:
