@@ -93,8 +93,9 @@ def test_the_real_client_library_against_the_simulator(procs: Callable[..., Proc
     assert 'Traceback' not in sim.output and TOKEN not in sim.output
 
 
-CHUNKS = [AddData('conf-frames', 0, dfx.FIRST, 5, 20, 15.0, b'\x01\x02\x03', b'{"a": 1}'),
-          AddData('conf-frames', 1, dfx.LAST, 20, 35, 15.0, b'\x04' * 40, b'')]
+# Chunk 0 declares no duration: chunk 1, sent right after it, is not early (it is processed).
+CHUNKS = [AddData('conf-frames', 0, dfx.FIRST, 5, 20, 0.0, b'\x01\x02\x03', b'{"a": 1}'),
+          AddData('conf-frames', 1, dfx.LAST, 20, 35, 2.5, b'\x04' * 40, b'')]
 
 
 async def exchange(url: str, dialect: str) -> list[dict[str, Any]]:
@@ -160,7 +161,7 @@ def test_our_frames_and_the_simulators_answers_decode_with_the_real_protos(
         # MessageToDict: 64-bit integers as strings, bytes as base64, defaults left out.
         assert fields['Params'] == {'ID': chunk.measurement_id}
         assert (fields['Action'], fields.get('ChunkOrder', 0), int(fields['StartTime']),
-                int(fields['EndTime']), fields['Duration']) == (
+                int(fields['EndTime']), fields.get('Duration', 0.0)) == (
             chunk.action, chunk.chunk_order, chunk.start_time, chunk.end_time, chunk.duration)
         assert base64.b64decode(fields['Payload']) == chunk.payload
         assert base64.b64decode(fields.get('Meta', '')) == chunk.meta
