@@ -52,7 +52,7 @@ def start_sim(procs: Callable[..., Proc]) -> tuple[Proc, str]:
 
 
 def demo_values(payload: bytes) -> dict[str, float]:
-    """The simulator's documented signals, as the demo decoder reports them (÷ Multiplier)."""
+    """Return the simulator's documented signals as the demo's decoder reports them."""
     return {'HR_BPM': (60000 + zlib.crc32(payload) % 60000) / 1000,
             'SNR': len(payload) * 1000 / 1000,
             'MEAN_BYTE': sum(payload) * 1000 // len(payload) / 1000}
@@ -71,9 +71,9 @@ def test_the_real_client_library_against_the_simulator(procs: Callable[..., Proc
         run = report[scenario]
         measurement_id = f'conf-{scenario}'
         assert run['acknowledged'], scenario
-        assert run['statuses'] == [{'status': 200, 'body': {'ID': measurement_id,
-                                                             'ChunkOrder': n}}
-                                   for n in range(3)], scenario
+        assert run['statuses'] == [
+            {'status': 200, 'body': {'ID': measurement_id, 'ChunkOrder': n}} for n in range(3)
+        ], scenario
         assert [r['chunk_number'] for r in run['results']] == [0, 1, 2]
         for result, sent in zip(run['results'], run['sent']):
             expected = demo_values(base64.b64decode(sent['payload']))

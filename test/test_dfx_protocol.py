@@ -46,11 +46,11 @@ GOLDEN_V1_RESULT = (
     b'\x1a\x02r1'                         # MeasurementResultID
     b'\x20\xe8\x07'                       # Multiplier 1000
     b'\x2a\x18'                           # Channels entry (24 bytes)
-    b'\x0a\x06HR_BPM'                     #   key
-    b'\x12\x0e'                           #   value: Channel (14 bytes)
-    b'\x0a\x04\x80\xe5\x08\x01'             #     Data [72000, -1]: packed sint32 (zigzag)
-    b'\x12\x06HR_BPM'                     #     Channel
-    b'\x32\x04\x0a\x02OK')                 # Error { Code: "OK" }
+    b'\x0a\x06HR_BPM'                     # key
+    b'\x12\x0e'                           # value: Channel (14 bytes)
+    b'\x0a\x04\x80\xe5\x08\x01'           # value.Data [72000, -1]: packed sint32, zigzag
+    b'\x12\x06HR_BPM'                     # value.Channel
+    b'\x32\x04\x0a\x02OK')                # Error { Code: "OK" }
 GOLDEN_RESULT = (
     b'abcd000002200{"RequestID":"abcd000002","MeasurementDataID":"m1:3",'
     b'"Error":{"Code":"OK"},"Multiplier":1000,'
