@@ -6,12 +6,13 @@ import json
 import random
 
 import pytest
-from robot_bridges.protocols import dfx
-from robot_bridges.protocols.dfx import (AddData, Authenticate, BadRequest, LocalProtocolError,
-                                         ReceivedChunk, RemoteProtocolError, Response,
-                                         SubscribeResults)
+from robot_bridges.protocols import dfx, dfx_service
+from robot_bridges.protocols.dfx import (AddData, LocalProtocolError, RemoteProtocolError,
+                                         Response)
 from robot_bridges.protocols.dfx_pending import PendingRequests, Subscriptions
 from robot_bridges.protocols.dfx_proto import adddata_pb2, subscribe_pb2
+from robot_bridges.protocols.dfx_service import (Authenticate, BadRequest, ReceivedChunk,
+                                                 SubscribeResults)
 
 CHUNK = AddData('m1', 0, dfx.FIRST, 5, 20, 15.0, b'\x01\x02', b'{}')
 
@@ -98,28 +99,28 @@ def test_v2_requests_equal_the_golden_frames() -> None:
     (dfx.PROTOBUF, (GOLDEN_V1_ADD_DATA, GOLDEN_V1_SUBSCRIBE)),
     (dfx.JSON, (GOLDEN_V2_ADD_DATA, GOLDEN_V2_SUBSCRIBE))])
 def test_the_simulator_side_parses_the_golden_requests(dialect: str, frames: tuple) -> None:
-    add, subscribe = (dfx.parse_request(dialect, frame) for frame in frames)
+    add, subscribe = (dfx_service.parse_request(dialect, frame) for frame in frames)
     # v1 (proto3) does not write ChunkOrder 0: the service cannot tell it from an absent one.
     expected = ReceivedChunk('m1', dfx.FIRST, b'\x01\x02', None if dialect == dfx.PROTOBUF else 0,
                              5.0, 20.0, 15.0, b'{}')
     assert (add.action, add.request_id, add.body) == ('0506', 'abcd000001', expected)
-    assert CHUNK.as_received(dialect) == expected
+    assert dfx_service.as_received(CHUNK, dialect) == expected
     assert (subscribe.action, subscribe.request_id, subscribe.body) == (
         '0510', 'abcd000002', SubscribeResults('m1', 'abcd000002'))
 
 
 def test_golden_responses_parse_in_both_dialects() -> None:
     assert dfx.parse_response(GOLDEN_ACK) == Response('abcd000002', 200, b'')
-    assert dfx.encode_response('abcd000002', 200) == GOLDEN_ACK
+    assert dfx_service.encode_response('abcd000002', 200) == GOLDEN_ACK
     v1 = dfx.parse_status_body(dfx.PROTOBUF, dfx.parse_response(GOLDEN_V1_STATUS))
     v2 = dfx.parse_status_body(dfx.JSON, dfx.parse_response(GOLDEN_V2_STATUS))
     for status in (v1, v2):
         assert (status.error_code, status.measurement_id, status.chunk_order) == ('OK', 'm1', 3)
         assert json.loads(status.text) == {'ID': 'm1', 'ChunkOrder': 3}
-    assert GOLDEN_V1_STATUS == dfx.encode_response(
-        'abcd000001', 200, dfx.data_response_body(dfx.PROTOBUF, 'm1', 3))
-    assert GOLDEN_V2_STATUS == dfx.encode_response(
-        'abcd000001', 200, dfx.data_response_body(dfx.JSON, 'm1', 3))
+    assert GOLDEN_V1_STATUS == dfx_service.encode_response(
+        'abcd000001', 200, dfx_service.data_response_body(dfx.PROTOBUF, 'm1', 3))
+    assert GOLDEN_V2_STATUS == dfx_service.encode_response(
+        'abcd000001', 200, dfx_service.data_response_body(dfx.JSON, 'm1', 3))
     closed = dfx.parse_response(GOLDEN_CLOSED)
     assert (closed.request_id, closed.status, closed.ok) == ('abcd000009', 400, False)
     for dialect in dfx.DIALECTS:
@@ -149,8 +150,8 @@ def test_a_v1_result_is_decoded_from_the_published_schema_and_kept_raw() -> None
         'MeasurementID': 'm1', 'MeasurementDataID': 'm1:3', 'MeasurementResultID': 'r1',
         'Multiplier': 1000, 'Error': {'Code': 'OK'},
         'Channels': {'HR_BPM': {'Data': [72000, -1], 'Channel': 'HR_BPM'}}}
-    assert GOLDEN_V1_RESULT[13:] == dfx.result_body(dfx.PROTOBUF, 'abcd000002', 'm1', 3,
-                                                    {'HR_BPM': [72000, -1]}, 1000, 'r1')
+    assert GOLDEN_V1_RESULT[13:] == dfx_service.result_body(
+        dfx.PROTOBUF, 'abcd000002', 'm1', 3, {'HR_BPM': [72000, -1]}, 1000, 'r1')
     with pytest.raises(RemoteProtocolError, match='not JSON|not UTF-8'):
         dfx.parse_result(dfx.JSON, response)
 
@@ -251,7 +252,7 @@ def test_invalid_requests_raise_local_errors(chunk: AddData, reason: str) -> Non
 def test_bad_requests_name_their_id(dialect: str, frame: str | bytes, request_id: str,
                                     reason: str) -> None:
     with pytest.raises(BadRequest, match=reason) as caught:
-        dfx.parse_request(dialect, frame)
+        dfx_service.parse_request(dialect, frame)
     assert caught.value.request_id == request_id
 
 
@@ -305,7 +306,7 @@ def test_results_with_integers_beyond_any_float_raise_remote_errors(body: bytes)
 def test_a_duration_beyond_any_float_is_a_bad_request() -> None:
     frame = GOLDEN_V2_ADD_DATA.replace('15.0', HUGE.decode())
     with pytest.raises(BadRequest, match='Duration'):
-        dfx.parse_request(dfx.JSON, frame)
+        dfx_service.parse_request(dfx.JSON, frame)
     with pytest.raises(LocalProtocolError, match='Duration'):
         dfx.encode_add_data(dfx.JSON, 'abcd000001', AddData('m1', 0, dfx.FIRST, 0, 1, 10**400,
                                                             b'x'))
@@ -316,9 +317,9 @@ def test_a_duration_beyond_float32_is_refused_for_protobuf_only() -> None:
     chunk = AddData('m1', 0, dfx.FIRST, 0, 1, 1e300, b'x')
     with pytest.raises(LocalProtocolError, match='protobuf float'):
         dfx.encode_add_data(dfx.PROTOBUF, 'abcd000001', chunk)
-    assert dfx.parse_request(dfx.JSON, dfx.encode_add_data(dfx.JSON, 'abcd000001',
-                                                           chunk)).body == chunk.as_received(
-                                                               dfx.JSON)
+    frame = dfx.encode_add_data(dfx.JSON, 'abcd000001', chunk)
+    assert dfx_service.parse_request(dfx.JSON, frame).body == dfx_service.as_received(chunk,
+                                                                                      dfx.JSON)
 
 
 def test_chunk_numbers_are_uint32_in_measurement_data_ids() -> None:
@@ -337,12 +338,12 @@ def test_status_bodies_of_invalid_values_raise_local_errors(measurement_id: str,
     # Found by test_fuzz_dfx.py: protobuf raised ValueError / UnicodeEncodeError.
     for dialect in dfx.DIALECTS:
         with pytest.raises(LocalProtocolError):
-            dfx.data_response_body(dialect, measurement_id, chunk_order)
+            dfx_service.data_response_body(dialect, measurement_id, chunk_order)
 
 
 def test_local_errors_quote_huge_values_bounded() -> None:
     with pytest.raises(LocalProtocolError) as info:
-        dfx.encode_response('abcd000001', 10**400)
+        dfx_service.encode_response('abcd000001', 10**400)
     assert len(str(info.value)) < 100
 
 
@@ -365,7 +366,7 @@ def test_local_errors_quote_huge_values_bounded() -> None:
     (b'0718abcdefghij{"Token":"t"}', Authenticate('t')),
 ])
 def test_what_the_real_clients_send_is_accepted(frame: str | bytes, expected: object) -> None:
-    request = dfx.parse_request(dfx.JSON, frame)
+    request = dfx_service.parse_request(dfx.JSON, frame)
     assert (request.request_id, request.body) == ('abcdefghij', expected)
     if isinstance(expected, ReceivedChunk):
         assert expected.problem() == ''
@@ -373,5 +374,5 @@ def test_what_the_real_clients_send_is_accepted(frame: str | bytes, expected: ob
 
 def test_v1_authentication_is_a_login_with_token_request() -> None:
     # organizations.proto of dfx-apiv2-protos 2.24.0: LoginWithTokenRequest { Token = 1 }.
-    request = dfx.parse_request(dfx.PROTOBUF, b'0718abcd000003\x0a\x02t1')
+    request = dfx_service.parse_request(dfx.PROTOBUF, b'0718abcd000003\x0a\x02t1')
     assert request.body == Authenticate('t1')

@@ -53,8 +53,9 @@ from typing import Sequence
 import zlib
 
 import numpy as np
-from robot_bridges.protocols import dfx
-from robot_bridges.protocols.dfx import Authenticate, BadRequest, ReceivedChunk, SubscribeResults
+from robot_bridges.protocols import dfx, dfx_service
+from robot_bridges.protocols.dfx_service import (Authenticate, BadRequest, ReceivedChunk,
+                                                 SubscribeResults)
 from robot_bridges.protocols.text import excerpt
 from robot_bridges.sims.signals import stop_event
 from websockets.asyncio.server import broadcast, serve, Server, ServerConnection
@@ -212,12 +213,12 @@ class DfxSim:
                  frame: str | bytes) -> None:
         dialect = client.dialect
         try:
-            request = dfx.parse_request(dialect, frame)
+            request = dfx_service.parse_request(dialect, frame)
         except BadRequest as exc:
             _log.info('bad request: %s', exc)
             if exc.request_id:
                 self._answer(connection, exc.request_id, 400,
-                             dfx.error_body('INVALID_REQUEST', [str(exc)]))
+                             dfx_service.error_body('INVALID_REQUEST', [str(exc)]))
             return
         body = request.body
         if self.verbose:
@@ -229,10 +230,10 @@ class DfxSim:
                 client.authenticated = True
                 self._answer(connection, request.request_id, 200)
             else:
-                self._answer(connection, request.request_id, 401,
-                             dfx.error_body('INVALID_TOKEN', ['the token was not accepted']))
+                self._answer(connection, request.request_id, 401, dfx_service.error_body(
+                    'INVALID_TOKEN', ['the token was not accepted']))
         elif not client.authenticated:
-            self._answer(connection, request.request_id, 401, dfx.error_body(
+            self._answer(connection, request.request_id, 401, dfx_service.error_body(
                 'UNAUTHORIZED', ['authenticate first: action 0718 with a token, or an '
                                  'Authorization header on the upgrade request']))
         elif isinstance(body, ReceivedChunk):
@@ -242,7 +243,7 @@ class DfxSim:
 
     def _answer(self, connection: ServerConnection, request_id: str, status: int,
                 body: bytes = b'') -> None:
-        broadcast((connection,), dfx.encode_response(request_id, status, body))
+        broadcast((connection,), dfx_service.encode_response(request_id, status, body))
 
     def _measurement(self, measurement_id: str) -> _Measurement:
         measurement = self.measurements.get(measurement_id)
@@ -269,7 +270,7 @@ class DfxSim:
             code, reason = error
             _log.info('refused chunk %d of %s: %s', order, excerpt(chunk.measurement_id),
                       reason)
-            self._answer(connection, request_id, 400, dfx.error_body(code, [reason]))
+            self._answer(connection, request_id, 400, dfx_service.error_body(code, [reason]))
             return
         early = (measurement.last_arrival is not None and now < measurement.last_arrival +
                  measurement.last_duration - EARLY_TOLERANCE_S)
@@ -318,7 +319,7 @@ class DfxSim:
                          measurement_id: str, order: int, measurement: _Measurement) -> None:
         if order == 1 and 'no-answer' in self.chaos:
             return
-        body = dfx.data_response_body(dialect, measurement_id, order)
+        body = dfx_service.data_response_body(dialect, measurement_id, order)
         if (order == 0 and 'malformed' in self.chaos and
                 'malformed-status' not in measurement.chaos_done):
             measurement.chaos_done.add('malformed-status')
@@ -364,9 +365,9 @@ class DfxSim:
 
     def _send_result(self, connection: ServerConnection, tag: str, dialect: str,
                      result: _Result) -> None:
-        body = dfx.result_body(dialect, tag, result.measurement_id, result.chunk_order,
-                               result.channels, MULTIPLIER,
-                               f'{result.measurement_id}:{result.chunk_order}:result')
+        body = dfx_service.result_body(
+            dialect, tag, result.measurement_id, result.chunk_order, result.channels, MULTIPLIER,
+            f'{result.measurement_id}:{result.chunk_order}:result')
         self.results_sent += 1
         self._answer(connection, tag, 200, body)
 
