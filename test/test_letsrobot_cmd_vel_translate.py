@@ -5,7 +5,7 @@ from __future__ import annotations
 from builtin_interfaces.msg import Time
 import pytest
 from robot_bridges.translate import letsrobot_cmd_vel as translate
-from robot_bridges.translate.letsrobot_cmd_vel import (DEFAULT_MAP, Deadman, parse_map, STOP,
+from robot_bridges.translate.letsrobot_cmd_vel import (Deadman, DEFAULT_MAP, parse_map, STOP,
                                                        Velocity)
 
 TABLE = parse_map(DEFAULT_MAP)

@@ -118,8 +118,8 @@ class CmdVel:
         with self._lock:
             self._publish(self._deadman.command(command, key_position, loop.time()))
             deadline = self._deadman.deadline
-        # _wake belongs to the loop thread. One wake-up at a time: the deadline only moves later, so an early wake-up
-        # just sleeps again until the current one.
+        # _wake belongs to the loop thread. One wake-up at a time: the deadline only moves
+        # later, so an early wake-up just sleeps again until the current one.
         if deadline is not None and self._wake is None:
             self._wake = loop.call_at(deadline, self._on_wake)
 

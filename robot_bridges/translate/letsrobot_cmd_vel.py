@@ -92,8 +92,8 @@ def _parse_entry(where: str, entry: str) -> tuple[str, Velocity]:
 
 
 def _entry_error(where: str, entry: str, why: str) -> ValueError:
-    return ValueError(f"{where} {excerpt(entry)}: {why}; expected {ENTRY_FORM} (m/s, rad/s), "
-                      "e.g. 'F:0.2:0.0'")
+    return ValueError(f'{where} {excerpt(entry)}: {why}; expected {ENTRY_FORM} (m/s, rad/s), '
+                      f'e.g. {DEFAULT_MAP[0]!r}')
 
 
 class Deadman:
