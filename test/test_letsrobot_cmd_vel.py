@@ -140,7 +140,7 @@ def test_mapping_key_up_deadman_and_exclusive_control(procs: Callable[..., Proc]
     assert bridge.proc.returncode is None and 'Traceback' not in bridge.proc.output
 
 
-def test_zero_on_disconnect_and_deactivate_stamped_and_off_by_default(
+def test_zero_on_disconnect_deactivate_and_shutdown_stamped_and_off_by_default(
         procs: Callable[..., Proc], ros: ProbeNode) -> None:
     _, sim, sim_params = start_sim(procs)
     # A deadman far away: every zero here comes from the link or the lifecycle.
@@ -175,6 +175,9 @@ def test_zero_on_disconnect_and_deactivate_stamped_and_off_by_default(
     assert velocity(bridge.drive(sim, command('alice', 'B'))[1]) == (-0.2, 0.0)
     values = bridge.values(lambda v: v['cmd_vel'] == 'driving B')
     assert values['cmd_vel_deadman_stops'] == '0'
+    # The lifecycle shutdown transition, from active, stops the motion too.
+    assert ros.lifecycle(bridge.fqn, Transition.TRANSITION_ACTIVE_SHUTDOWN)
+    assert velocity(bridge.cmd_vel.wait_count(6)[5]) == (0.0, 0.0)
 
     # cmd_vel_enabled defaults to false: that bridge took the commands, has no cmd_vel.
     assert ros.node.count_publishers('/lr_cmdvel_off/cmd_vel') == 0
