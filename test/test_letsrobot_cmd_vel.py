@@ -77,7 +77,7 @@ class Bridge:
         wait_for(lambda: len(self.commands) > commands, 15, 'the command published')
         self.wait_no_more(count)
 
-    def wait_no_more(self, count: int, for_s: float = 0.5) -> None:
+    def wait_no_more(self, count: int, for_s: float = 0.3) -> None:
         wait_for(steady(lambda: len(self.cmd_vel), for_s), 15, 'cmd_vel quiet')
         assert len(self.cmd_vel) == count, [velocity(m) for m in self.cmd_vel.messages[count:]]
 

@@ -26,6 +26,7 @@ from geometry_msgs.msg import Twist, TwistStamped
 from robot_bridges.node import params
 from robot_bridges.node.bridge_node import BridgeNode
 from robot_bridges.node.qos import reliable
+from robot_bridges.runtime.redact import describe_exception
 from robot_bridges.translate import letsrobot_cmd_vel as translate
 from robot_bridges.translate.letsrobot_cmd_vel import Deadman, Velocity
 
@@ -87,11 +88,6 @@ class CmdVel:
         deadman = Deadman(table, get('cmd_vel_timeout_s'), get('cmd_vel_stop_on_key_up'))
         return cls(node, deadman, get('cmd_vel_stamped'), get('cmd_vel_frame_id'))
 
-    @property
-    def enabled(self) -> bool:
-        """Whether ``cmd_vel`` exists (``cmd_vel_enabled`` was true at configure)."""
-        return self._deadman is not None
-
     def activate(self) -> None:
         """Let commands drive (any thread, after the publishers are active)."""
         if self._deadman is not None:
@@ -128,7 +124,11 @@ class CmdVel:
         deadman, loop = self._deadman, self._node.loop.loop
         assert deadman is not None  # only a configured deadman schedules wake-ups
         with self._lock:
-            self._publish(deadman.expire(loop.time()))
+            try:
+                self._publish(deadman.expire(loop.time()))
+            except Exception as exc:  # noqa: B902 - a loop callback: say it, never raise
+                self._node.get_logger().error(
+                    f'cmd_vel: the deadman zero failed: {describe_exception(exc)}')
             deadline = deadman.deadline
         if deadline is not None:
             self._wake = loop.call_at(deadline, self._on_wake)
