@@ -14,7 +14,7 @@
 _rb_peer_python() {
   local want="$1" cand
   [ -n "${want}" ] || { command -v python3; return; }
-  # A pyenv shim is on PATH for every version pyenv has, but runs only the selected ones.
+  # A pyenv shim is on PATH for every version pyenv has, and fails unless that one is active.
   cand="$(command -v "python${want}" 2>/dev/null)" && "${cand}" -c '' 2>/dev/null &&
     { echo "${cand}"; return; }
   for cand in "${PYENV_ROOT:-${HOME}/.pyenv}"/versions/"${want}".*/bin/python"${want}"; do
