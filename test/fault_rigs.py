@@ -649,10 +649,9 @@ class ReachyRig(Rig):
     to_bridge = 'up'
     service_dials = True
     RATE_HZ = 200.0
-    CLIENT_TIMEOUT_S = 0.5
-    liveness_s = CLIENT_TIMEOUT_S
-    liveness_params: dict[str, Any] = {'client_timeout_s': CLIENT_TIMEOUT_S}
-    liveness_counter = 'clients_timed_out'
+    # A silent client is kept (a paused Unity); one whose connection is gone (no pong) is not.
+    liveness_params: dict[str, Any] = PING
+    liveness_counter = 'link_aborts'
     reports_connect_timeout = False
     TARGET = {'l_antenna': -40.0}
 
