@@ -1,14 +1,23 @@
-"""Reachy's URDF: a real URDF parser reads it, it matches joint_states and the SDK's chain."""
+"""
+Reachy's URDF: a real URDF parser reads it, it matches joint_states and the SDK's chain.
+
+The parser is PyPI ``kinpy`` 0.6.1 (its ``urdf_parser_py`` and its forward kinematics), in
+its own test-only environment (scripts/peers.sh: .ros/peers/urdf, from test/peers/urdf),
+driven through ``test/peers/urdf/urdf_tool.py``: every URDF fact checked here is what that
+parser read.
+"""
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from pathlib import Path
-from typing import Any, Callable, Iterator
+import subprocess
+from typing import Any, Callable, Iterator, Sequence
 
-import kinpy
-from kinpy.urdf_parser_py.urdf import URDF
 import numpy as np
+from peer_helpers import require_peer
 import pytest
 from reachy_helpers import ALL_NAMES, BY_NAME, dial, real_sdk, reply, SdkPeer, start_bridge
 from robot_bridges.bridges.reachy_params import description_from_params_file
@@ -19,6 +28,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 import yaml
 
+TOOL = Path(__file__).resolve().parent / 'peers' / 'urdf' / 'urdf_tool.py'
 ARM_JOINTS = {side: [j for j in DEFAULT_JOINTS if j.part == f'{side}_arm']
               for side in ('left', 'right')}
 # A few poses per arm, joint degrees in SDK order (the gripper last, without effect on the tip).
@@ -28,6 +38,47 @@ POSES = [
     [-40, 15, 30, -70, 45, -20, 30, 10],
     [60, 90, -60, -120, -80, 40, -40, -15],
 ]
+FK_CASES = [(side, pose) for side in ('left', 'right') for pose in POSES]
+
+Report = dict[str, Any]
+Reader = Callable[..., Report]
+
+
+@pytest.fixture(scope='module')
+def kinpy_urdf() -> Reader:
+    """
+    Return `read(text, fk=())`: what kinpy read from a URDF text (skips if the peer is absent).
+
+    The report is urdf_tool.py's: root, links, joints (name, type, lower, upper), and the
+    forward kinematics asked for in `fk` (``{'positions': {joint: rad}, 'links': [...]}``).
+    The parser must read the text without a complaint (an unknown tag or attribute).
+    """
+    env = require_peer('urdf', 'bin/python')
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ('PYTHONPATH', 'PYTHONHOME', 'VIRTUAL_ENV')}
+
+    def read(text: str, fk: Sequence[dict[str, Any]] = ()) -> Report:
+        result = subprocess.run([str(env / 'bin' / 'python'), '-I', str(TOOL)],
+                                input=json.dumps([{'urdf': text, 'fk': list(fk)}]),
+                                capture_output=True, text=True, timeout=60, env=clean)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        report: Report = json.loads(result.stdout)[0]
+        assert report['complaints'] == [], report['complaints']
+        return report
+    return read
+
+
+def fk_request(side: str, pose: list[float]) -> dict[str, Any]:
+    """Return the tool's request for that arm's end effector at the pose (joint degrees)."""
+    names = [j.name for j in ARM_JOINTS[side]]
+    return {'positions': {name: math.radians(value) for name, value in zip(names, pose)},
+            'links': [f'{side[0]}_end_effector']}
+
+
+@pytest.fixture(scope='module')
+def default_urdf(kinpy_urdf: Reader) -> Report:
+    """Return kinpy's reading of the default URDF, with its FK at FK_CASES (in one call)."""
+    return kinpy_urdf(urdf(DEFAULT_JOINTS), fk=[fk_request(*case) for case in FK_CASES])
 
 
 @pytest.fixture(scope='module')
@@ -37,48 +88,50 @@ def sdk() -> Iterator[SdkPeer]:
         yield peer
 
 
-def moving_joints(text: str) -> list[Any]:
+def moving_joints(report: Report) -> list[dict[str, Any]]:
     """Return the URDF's non-fixed joints as the parser read them, in document order."""
-    return [joint for joint in URDF.from_xml_string(text).joints if joint.type != 'fixed']
+    return [joint for joint in report['joints'] if joint['type'] != 'fixed']
 
 
-def test_the_urdf_parses_and_its_joints_are_joint_states_names_and_bounds() -> None:
-    text = urdf(DEFAULT_JOINTS)
-    robot = URDF.from_xml_string(text)
-    joints = moving_joints(text)
-    assert sorted(joint.name for joint in joints) == sorted(ALL_NAMES)
+def test_the_urdf_parses_and_its_joints_are_joint_states_names_and_bounds(
+        default_urdf: Report) -> None:
+    robot = default_urdf
+    joints = moving_joints(robot)
+    assert sorted(joint['name'] for joint in joints) == sorted(ALL_NAMES)
     for joint in joints:
-        row = BY_NAME[joint.name]
-        assert joint.type == 'revolute'
-        assert (joint.limit.lower, joint.limit.upper) == pytest.approx(
-            (math.radians(row.min_deg), math.radians(row.max_deg)), abs=1e-12), joint.name
+        row = BY_NAME[joint['name']]
+        assert joint['type'] == 'revolute'
+        assert (joint['lower'], joint['upper']) == pytest.approx(
+            (math.radians(row.min_deg), math.radians(row.max_deg)), abs=1e-12), joint['name']
     # Every link is reached from the base, and the eye links are the eye images' frames.
-    links = {link.name for link in robot.links}
+    links = set(robot['links'])
     assert {'base_link', 'left_eye', 'right_eye', 'l_end_effector', 'r_end_effector'} <= links
-    assert robot.get_root() == 'base_link'
-    assert len(links) == len(robot.joints) + 1
+    assert robot['root'] == 'base_link'
+    assert len(links) == len(robot['joints']) + 1
 
 
-def test_present_parts_and_the_frame_prefix() -> None:
+def test_present_parts_and_the_frame_prefix(kinpy_urdf: Reader) -> None:
     left_and_head = [j for j in DEFAULT_JOINTS if j.part in ('left_arm', 'head')]
-    text = urdf(left_and_head, prefix='reachy_')
-    assert sorted(j.name for j in moving_joints(text)) == sorted(j.name for j in left_and_head)
-    links = {link.name for link in URDF.from_xml_string(text).links}
+    robot = kinpy_urdf(urdf(left_and_head, prefix='reachy_'))
+    assert sorted(j['name'] for j in moving_joints(robot)) == sorted(
+        j.name for j in left_and_head)
+    links = set(robot['links'])
     assert all(name.startswith('reachy_') for name in links)
     assert 'reachy_left_eye' in links and 'reachy_r_end_effector' not in links
+    assert robot['root'] == 'reachy_base_link'
 
 
-def test_a_params_file_gives_the_urdf_of_its_table(tmp_path: Path) -> None:
+def test_a_params_file_gives_the_urdf_of_its_table(kinpy_urdf: Reader, tmp_path: Path) -> None:
     params = tmp_path / 'reachy.yaml'
     params.write_text(yaml.safe_dump({'/**/reachy_bridge': {'ros__parameters': {
         'parts': ['right_arm'],
         'joints': {'right_arm': {'elbow_pitch': {'name': 'r_elbow', 'motor_max_deg': 100.0}}},
     }}}))
-    joints = moving_joints(description_from_params_file(str(params)))
-    assert [j.name for j in joints] == [j.name.replace('r_elbow_pitch', 'r_elbow')
-                                        for j in ARM_JOINTS['right']]
+    joints = moving_joints(kinpy_urdf(description_from_params_file(str(params))))
+    assert [j['name'] for j in joints] == [j.name.replace('r_elbow_pitch', 'r_elbow')
+                                           for j in ARM_JOINTS['right']]
     elbow = joints[3]
-    assert (elbow.limit.lower, elbow.limit.upper) == pytest.approx((math.radians(-100), 0.0))
+    assert (elbow['lower'], elbow['upper']) == pytest.approx((math.radians(-100), 0.0))
     params.write_text(yaml.safe_dump({'reachy_bridge': {'ros__parameters': {'parts': ['x']}}}))
     with pytest.raises(ValueError, match=r"parts: unknown \['x'\]"):
         description_from_params_file(str(params))
@@ -101,22 +154,24 @@ def test_the_chain_is_the_sdks_own(sdk: SdkPeer) -> None:
 
 
 @pytest.mark.parametrize('side', ['left', 'right'])
-def test_forward_kinematics_of_the_urdf_equal_the_sdks(sdk: SdkPeer, side: str) -> None:
-    chain = kinpy.build_chain_from_urdf(urdf(DEFAULT_JOINTS))
-    names = [j.name for j in ARM_JOINTS[side]]
-    for pose in POSES:
+def test_forward_kinematics_of_the_urdf_equal_the_sdks(
+        sdk: SdkPeer, default_urdf: Report, side: str) -> None:
+    compared = 0
+    for (case_side, pose), frames in zip(FK_CASES, default_urdf['fk'], strict=True):
+        if case_side != side:
+            continue
         sdk_matrix = np.array(sdk.ask('fk', side=side, joints=pose)['matrix'])
-        frames = chain.forward_kinematics({name: math.radians(value)
-                                           for name, value in zip(names, pose)})
-        matrix = frames[f'{side[0]}_end_effector'].matrix()
+        matrix = np.array(frames[f'{side[0]}_end_effector'])
         np.testing.assert_allclose(matrix, sdk_matrix, atol=1e-9, err_msg=f'{side} {pose}')
+        compared += 1
+    assert compared == len(POSES)
     # Not trivially equal: the poses move the tip.
     assert not np.allclose(np.array(sdk.ask('fk', side=side, joints=POSES[2])['matrix']),
                            np.array(sdk.ask('fk', side=side, joints=POSES[0])['matrix']))
 
 
 def test_the_bridge_publishes_the_urdf_latched_matching_its_joint_states(
-        procs: Callable[..., Proc], ros: ProbeNode) -> None:
+        procs: Callable[..., Proc], ros: ProbeNode, kinpy_urdf: Reader) -> None:
     ns = '/ry_urdf'
     states = ros.subscribe(JointState, f'{ns}/joint_states')
     bridge, url = start_bridge(procs, ns, parts=['left_arm', 'head'], frame_id_prefix='ry_')
@@ -130,8 +185,8 @@ def test_the_bridge_publishes_the_urdf_latched_matching_its_joint_states(
             client.send(reply({}))
             client.recv(10)
     message = states.wait_count(1)[-1]
-    joints = moving_joints(description)
-    assert sorted(j.name for j in joints) == sorted(message.name)
+    joints = moving_joints(kinpy_urdf(description))
+    assert sorted(j['name'] for j in joints) == sorted(message.name)
     assert 'ry_left_eye' in description and 'r_elbow_pitch' not in description
     off, _ = start_bridge(procs, '/ry_urdf_off', publish_description=False)
     off.wait_output('listening on', 30)
@@ -142,7 +197,7 @@ def test_the_bridge_publishes_the_urdf_latched_matching_its_joint_states(
 
 
 def test_reachy_urdf_prints_the_installed_defaults_or_a_params_files(
-        procs: Callable[..., Proc], tmp_path: Path) -> None:
+        procs: Callable[..., Proc], tmp_path: Path, kinpy_urdf: Reader) -> None:
     printed = procs('reachy_urdf')
     assert printed.wait_exit(30) == 0
     assert printed.output.strip() == urdf(DEFAULT_JOINTS).strip()
@@ -150,7 +205,7 @@ def test_reachy_urdf_prints_the_installed_defaults_or_a_params_files(
     params.write_text(yaml.safe_dump({'/**': {'ros__parameters': {'parts': ['head']}}}))
     head = procs('reachy_urdf', '--params-file', str(params))
     assert head.wait_exit(30) == 0
-    assert sorted(j.name for j in moving_joints(head.output)) == sorted(
+    assert sorted(j['name'] for j in moving_joints(kinpy_urdf(head.output))) == sorted(
         j.name for j in DEFAULT_JOINTS if j.part == 'head')
     missing = procs('reachy_urdf', '--params-file', str(tmp_path / 'nothing.yaml'))
     assert missing.wait_exit(30) == 1 and 'No such file' in missing.output
