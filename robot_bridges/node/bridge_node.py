@@ -65,8 +65,6 @@ class BridgeNode(LifecycleNode):
         self._link_stopping = False
         self._entities: list[Any] = []
         self._pacers: list[tuple[str, PacedPublisher]] = []
-        # Topic -> the dropped counter when its overflow began (loop thread).
-        self._overflow_dropped: dict[str, int] = {}
         self._last_warning: dict[str, float] = {}
         params.declare(self, 'autostart', True,
                        'Configure and activate by itself when started plainly.',
@@ -227,15 +225,18 @@ class BridgeNode(LifecycleNode):
         def dropped(count: int) -> None:  # loop thread; logged by overflowing()
             self.stats.dropped += count
 
+        dropped_before = 0
+
         def overflowing(started: bool) -> None:  # loop thread
+            nonlocal dropped_before
             if started:
                 self.get_logger().warning(
                     f'max_publish_rate: {topic} receives more than {pacer.rate:g} msg/s: the '
                     f'oldest of {qos.depth} waiting messages is dropped for each new one '
                     f'(counted in dropped; paced_overflow in diagnostics)')
-                self._overflow_dropped[topic] = self.stats.dropped
+                dropped_before = self.stats.dropped - 1
             else:
-                count = self.stats.dropped - self._overflow_dropped.pop(topic, self.stats.dropped)
+                count = self.stats.dropped - dropped_before
                 if not self.context.ok():
                     return  # shutting down: nobody to tell, and /rosout is gone
                 self.get_logger().info(f'max_publish_rate: {topic} no longer overflows; '
