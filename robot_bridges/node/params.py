@@ -100,7 +100,7 @@ def declare(node: Node, name: str, default: Any, description: str, *,
 
 def runtime_parameters(node: Node) -> Sequence[str]:
     """Return the names of the node's parameters that are applied at run time."""
-    return tuple(_runtime_table(node))
+    return tuple(getattr(node, '_robot_bridges_runtime', ()))
 
 
 @dataclass(frozen=True)
