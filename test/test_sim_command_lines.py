@@ -52,12 +52,9 @@ def test_a_simulator_started_as_launch_ros_starts_it_serves(
     assert server.stop() == 0 and 'Traceback' not in server.output
 
 
-@pytest.mark.parametrize('name, args', [
-    ('robot_chat_server', ('--port', '0')),
-    ('victor_sim', ('--port', '0')),
-])
+@pytest.mark.parametrize('name', ['robot_chat_server', 'victor_sim'])
 def test_a_simulator_signalled_again_while_it_stops_exits_0_without_a_traceback(
-        procs: Callable[..., Proc], name: str, args: tuple[str, ...]) -> None:
-    sim, _ = start_listening(procs, name, 0, *args[2:])
+        procs: Callable[..., Proc], name: str) -> None:
+    sim, _ = start_listening(procs, name)
     assert sim.stop_repeatedly() == 0, sim.output
     assert 'Traceback' not in sim.output and 'KeyboardInterrupt' not in sim.output

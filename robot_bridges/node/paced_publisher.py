@@ -42,7 +42,7 @@ class PacedPublisher:
 
     #: Publish ``msg`` now, or queue it for its slot. Rebound by :meth:`set_rate`: the plain
     #: publisher's own method while unpaced.
-    publish: Callable[[Any], None]
+    publish: Callable[[Any], Any]
 
     def __init__(self, publish: Callable[[Any], Any], rate: float, limit: int,
                  loop: asyncio.AbstractEventLoop, dropped: Callable[[int], None], *,
