@@ -147,9 +147,19 @@ class Launch:
 
 
 def ros2(env: dict[str, str], *args: str, check: bool = True, timeout: float = 60.0) -> str:
-    """Run the ``ros2`` command line; return its output (``check``: fail unless exit 0)."""
-    result = subprocess.run(['ros2', *args], env=env, capture_output=True, text=True,
-                            timeout=timeout, stdin=subprocess.DEVNULL, cwd=Launch._cwd)
+    """
+    Run the ``ros2`` command line; return its output (``check``: fail unless exit 0).
+
+    A run that a signal ended (the Kilted wheels' rclpy has been seen to crash with SIGSEGV
+    as a CLI process exits, its work done) is tried once more.
+    """
+    for attempt in range(2):
+        result = subprocess.run(['ros2', *args], env=env, capture_output=True, text=True,
+                                timeout=timeout, stdin=subprocess.DEVNULL, cwd=Launch._cwd)
+        if result.returncode >= 0:
+            break
+        print(f'LAUNCH ros2 {" ".join(args)}: ended by signal {-result.returncode}'
+              f'{", trying again" if not attempt else ""}')
     out = result.stdout + result.stderr
     assert result.returncode == 0 or not check, \
         f'ros2 {" ".join(args)}: exit {result.returncode}\n{out}'
