@@ -150,8 +150,8 @@ def ros2(env: dict[str, str], *args: str, check: bool = True, timeout: float = 6
     """
     Run the ``ros2`` command line; return its output (``check``: fail unless exit 0).
 
-    A run that a signal ended (the Kilted wheels' rclpy has been seen to crash with SIGSEGV
-    as a CLI process exits, its work done) is tried once more.
+    A run that a signal ended is tried once more (``ros2 param describe`` was seen to end
+    with SIGSEGV once, on a machine at load 10; not traced further).
     """
     for attempt in range(2):
         result = subprocess.run(['ros2', *args], env=env, capture_output=True, text=True,
