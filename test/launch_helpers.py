@@ -158,8 +158,9 @@ def ros2(env: dict[str, str], *args: str, check: bool = True, timeout: float = 6
                                 timeout=timeout, stdin=subprocess.DEVNULL, cwd=Launch._cwd)
         if result.returncode >= 0:
             break
+        tail = (result.stdout + result.stderr)[-200:].replace('\n', ' ')
         print(f'LAUNCH ros2 {" ".join(args)}: ended by signal {-result.returncode}'
-              f'{", trying again" if not attempt else ""}')
+              f'{", trying again" if not attempt else ""}; its output ended: {tail!r}')
     out = result.stdout + result.stderr
     assert result.returncode == 0 or not check, \
         f'ros2 {" ".join(args)}: exit {result.returncode}\n{out}'
