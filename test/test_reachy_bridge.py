@@ -165,9 +165,10 @@ def test_force_sensors_rise_while_a_gripper_squeezes_and_fans(
     command(commands, {'l_gripper': 30.0})  # open: the force falls back
     wait_for(lambda: left.last.data == 0.0, 15, 'the left force to fall')
 
-    on = ros.call(SetFan, f'{ns}/set_fan', SetFan.Request(name='left_arm.shoulder_fan', on=True))
+    on = ros.call(SetFan, f'{ns}/set_fan',
+                  SetFan.Request(name='left_arm.shoulder_fan', enabled=True))
     assert on.success and 'left_arm.shoulder_fan on' in on.message
-    unknown = ros.call(SetFan, f'{ns}/set_fan', SetFan.Request(name='head.fan', on=True))
+    unknown = ros.call(SetFan, f'{ns}/set_fan', SetFan.Request(name='head.fan', enabled=True))
     assert not unknown.success
     assert "unknown fan 'head.fan'" in unknown.message
     assert 'right_arm.wrist_fan' in unknown.message and '.hand.' not in unknown.message

@@ -372,9 +372,9 @@ class ReachyBridge(BridgeNode):
             response.message = (f'unknown fan {excerpt(request.name)}; known fans: '
                                 f'{", ".join(self._fans)}')
             return response
-        self._fans[name] = request.on
+        self._fans[name] = request.enabled
         response.success = True
-        response.message = (f'{name} {"on" if request.on else "off"} (kept by the '
+        response.message = (f'{name} {"on" if request.enabled else "off"} (kept by the '
                             'bridge: the Unity simulator has no fans)')
         return response
 

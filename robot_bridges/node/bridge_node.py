@@ -67,7 +67,8 @@ class BridgeNode(LifecycleNode):
         self._pacers: list[tuple[str, PacedPublisher]] = []
         self._last_warning: dict[str, float] = {}
         params.declare(self, 'autostart', True,
-                       'Configure and activate by itself when started plainly.', read_only=True)
+                       'Configure and activate by itself when started plainly.',
+                       takes_effect='at start')
         params.declare(self, 'reconnect_min_s', 0.5,
                        'Shortest delay before reconnecting, seconds.',
                        min_value=0.01, max_value=60.0)
@@ -194,18 +195,22 @@ class BridgeNode(LifecycleNode):
                        'just below what the slowest subscriber takes (README, High-rate '
                        'topics): below it nothing waits; above it messages wait in order, at '
                        'most qos_depth of them (the oldest is dropped and counted).',
-                       min_value=0.0, max_value=1e6)
+                       min_value=0.0, max_value=1e6, apply=self._apply_publish_rate)
+
+    def _apply_publish_rate(self, rate: float) -> None:
+        # Executor thread (a parameter change); the pacers are the loop's.
+        pacers = [pacer for _, pacer in self._pacers]
+        if pacers:
+            self.loop.call_soon(lambda: [pacer.set_rate(rate) for pacer in pacers])
 
     def make_paced_publisher(self, msg_type: Any, topic: str, qos: QoSProfile) -> Any:
         """
         Return a publisher (``publish`` on the loop thread) paced to ``max_publish_rate``.
 
-        Without a rate it is the plain lifecycle publisher, so the hot path is unchanged.
+        Without a rate its ``publish`` is the plain lifecycle publisher's, so the hot path is
+        unchanged; a rate set at run time takes effect at the next message.
         """
         publisher = self.make_publisher(msg_type, topic, qos)
-        rate = params.get(self, 'max_publish_rate')
-        if rate <= 0:
-            return publisher
 
         def publish(msg: Any) -> None:
             # Also a timer callback of the loop: nothing may raise out of it.
@@ -217,10 +222,29 @@ class BridgeNode(LifecycleNode):
             except Exception as exc:  # noqa: B902 - counted like a failed hot-path publish
                 self._count_bad_input(f'publish failed on {topic}: {describe_exception(exc)}')
 
-        pacer = PacedPublisher(
-            publish, rate, qos.depth, self.loop.loop,
-            lambda count: self._count_dropped(  # called on the loop thread
-                f'max_publish_rate: dropped the oldest message waiting for {topic}', count))
+        def dropped(count: int) -> None:  # loop thread; logged by overflowing()
+            self.stats.dropped += count
+
+        dropped_before = 0
+
+        def overflowing(started: bool) -> None:  # loop thread
+            nonlocal dropped_before
+            if started:
+                self.get_logger().warning(
+                    f'max_publish_rate: {topic} receives more than {pacer.rate:g} msg/s: the '
+                    f'oldest of {qos.depth} waiting messages is dropped for each new one '
+                    f'(counted in dropped; paced_overflow in diagnostics)')
+                dropped_before = self.stats.dropped - 1
+            else:
+                count = self.stats.dropped - dropped_before
+                if not self.context.ok():
+                    return  # shutting down: nobody to tell, and /rosout is gone
+                self.get_logger().info(f'max_publish_rate: {topic} no longer overflows; '
+                                       f'{count} message(s) were dropped')
+
+        pacer = PacedPublisher(publish, params.get(self, 'max_publish_rate'), qos.depth,
+                               self.loop.loop, dropped, direct=publisher.publish,
+                               overflowing=overflowing)
         self._pacers.append((topic, pacer))
         return pacer
 
@@ -311,8 +335,10 @@ class BridgeNode(LifecycleNode):
         """Publish the node's DiagnosticArray (1 Hz timer; also callable on demand)."""
         stats = self.stats
         values = tuple(self.diagnostic_values())
-        if self._pacers:  # len() of a deque is safe from this thread
-            values += (('paced_waiting', str(sum(len(pacer) for _, pacer in self._pacers))),)
+        pacers = [pacer for _, pacer in self._pacers]
+        if pacers:  # len() of a deque is safe from this thread
+            values += (('paced_waiting', str(sum(len(pacer) for pacer in pacers))),
+                       ('paced_overflow', str(any(p.overflowing for p in pacers)).lower()))
         status = to_status(self.get_fully_qualified_name(), self.hardware_id(),
                            self._lifecycle_state, stats, values)
         array = DiagnosticArray(status=[status])

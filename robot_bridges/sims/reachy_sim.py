@@ -39,6 +39,7 @@ from robot_bridges.protocols.text import cut
 from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.redact import describe_exception
 from robot_bridges.runtime.websocket_server import REPLACED_CODE
+from robot_bridges.sims import command_line
 from robot_bridges.sims.reachy_scene import EYE_SIZE, render_jpeg, SceneState
 from robot_bridges.sims.signals import stop_event
 from websockets.asyncio.client import ClientConnection, connect
@@ -386,7 +387,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help='fraction of replies replaced by malformed ones (0..1)')
     parser.add_argument('--status-period', type=float, default=5.0,
                         help='print the cycle rate every this many seconds (0: never)')
-    args = parser.parse_args(argv)
+    args = command_line.parse_args(parser, argv)
     if not 0.0 < args.speed_deg_s <= 1e6:
         parser.error('--speed-deg-s must be in (0, 1e6]')
     if not 0.0 <= args.rate <= 1e6:

@@ -35,6 +35,7 @@ from robot_bridges.protocols.webviz import (DataRequest, DIRECTION_FIELDS, Keepa
                                             Subscribe, Unsubscribe)
 from robot_bridges.runtime.websocket_guard import (DEFAULT_MAX_SEND_BUFFER_BYTES,
                                                    guarded_server)
+from robot_bridges.sims import command_line
 from robot_bridges.sims import victor_traffic as traffic
 from robot_bridges.sims.signals import stop_event
 from robot_bridges.sims.victor_traffic import make_micdata
@@ -306,7 +307,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument('--max-send-buffer', type=int, default=DEFAULT_MAX_SEND_BUFFER_BYTES,
                         help='bytes allowed to wait for one client; past it, the client is '
                              'disconnected')
-    args = parser.parse_args(argv)
+    args = command_line.parse_args(parser, argv)
     if args.max_send_buffer < 1:
         parser.error('--max-send-buffer must be positive')
     if not 0.0 < args.rate <= MAX_RATE_HZ:
