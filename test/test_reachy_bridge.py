@@ -173,10 +173,10 @@ def test_force_sensors_rise_while_a_gripper_squeezes_and_fans(
     assert "unknown fan 'head.fan'" in unknown.message
     assert 'right_arm.wrist_fan' in unknown.message and '.hand.' not in unknown.message
     # The SDK's name (reachy.right_arm.wrist_fan), and the old hand-scoped one as an alias.
-    wrist = ros.call(SetFan, f'{ns}/set_fan', SetFan.Request(name='right_arm.wrist_fan', on=True))
+    wrist = ros.call(SetFan, f'{ns}/set_fan', SetFan.Request(name='right_arm.wrist_fan', enabled=True))
     assert wrist.success and 'right_arm.wrist_fan on' in wrist.message
     alias = ros.call(SetFan, f'{ns}/set_fan',
-                     SetFan.Request(name='left_arm.hand.wrist_fan', on=True))
+                     SetFan.Request(name='left_arm.hand.wrist_fan', enabled=True))
     assert alias.success and 'left_arm.wrist_fan on' in alias.message
     values = diagnostics.wait(node, lambda v: 'left_arm.wrist_fan=on' in v['fans'])
     assert 'right_arm.elbow_fan=off' in values['fans']
