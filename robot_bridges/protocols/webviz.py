@@ -320,9 +320,10 @@ def styled_json(value: Any) -> str:
     that is a member's value starts on a line of its own; an array is one line
     (``[ 1, 2 ]``) unless it holds a non-empty array or object, has 25 elements or more, or
     its line would reach 74 characters: then one element per line. Doubles with 17
-    significant digits, a whole double keeps ``.0``. From jsoncpp's ``StyledStreamWriter``
-    (the writer of ``operator<<``; ``num_threads``/``rightMargin`` facts of its 1.x
-    sources, inferred for the firmware's copy, which is not in the public tree).
+    significant digits, a whole double keeps ``.0``; non-ASCII escaped. The rules are
+    jsoncpp 1.x's ``StyledStreamWriter`` (the writer behind ``operator<<``, which
+    webService.cpp uses); the firmware's own copy of jsoncpp is not in the public tree, so
+    its version is inferred.
     Raises ValueError for a value JSON cannot hold.
     """
     out: list[str] = []
@@ -342,7 +343,7 @@ class _Styled:
         if isinstance(value, dict) and value:
             self._line('{', indented)
             self._indent += '\t'
-            items = sorted(value.items(), key=lambda item: item[0].encode('utf-8'))
+            items = sorted(value.items(), key=_byte_order)
             for index, (key, child) in enumerate(items):
                 self._line(_scalar(str(key)), False)
                 out.append(' : ')
@@ -384,6 +385,11 @@ class _Styled:
         return parts
 
 
+def _byte_order(item: tuple[str, Any]) -> bytes:
+    # jsoncpp's std::map orders keys by their UTF-8 bytes.
+    return str(item[0]).encode('utf-8', 'surrogatepass')
+
+
 def _scalar(value: Any) -> str:
     if isinstance(value, float):
         if value != value or value in (float('inf'), float('-inf')):
@@ -392,7 +398,8 @@ def _scalar(value: Any) -> str:
         return text if '.' in text or 'e' in text else text + '.0'
     if isinstance(value, (dict, list, tuple)):
         return '{}' if isinstance(value, dict) else '[]'
-    return json.dumps(value, ensure_ascii=False)
+    # Non-ASCII as \\u escapes (jsoncpp without emitUTF8), which also keeps a lone surrogate.
+    return json.dumps(value)
 
 
 def keepalive_answer(pretty: bool = False) -> str:
