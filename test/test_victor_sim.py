@@ -390,7 +390,8 @@ def test_executable_prints_its_url_and_stops_on_signal(
 
 
 def test_executable_rejects_bad_arguments(procs: Callable[..., Proc]) -> None:
-    for args in (('--rate', '0'), ('--field', 'x'), ('--port', '-1')):
+    for args in (('--rate', '0'), ('--field', 'x'), ('--port', '-1'),
+                 ('--client-timeout', '-1'), ('--workers', '-2')):
         sim = procs('victor_sim', *args)
         assert sim.wait_exit(10) == 2
         assert 'Traceback' not in sim.output

@@ -99,6 +99,8 @@ class FirmwareServerConnection(GuardedServerConnection):
     def __init__(self, *args: Any, firmware: Firmware = Firmware(), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         protocol = self.protocol
+        # serve() builds the ServerProtocol itself and offers no hook for its class; the
+        # subclass only adds attributes with class defaults and overrides recv_frame.
         protocol.__class__ = _FirmwareProtocol
         protocol.answers_pings = firmware.pong
         protocol.answers_close = firmware.close_reply
