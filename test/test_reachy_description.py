@@ -1,0 +1,156 @@
+"""Reachy's URDF: a real URDF parser reads it, it matches joint_states and the SDK's chain."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import kinpy
+from kinpy.urdf_parser_py.urdf import URDF
+import numpy as np
+import pytest
+from reachy_helpers import ALL_NAMES, BY_NAME, dial, real_sdk, reply, SdkPeer, start_bridge
+from robot_bridges.bridges.reachy_params import description_from_params_file
+from robot_bridges.protocols.reachy_description import ARM_CHAIN, END_EFFECTOR, urdf
+from robot_bridges.protocols.reachy_joints import DEFAULT_JOINTS
+from ros_helpers import ProbeNode, Proc
+from sensor_msgs.msg import JointState
+from std_msgs.msg import String
+import yaml
+
+ARM_JOINTS = {side: [j for j in DEFAULT_JOINTS if j.part == f'{side}_arm']
+              for side in ('left', 'right')}
+# A few poses per arm, joint degrees in SDK order (the gripper last, without effect on the tip).
+POSES = [
+    [0, 0, 0, 0, 0, 0, 0, 0],
+    [0, 0, 0, -90, 0, 0, 0, 0],
+    [-40, 15, 30, -70, 45, -20, 30, 10],
+    [60, 90, -60, -120, -80, 40, -40, -15],
+]
+
+
+@pytest.fixture(scope='module')
+def sdk() -> Iterator[SdkPeer]:
+    """Run the real SDK, for its own chain and forward kinematics (skips with a reason)."""
+    with real_sdk() as peer:
+        yield peer
+
+
+def moving_joints(text: str) -> list[Any]:
+    """Return the URDF's non-fixed joints as the parser read them, in document order."""
+    return [joint for joint in URDF.from_xml_string(text).joints if joint.type != 'fixed']
+
+
+def test_the_urdf_parses_and_its_joints_are_joint_states_names_and_bounds() -> None:
+    text = urdf(DEFAULT_JOINTS)
+    robot = URDF.from_xml_string(text)
+    joints = moving_joints(text)
+    assert sorted(joint.name for joint in joints) == sorted(ALL_NAMES)
+    for joint in joints:
+        row = BY_NAME[joint.name]
+        assert joint.type == 'revolute'
+        assert (joint.limit.lower, joint.limit.upper) == pytest.approx(
+            (math.radians(row.min_deg), math.radians(row.max_deg)), abs=1e-12), joint.name
+    # Every link is reached from the base, and the eye links are the eye images' frames.
+    links = {link.name for link in robot.links}
+    assert {'base_link', 'left_eye', 'right_eye', 'l_end_effector', 'r_end_effector'} <= links
+    assert robot.get_root() == 'base_link'
+    assert len(links) == len(robot.joints) + 1
+
+
+def test_present_parts_and_the_frame_prefix() -> None:
+    left_and_head = [j for j in DEFAULT_JOINTS if j.part in ('left_arm', 'head')]
+    text = urdf(left_and_head, prefix='reachy_')
+    assert sorted(j.name for j in moving_joints(text)) == sorted(j.name for j in left_and_head)
+    links = {link.name for link in URDF.from_xml_string(text).links}
+    assert all(name.startswith('reachy_') for name in links)
+    assert 'reachy_left_eye' in links and 'reachy_r_end_effector' not in links
+
+
+def test_a_params_file_gives_the_urdf_of_its_table(tmp_path: Path) -> None:
+    params = tmp_path / 'reachy.yaml'
+    params.write_text(yaml.safe_dump({'/**/reachy_bridge': {'ros__parameters': {
+        'parts': ['right_arm'],
+        'joints': {'right_arm': {'elbow_pitch': {'name': 'r_elbow', 'motor_max_deg': 100.0}}},
+    }}}))
+    joints = moving_joints(description_from_params_file(str(params)))
+    assert [j.name for j in joints] == [j.name.replace('r_elbow_pitch', 'r_elbow')
+                                        for j in ARM_JOINTS['right']]
+    elbow = joints[3]
+    assert (elbow.limit.lower, elbow.limit.upper) == pytest.approx((math.radians(-100), 0.0))
+    params.write_text(yaml.safe_dump({'reachy_bridge': {'ros__parameters': {'parts': ['x']}}}))
+    with pytest.raises(ValueError, match=r"parts: unknown \['x'\]"):
+        description_from_params_file(str(params))
+
+
+def test_the_chain_is_the_sdks_own(sdk: SdkPeer) -> None:
+    for side in ('left', 'right'):
+        chain = sdk.ask('chain', side=side)
+        assert chain['motors'] == [*ARM_CHAIN, 'gripper']
+        expected = [list(t) for t, _ in ARM_CHAIN.values()] + [list(END_EFFECTOR)]
+        if side == 'right':
+            expected[0][1] = -expected[0][1]
+        assert chain['translations'] == expected
+        assert chain['rotations'] == [list(a) for _, a in ARM_CHAIN.values()] + [[0, 0, 0]]
+        # The SDK's own joint bounds (radians, from its angle-limits) are the table's.
+        np.testing.assert_allclose(
+            chain['bounds'],
+            [[math.radians(j.min_deg), math.radians(j.max_deg)] for j in ARM_JOINTS[side]],
+            atol=1e-12)
+
+
+@pytest.mark.parametrize('side', ['left', 'right'])
+def test_forward_kinematics_of_the_urdf_equal_the_sdks(sdk: SdkPeer, side: str) -> None:
+    chain = kinpy.build_chain_from_urdf(urdf(DEFAULT_JOINTS))
+    names = [j.name for j in ARM_JOINTS[side]]
+    for pose in POSES:
+        sdk_matrix = np.array(sdk.ask('fk', side=side, joints=pose)['matrix'])
+        frames = chain.forward_kinematics({name: math.radians(value)
+                                           for name, value in zip(names, pose)})
+        matrix = frames[f'{side[0]}_end_effector'].matrix()
+        np.testing.assert_allclose(matrix, sdk_matrix, atol=1e-9, err_msg=f'{side} {pose}')
+    # Not trivially equal: the poses move the tip.
+    assert not np.allclose(np.array(sdk.ask('fk', side=side, joints=POSES[2])['matrix']),
+                           np.array(sdk.ask('fk', side=side, joints=POSES[0])['matrix']))
+
+
+def test_the_bridge_publishes_the_urdf_latched_matching_its_joint_states(
+        procs: Callable[..., Proc], ros: ProbeNode) -> None:
+    ns = '/ry_urdf'
+    states = ros.subscribe(JointState, f'{ns}/joint_states')
+    bridge, url = start_bridge(procs, ns, parts=['left_arm', 'head'], frame_id_prefix='ry_')
+    bridge.wait_output('listening on', 30)
+    late = ros.subscribe_latched(String, f'{ns}/robot_description')  # after it was sent
+    description = late.wait_count(1, 15)[-1].data
+    with dial(url) as client:
+        client.recv(10)
+        ros.wait_publishers(f'{ns}/joint_states')
+        for _ in range(3):
+            client.send(reply({}))
+            client.recv(10)
+    message = states.wait_count(1)[-1]
+    joints = moving_joints(description)
+    assert sorted(j.name for j in joints) == sorted(message.name)
+    assert 'ry_left_eye' in description and 'r_elbow_pitch' not in description
+    off, _ = start_bridge(procs, '/ry_urdf_off', publish_description=False)
+    off.wait_output('listening on', 30)
+    silent = ros.subscribe_latched(String, '/ry_urdf_off/robot_description')
+    with pytest.raises(AssertionError):
+        silent.wait_count(1, 2)
+    assert 'Traceback' not in bridge.output + off.output
+
+
+def test_reachy_urdf_prints_the_installed_defaults_or_a_params_files(
+        procs: Callable[..., Proc], tmp_path: Path) -> None:
+    printed = procs('reachy_urdf')
+    assert printed.wait_exit(30) == 0
+    assert printed.output.strip() == urdf(DEFAULT_JOINTS).strip()
+    params = tmp_path / 'reachy.yaml'
+    params.write_text(yaml.safe_dump({'/**': {'ros__parameters': {'parts': ['head']}}}))
+    head = procs('reachy_urdf', '--params-file', str(params))
+    assert head.wait_exit(30) == 0
+    assert sorted(j.name for j in moving_joints(head.output)) == sorted(
+        j.name for j in DEFAULT_JOINTS if j.part == 'head')
+    missing = procs('reachy_urdf', '--params-file', str(tmp_path / 'nothing.yaml'))
+    assert missing.wait_exit(30) == 1 and 'No such file' in missing.output
