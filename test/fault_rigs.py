@@ -68,7 +68,8 @@ class Rig:
         self.ros = ros
         self.ns = ns
         self.fqn = f'{ns}/{self.node}'
-        self.connected: Collector[Bool] = ros.subscribe_latched(Bool, f'{ns}/connected')
+        # The node's own connected: the namespace's may be another node's (webviz_bridge).
+        self.connected: Collector[Bool] = ros.subscribe_latched(Bool, f'{self.fqn}/connected')
         self.stream: Collector[Any] = ros.subscribe(self.stream_type,
                                                     f'{ns}/{self.stream_topic}')
         self.diagnostics = Diagnostics(ros)

@@ -7,7 +7,9 @@ The lifecycle base of every bridge node.
 * deactivate: closes the transport cleanly (close handshake); traffic stops.
 * cleanup: destroys what configure created (:meth:`BridgeNode.teardown`).
 
-Every bridge publishes ``connected`` (std_msgs/Bool, transient-local) on each change and a
+Every bridge publishes ``~/connected`` (std_msgs/Bool, transient-local: the truth of its own
+link) on each change, and the same on the namespace's ``connected`` unless the bridge leaves
+that topic to another node of its namespace (:attr:`BridgeNode.NAMESPACE_CONNECTED`), and a
 DiagnosticArray on ``/diagnostics`` at 1 Hz. The node is the transport's
 :class:`~robot_bridges.runtime.link.LinkListener`; its link callbacks run on the asyncio
 thread and publish from there (rcl publish is thread-safe).
@@ -50,6 +52,9 @@ class BridgeNode(LifecycleNode):
 
     #: What follows a lost link, in the log line that reports it (a server waits instead).
     AFTER_LINK_DOWN = 'reconnecting'
+    #: Whether the node also writes the namespace-level ``connected``: one writer per
+    #: latched topic, or a late subscriber sees whichever node wrote last.
+    NAMESPACE_CONNECTED = True
 
     def __init__(self, node_name: str, loop: LoopThread, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
@@ -77,10 +82,13 @@ class BridgeNode(LifecycleNode):
                        min_value=0.01, max_value=600.0)
         self.declare_link_parameters()
         self.declare_bridge_parameters()
-        self._connected_pub = self.create_publisher(Bool, 'connected', LATCHED)
+        self._connected_pubs = [self.create_publisher(Bool, '~/connected', LATCHED)]
+        if self.NAMESPACE_CONNECTED:
+            self._connected_pubs.append(self.create_publisher(Bool, 'connected', LATCHED))
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diagnostics_timer = self.create_timer(1.0, self.publish_diagnostics)
-        self._connected_pub.publish(Bool(data=False))
+        for publisher in self._connected_pubs:
+            publisher.publish(Bool(data=False))
 
     # -- hooks for subclasses ------------------------------------------------------------
 
@@ -132,6 +140,10 @@ class BridgeNode(LifecycleNode):
     def diagnostic_values(self) -> Iterable[tuple[str, str]]:
         """Extra key/values for diagnostics."""
         return ()
+
+    def diagnostic_warning(self) -> str | None:
+        """Why a connected bridge is not doing its job (diagnostics WARN), or None."""
+        return None
 
     # -- shared helpers ------------------------------------------------------------------
 
@@ -340,7 +352,7 @@ class BridgeNode(LifecycleNode):
             values += (('paced_waiting', str(sum(len(pacer) for pacer in pacers))),
                        ('paced_overflow', str(any(p.overflowing for p in pacers)).lower()))
         status = to_status(self.get_fully_qualified_name(), self.hardware_id(),
-                           self._lifecycle_state, stats, values)
+                           self._lifecycle_state, stats, values, self.diagnostic_warning())
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(array)
@@ -353,7 +365,7 @@ class BridgeNode(LifecycleNode):
             self.stats.reconnects += 1
         self._ever_connected = True
         self.stats.connected = True
-        if self.publish_unless_shut_down(self._connected_pub, Bool(data=True)):
+        if self._publish_connected(True):
             self.get_logger().info(f'connected to {self.hardware_id()}')
 
     def link_down(self, reason: str) -> None:
@@ -361,7 +373,7 @@ class BridgeNode(LifecycleNode):
         reason = cut(redact(reason, self.secrets))
         self.stats.connected = False
         self.stats.last_error = reason
-        if not self.publish_unless_shut_down(self._connected_pub, Bool(data=False)):
+        if not self._publish_connected(False):
             return
         if self.is_active and not self._link_stopping:
             self._warn_throttled(f'disconnected from {self.hardware_id()}: {reason}',
@@ -369,6 +381,13 @@ class BridgeNode(LifecycleNode):
                                  f'{self.stats.reconnects})')
         else:
             self.get_logger().info(f'disconnected from {self.hardware_id()}: {reason}')
+
+    def _publish_connected(self, connected: bool) -> bool:
+        msg = Bool(data=connected)
+        published = True
+        for publisher in self._connected_pubs:  # every one, even after a refusal
+            published = self.publish_unless_shut_down(publisher, msg) and published
+        return published
 
     def publish_unless_shut_down(self, publisher: Publisher, msg: Any) -> bool:
         """
