@@ -124,7 +124,8 @@ class Rig:
         return self.service_port
 
     def start_service(self) -> float:
-        """Start the simulator; return when it was ready (time.monotonic()).
+        """
+        Start the simulator; return when it was ready (time.monotonic()).
 
         That is when its ready line was read (:meth:`Proc.printed_at`), not when a wait for it
         returned: a bridge with a short backoff may be connected again in between.
@@ -419,7 +420,8 @@ class WebVizRig(VictorMicRig):
         return self.reported_key(answer['last']) + 1
 
     def quiesce(self) -> int | None:
-        """Hold the pushes at the proxy until the probe has them all; return the newest key.
+        """
+        Hold the pushes at the proxy until the probe has them all; return the newest key.
 
         Sample numbers are not times: what was published before the subscriber resumed is
         known only once nothing more is on its way.

@@ -314,7 +314,8 @@ class ProbeNode:
                    .current_state.label)
 
     def close(self) -> None:
-        """Stop spinning, then destroy the node and shut the context down.
+        """
+        Stop spinning, then destroy the node and shut the context down.
 
         In that order: a node destroyed while the spin thread still takes from it fails that
         take ("cannot use Destroyable"), and the failure is printed at garbage collection.

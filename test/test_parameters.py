@@ -51,7 +51,8 @@ def loop() -> Iterator[LoopThread]:
 
 @pytest.fixture
 def make(loop: LoopThread) -> Iterator[Callable[..., BridgeNode]]:
-    """Construct bridges with parameter overrides, all in one context of the test's own.
+    """
+    Construct bridges with parameter overrides, all in one context of the test's own.
 
     One context is one DDS participant (threads, shared memory): the Reachy walk constructs
     150 bridges, and a context each would make 150 participants live in this process.

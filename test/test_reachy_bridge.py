@@ -173,7 +173,8 @@ def test_force_sensors_rise_while_a_gripper_squeezes_and_fans(
     assert "unknown fan 'head.fan'" in unknown.message
     assert 'right_arm.wrist_fan' in unknown.message and '.hand.' not in unknown.message
     # The SDK's name (reachy.right_arm.wrist_fan), and the old hand-scoped one as an alias.
-    wrist = ros.call(SetFan, f'{ns}/set_fan', SetFan.Request(name='right_arm.wrist_fan', enabled=True))
+    wrist = ros.call(SetFan, f'{ns}/set_fan',
+                     SetFan.Request(name='right_arm.wrist_fan', enabled=True))
     assert wrist.success and 'right_arm.wrist_fan on' in wrist.message
     alias = ros.call(SetFan, f'{ns}/set_fan',
                      SetFan.Request(name='left_arm.hand.wrist_fan', enabled=True))
