@@ -62,6 +62,7 @@ class FaultProxy:
         # Every client's handler (asyncio.start_server runs one task each): close() ends
         # them all, so none is left pending when the loop stops.
         self._handlers: set[asyncio.Task[Any]] = set()
+        self._at_close = ''
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
                                         name='fault_proxy')
@@ -72,6 +73,8 @@ class FaultProxy:
 
     def explain(self) -> str:
         """Return ports, mode and counters (read without the loop: it may be the stuck part)."""
+        if self._at_close:
+            return self._at_close + ' (then closed by the test)'
         if self._rejecting:
             mode = 'rejecting'
         elif not self._passing.is_set():
@@ -151,6 +154,9 @@ class FaultProxy:
 
     def close(self) -> None:
         """Reset every connection, stop listening and stop the thread."""
+        # A failure is reported after the test closed its proxy: keep what it was then.
+        self._at_close = self.explain()
+
         async def stop() -> None:
             self._server.close()
             for connection in list(self._connections):

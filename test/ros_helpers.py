@@ -31,7 +31,22 @@ T = TypeVar('T')
 # written before it matched. A short settle after matching closes that window.
 MATCH_SETTLE_S = 0.5
 #: A ROS parameter whose value a failure report must not show.
-SECRET_PARAM = re.compile(r'^(\w*(?:token|key|secret|password)\w*):=.*$', re.IGNORECASE)
+SECRET = r'[\w-]*(?:token|key|secret|password)[\w-]*'
+SECRET_PARAM = re.compile(rf'^({SECRET}):=.*$', re.IGNORECASE)
+SECRET_OPTION = re.compile(rf'^(--{SECRET})(=.*)?$', re.IGNORECASE)
+
+
+def redact_argv(argv: Sequence[str]) -> list[str]:
+    """Return ``argv`` with the values of secret ROS parameters and options as ``***``."""
+    shown: list[str] = []
+    for arg in argv:
+        if shown and SECRET_OPTION.match(shown[-1]) and '=' not in shown[-1]:
+            shown.append('***')  # the value of `--stream-key VALUE`
+            continue
+        arg = SECRET_PARAM.sub(r'\1:=***', arg)
+        shown.append(SECRET_OPTION.sub(lambda m: m.group(1) + ('=***' if m.group(2) else ''),
+                                       arg))
+    return shown
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = '') -> Any:
@@ -86,7 +101,7 @@ class Proc:
         if ros_args:
             argv += ['--ros-args', *ros_args]
         self.name = name
-        self._argv = [SECRET_PARAM.sub(r'\1:=***', arg) for arg in [name, *argv[1:]]]
+        self._argv = redact_argv([name, *argv[1:]])
         self._started = time.monotonic()
         self._lines: list[str] = []
         self._times: list[float] = []  # when each line was read (time.monotonic())
