@@ -72,7 +72,7 @@ class NodePeer:
         return f'http://127.0.0.1:{self.ports[name]}'
 
     def bridge_parameters(self) -> dict[str, str]:
-        """The bridge parameters that point it at this server (no streams)."""
+        """Return the bridge parameters that point it at this server (no streams)."""
         return {'info_server': self.url('http'), 'api_server': self.url('http'),
                 'app_server': self.url('app'), 'user_server': self.url('user'),
                 'relay_scheme': 'http'}

@@ -127,6 +127,26 @@ class SocketIOClient:
         return self._protocol
 
     @property
+    def listener(self) -> LinkListener:
+        """Return the listener this client reports to."""
+        return self._listener
+
+    @property
+    def local_address(self) -> str | None:
+        """
+        Return this end's IP address of the current connection; None while disconnected.
+
+        The address of the interface that reaches the server (the kernel chose it), as the
+        server sees it unless a NAT lies between.
+        """
+        sio = self._sio
+        ws = getattr(sio.eio, 'ws', None) if sio is not None and self._up else None
+        sockname = ws.get_extra_info('sockname') if ws is not None else None
+        if isinstance(sockname, tuple) and sockname and isinstance(sockname[0], str):
+            return sockname[0]
+        return None
+
+    @property
     def display_url(self) -> str:
         """Return the URL with any credentials or query removed: safe for logs."""
         return redact_url(self._config.url)
@@ -166,7 +186,8 @@ class SocketIOClient:
         self._stopped.clear()
         config = self._config
         sio = AsyncClient(
-            engineio_protocol=config.engineio_protocol, reconnection=True, reconnection_attempts=0, **reconnection_options(config.backoff),
+            engineio_protocol=config.engineio_protocol, reconnection=True,
+            reconnection_attempts=0, **reconnection_options(config.backoff),
             logger=False, engineio_logger=False, handle_sigint=False,
             request_timeout=config.connect_timeout_s, http_session=self._http_session)
         sio.on('connect', self._connected)
