@@ -13,9 +13,10 @@ import asyncio
 from typing import Any, Callable, Iterator
 
 from async_helpers import Recorder, run
-from letsrobot_helpers import bridge_params, OWNER, ROBOT_ID
+from letsrobot_helpers import OWNER, ROBOT_ID
 from letsrobot_peer import NodePeer, PeerControl, PROTOCOL
 import pytest
+from robot_bridges.bridges.letsrobot_sockets import SOCKETS
 from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.socketio_client import SocketIOClient, SocketIOClientConfig
 from ros_helpers import ProbeNode, Proc, wait_for
@@ -90,3 +91,78 @@ def test_sessions_hold_on_every_version_and_the_wrong_heartbeat_drops(
     state = forced['state']
     assert forced['protocol'] == 4 and len(forced['downs']) >= 3, forced
     assert state['drops'] >= 3 and state['max_connections_per_session'] == 2, state
+
+
+def sent(control: PeerControl, event: str, socket: str) -> list[Any]:
+    return control.received(event, socket)
+
+
+@pytest.mark.parametrize('which', ['sio1', 'sio2', 'sio4'])
+def test_the_bridge_on_a_real_server(which: str, peers: Callable[[str], NodePeer],
+                                     procs: Callable[..., Proc], ros: ProbeNode) -> None:
+    peer = peers(which)
+    control = peer.control
+    bridge = Bridge(procs, ros, f'/lr_conf_{which}', peer.bridge_parameters(),
+                    camera_id='77', identify_period_s=1.0)
+    control.wait_identified()
+    bridge.wait_connected()
+    protocol = str(PROTOCOL[which])
+    values = bridge.values(lambda v: all(v[f'engineio_protocol_{s}'] == protocol
+                                         for s in SOCKETS))
+    assert values['socket_user'] == 'up'
+
+    first = send_and_wait(control, bridge, command('alice', 'F', 'down', anonymous=False))
+    assert (first.command, first.user, first.key_position) == ('F', 'alice', 'down')
+    nested = send_and_wait(control, bridge, {'robot_id': ROBOT_ID, 'command': 'L',
+                                             'user': {'username': 'bob', 'anonymous': True}})
+    assert (nested.user, nested.anonymous) == ('bob', True)
+    control.emit('control', 'command_to_robot', command('alice', robot_id='another-robot'))
+    bridge.values(lambda v: v['filtered'] == '1')
+
+    control.emit('chat', 'chat_message_with_name', chat(OWNER, '.exclusive bob', 'm1'))
+    wait_for(lambda: bridge.exclusive.messages and bridge.exclusive.last.data == 'bob', 15,
+             'exclusive_user bob')
+    control.emit('control', 'command_to_robot', command('alice'))
+    bridge.values(lambda v: v['excluded'] == '1')
+    assert send_and_wait(control, bridge, command('bob', 'R')).user == 'bob'
+    control.emit('chat', 'chat_message_with_name', chat(OWNER, '.exclusive off', 'm2'))
+    wait_for(lambda: bridge.exclusive.last.data == '', 15, 'exclusive_user empty')
+    assert bridge.chat.wait_count(2)[-1].from_owner
+    control.emit('user', 'message_removed', {'message_id': 'm2'})
+    assert bridge.removed.wait_count(1)[0].data == 'm2'
+
+    # The app socket: VIDOFF is the video side's, reported, never a drive command.
+    control.emit('app', 'command_to_robot', command('site', 'VIDOFF'))
+    bridge.values(lambda v: v['app_commands'] == '1' and v['video_off_by_site'] == 'true')
+    status = sent(control, 'send_video_status', 'app')
+    assert status and status[-1] == {'send_video_process_exists': False, 'camera_id': 77}
+    wait_for(lambda: sent(control, 'ip_information', 'app'), 10, 'ip_information')
+    assert sent(control, 'ip_information', 'app')[-1] == {'ip': '127.0.0.1',
+                                                          'robot_id': ROBOT_ID}
+
+    # No command lost across a restart window of the control server.
+    before = control.socket('control')['connects']
+    control.restart('control', 500)
+    wait_for(lambda: control.socket('control')['identified'] == 1 and
+             control.socket('control')['connects'] == before + 1, 20, 'control back')
+    count = len(bridge.commands)
+    for n in range(5):
+        assert control.emit('control', 'command_to_robot', command(f'after{n}')) == 1
+    bridge.commands.wait_count(count + 5, 15)
+    assert [m.user for m in bridge.commands.messages[count:]] == [f'after{n}' for n in range(5)]
+
+    # A control server that moved is followed: discovery is read again at the disconnect.
+    for name in ('control', 'chat'):
+        port = control.move(name)
+        wait_for(lambda: control.socket(name)['identified'] == 1 and
+                 control.socket(name)['port'] == port, 10, f'{name} followed to {port}')
+    values = bridge.values(lambda v: v['moves_control'] == '1' and v['moves_chat'] == '1' and
+                           v['socket_control'] == 'up' and v['socket_chat'] == 'up')
+    assert send_and_wait(control, bridge, command('moved')).user == 'moved'
+
+    # One server-side connection per session, every session held without a drop.
+    for name, state in control.state()['sockets'].items():
+        assert state['max_connections_per_session'] == 1, (name, state)
+        assert state['drops'] == 0, (name, state)
+    assert len(bridge.removed.messages) == 1
+    assert bridge.proc.returncode is None and 'Traceback' not in bridge.proc.output
