@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import shutil
 import time
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
@@ -34,8 +33,9 @@ from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_policy_name_from_kind,
                        qos_profile_sensor_data, QoSProfile, ReliabilityPolicy)
 from robot_bridges.bridges import letsrobot_sockets as site
+from robot_bridges.bridges.letsrobot_av import AvConfig, find_ffmpeg, frame_of, Relay, VideoSide
 from robot_bridges.bridges.letsrobot_sockets import Discovered, SiteSockets, SOCKETS
-from robot_bridges.bridges.letsrobot_video import Frame, FrameFeed, Stream
+from robot_bridges.bridges.letsrobot_video import Frame
 from robot_bridges.msg import LetsRobotChat, LetsRobotCommand
 from robot_bridges.node import params
 from robot_bridges.node.bridge_node import BridgeNode
@@ -49,7 +49,7 @@ from robot_bridges.runtime.loop_thread import LoopThread
 from robot_bridges.runtime.redact import describe_exception, redact, redact_url
 from robot_bridges.runtime.socketio_eio3 import PROTOCOLS
 from robot_bridges.translate import letsrobot as translate
-from robot_bridges.translate.letsrobot import AudioSpec, ControlFilter, FramePacer, VideoSpec
+from robot_bridges.translate.letsrobot import ControlFilter
 from sensor_msgs.msg import BatteryState, Image
 from std_msgs.msg import Bool, String
 
@@ -127,7 +127,6 @@ class LetsRobotBridge(BridgeNode):
             raise ValueError('robot_id is empty: set it to the robot id LetsRobot.tv gave you')
         self._camera_id = get('camera_id').strip()
         key = get('stream_key') or os.environ.get(STREAM_KEY_ENV, '')
-        self._stream_key = key
         self.secrets = translate.key_forms(key)
         urls = {name: _checked_url(name, get(f'{name}_server'))
                 for name in ('info', 'api', 'app', 'user')}
@@ -151,7 +150,7 @@ class LetsRobotBridge(BridgeNode):
         streams = self._video_source != 'none' or self._audio_source != 'none'
         if streams and not key:
             raise ValueError(f'stream_key is empty and {STREAM_KEY_ENV} is not set')
-        self._ffmpeg = _find_ffmpeg(get('ffmpeg')) if streams else ''
+        self._ffmpeg = find_ffmpeg(get('ffmpeg')) if streams else ''
         image_reliability = get('image_reliability')
         if image_reliability not in IMAGE_RELIABILITY:
             raise ValueError(f'image_reliability {image_reliability!r}: expected '
@@ -182,7 +181,6 @@ class LetsRobotBridge(BridgeNode):
 
         self._filter = ControlFilter(self._robot_id, self._owner_param,
                                      params.get_strings(self, 'moderators'))
-        self._pacer = FramePacer(self._fps)
         self._counts = dict.fromkeys(('commands', 'filtered', 'excluded', 'chat',
                                       'chat_other_robot', 'removed', 'video_status_sent',
                                       'charge_state_sent', 'discovery_failures',
@@ -190,11 +188,10 @@ class LetsRobotBridge(BridgeNode):
         self._discovery = 'not started'
         self._found: Discovered | None = None
         self._sockets: SiteSockets | None = None
-        self._video_off = False  # the site said VIDOFF (until VIDON)
-        self._streams = {kind: Stream(kind, self, self._backoff, self.secrets)
-                         for kind in ('video', 'audio')}
-        self._feed = FrameFeed(self._streams['video'], self._reshape)
-        self._video_size = (0, 0)
+        self._av = VideoSide(
+            AvConfig(self._ffmpeg, self._video_source, self._audio_source, self._fps,
+                     get('video_kbps'), get('audio_kbps'), self._relay_scheme, key),
+            self, self._backoff, self.secrets, log=self.get_logger().info, spawn=self._spawn)
         self._live = False
         self._charging: bool | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -235,7 +232,7 @@ class LetsRobotBridge(BridgeNode):
                 self, self._servers, self._backoff, self.secrets,
                 engineio_protocol=self._engineio_protocol, ip_information=self._ip_information)
             sockets.start(session, found)
-            self._start_streams()
+            self._av.begin(Relay(found.relay_host, found.video_port, found.audio_port))
             self._spawn(self._every('identify', sockets.identify))
             if self._camera_id:
                 self._spawn(self._every('video_status', self._send_video_status))
@@ -262,8 +259,7 @@ class LetsRobotBridge(BridgeNode):
 
     async def _stop_everything(self) -> None:
         sockets, self._sockets = self._sockets, None
-        await asyncio.gather(self._feed.close(), *(s.stop() for s in self._streams.values()),
-                             *([sockets.close()] if sockets is not None else []),
+        await asyncio.gather(self._av.stop(), *([sockets.close()] if sockets else []),
                              return_exceptions=True)
         tasks, self._tasks = list(self._tasks), set()
         for task in tasks:
@@ -294,11 +290,7 @@ class LetsRobotBridge(BridgeNode):
     def _apply_settings(self, settings: Settings) -> None:
         self._settings = settings
         self._settings_pub.publish(String(data=settings.text))
-        size = self._stream_size()
-        if size != self._video_size and self._video_size != (0, 0):
-            self._video_size = size
-            self._restart_video()
-        self._video_size = size
+        self._av.resize(self._stream_size())
 
     async def _refetch_settings(self) -> None:
         if self._refetching:
@@ -385,17 +377,14 @@ class LetsRobotBridge(BridgeNode):
             return
         self._counts['app_commands'] += 1
         self.get_logger().info(f'app socket: {command.command}')
-        self._video_off = command.command == proto.VIDEO_OFF
-        if self._video_off:
-            self._spawn(self._stop_streams())
-        elif not any(stream.active for stream in self._streams.values()):
-            self._feed.shape = None  # a topic source restarts with the next frame
-            self._start_streams()
+        if command.command == proto.VIDEO_OFF:
+            self._spawn(self._site_video_off())
+        else:
+            self._av.site_on()
             self._send_video_status()
 
-    async def _stop_streams(self) -> None:
-        await asyncio.gather(self._feed.close(), *(s.stop() for s in self._streams.values()),
-                             return_exceptions=True)
+    async def _site_video_off(self) -> None:
+        await self._av.site_off()
         self._send_video_status()
 
     def _chat(self, chat: proto.ChatMessage) -> None:
@@ -417,7 +406,7 @@ class LetsRobotBridge(BridgeNode):
     def _send_video_status(self) -> None:
         if self._sockets is None or not self._camera_id:
             return
-        running = self._streams['video'].running and not self._video_off
+        running = self._av.video_running
         if self._sockets.emit('app', proto.VIDEO_STATUS,
                               proto.video_status(running, self._camera_id)):
             self._counts['video_status_sent'] += 1
@@ -447,67 +436,15 @@ class LetsRobotBridge(BridgeNode):
             height = (settings.yres if settings else None) or default_h
         return width, height
 
-    def _url(self, port: int) -> str:
-        assert self._found is not None
-        width, height = self._video_size
-        return translate.stream_url(self._relay_scheme, self._found.relay_host, port,
-                                    self._stream_key, width, height)
-
-    def _video_spec(self, frame: Frame | None = None) -> VideoSpec:
-        width, height = self._video_size
-        kbps = params.get(self, 'video_kbps')
-        if frame is None:
-            return VideoSpec(self._video_source, width, height, self._fps, kbps)
-        return VideoSpec('topic', width, height, self._fps, kbps,
-                         (frame.width, frame.height), frame.pixel_format)
-
-    def _start_streams(self) -> None:
-        assert self._found is not None
-        if self._video_off:
-            return
-        if self._video_source not in ('none', 'topic'):
-            video = self._streams['video']
-            video.start(translate.video_argv(self._ffmpeg, self._video_spec(),
-                                             self._url(self._found.video_port)))
-            self.get_logger().info(f'video: {video.display_command}')
-        if self._audio_source != 'none':
-            audio = self._streams['audio']
-            audio.start(translate.audio_argv(
-                self._ffmpeg, AudioSpec(self._audio_source, params.get(self, 'audio_kbps')),
-                self._url(self._found.audio_port)))
-            self.get_logger().info(f'audio: {audio.display_command}')
-
-    def _restart_video(self) -> None:
-        if self._found is None or self._video_source == 'none' or self._video_off:
-            return
-        if self._video_source == 'topic':
-            self._feed.shape = None  # the next frame restarts the encoder at the new size
-            return
-        argv = translate.video_argv(self._ffmpeg, self._video_spec(),
-                                    self._url(self._found.video_port))
-        self._spawn(self._streams['video'].restart(argv))
-
-    def _reshape(self, frame: Frame) -> None:
-        if self._found is None:
-            return
-        argv = translate.video_argv(self._ffmpeg, self._video_spec(frame),
-                                    self._url(self._found.video_port))
-        video = self._streams['video']
-        self._spawn(video.restart(argv, pipe_stdin=True))
-        shown = translate.display_argv(argv, self._stream_key)
-        self.get_logger().info(f'video from {frame.width}x{frame.height} '
-                               f'{frame.pixel_format} frames: {shown}')
-
     def _offer(self, frame: Frame) -> None:
-        if self._found is not None and self._closing is not None and \
-                not self._closing.is_set() and not self._video_off:
-            self._feed.offer(frame)
+        if self._closing is not None and not self._closing.is_set():
+            self._av.offer(frame)
 
     def stream_changed(self, kind: str, running: bool) -> None:
         """Update ``live`` and tell the site: an ffmpeg started or ended."""
         if kind != 'video':
             return
-        live = self._streams['video'].running
+        live = self._av.streams['video'].running
         if live != self._live:
             self._live = live
             if self.context.ok():
@@ -521,7 +458,7 @@ class LetsRobotBridge(BridgeNode):
             return
         self.stats.last_error = f'{kind} ffmpeg: {redact(reason, self.secrets)}'
         self._warn_throttled(f'{kind} ffmpeg: {redact(reason, self.secrets)}',
-                             f'(starts: {self._streams[kind].starts}; restarting)')
+                             f'(starts: {self._av.streams[kind].starts}; restarting)')
 
     # -- executor thread ---------------------------------------------------------------------
 
@@ -532,26 +469,14 @@ class LetsRobotBridge(BridgeNode):
     def _on_image(self, msg: Image) -> None:
         if self._video_source != 'topic' or not self.is_active:
             return
-        if not self._pacer.admit(time.monotonic()):
+        if not self._av.pacer.admit(time.monotonic()):
             return
         try:
-            pixel_format, depth = translate.raw_format(msg.encoding)
+            frame = frame_of(msg.width, msg.height, msg.step, msg.encoding, msg.data)
         except ValueError as exc:
             self.count_bad_input(f'image: {exc}')
             return
-        row = msg.width * depth
-        if not (msg.width and msg.height and msg.step >= row and
-                len(msg.data) >= msg.step * msg.height):
-            self.count_bad_input(f'image: {msg.width}x{msg.height} step {msg.step} does not '
-                                 f'fit {len(msg.data)} bytes')
-            return
-        data = memoryview(msg.data)  # the message's own buffer, which nothing else holds
-        if msg.step != row:  # drop row padding: ffmpeg reads tightly packed rows
-            step = msg.step
-            data = memoryview(b''.join(data[y * step:y * step + row] for y in range(msg.height)))
-        else:
-            data = data[:row * msg.height]
-        self.loop.call_soon(self._offer, Frame(msg.width, msg.height, pixel_format, data))
+        self.loop.call_soon(self._offer, frame)
 
     def _on_frames_lost(self, info: QoSMessageLostInfo) -> None:
         # Large frames over best-effort links lose fragments; DDS tells how many samples.
@@ -575,8 +500,7 @@ class LetsRobotBridge(BridgeNode):
             return ()
         values = [('discovery', self._discovery), ('owner', self._filter.owner),
                   ('exclusive_user', self._filter.exclusive_user),
-                  ('exclusive_mods', str(self._filter.exclusive_mods).lower()),
-                  ('video_off_by_site', str(self._video_off).lower())]
+                  ('exclusive_mods', str(self._filter.exclusive_mods).lower())]
         sockets = self._sockets
         for name in SOCKETS:
             up = sockets is not None and sockets.up[name]
@@ -589,16 +513,7 @@ class LetsRobotBridge(BridgeNode):
             values += [(f'moves_{name}', str(count)) for name, count in sockets.moves.items()]
             values += [('ip_information_sent', str(sockets.ip_information_sent))]
         values += [(key, str(count)) for key, count in self._counts.items()]
-        for kind, stream in self._streams.items():
-            pid = stream.pid
-            values += [(f'{kind}_process', f'running (pid {pid})' if pid else 'stopped'),
-                       (f'{kind}_starts', str(stream.starts)),
-                       (f'{kind}_last_error', redact(stream.last_error, self.secrets))]
-        values += [('live', str(self._live).lower()),
-                   ('frames_written', str(self._feed.written)),
-                   ('frames_dropped', str(self._feed.dropped + self._pacer.dropped)),
-                   ('frames_over_rate', str(self._pacer.dropped)),
-                   ('frames_superseded', str(self._feed.dropped))]
+        values += [*self._av.diagnostic_values(), ('live', str(self._live).lower())]
         values += [(key, str(count)) for key, count in self._image_events.items()]
         return values
 
@@ -619,23 +534,6 @@ def _checked_url(name: str, url: str) -> str:
     if not ok:
         raise ValueError(f'{name} {excerpt(redact_url(url))}: expected http(s)://host[:port]')
     return url
-
-
-def _find_ffmpeg(configured: str) -> str:
-    if configured:
-        found = shutil.which(configured)
-        if found is None:
-            raise ValueError(f'ffmpeg {configured!r} not found or not executable')
-        return found
-    try:
-        import imageio_ffmpeg  # noqa: I100 - optional: the pip-only world's ffmpeg
-        return str(imageio_ffmpeg.get_ffmpeg_exe())
-    except (ImportError, RuntimeError):
-        found = shutil.which('ffmpeg')
-        if found is None:
-            raise ValueError('no ffmpeg: install imageio-ffmpeg or ffmpeg, or set the '
-                             'ffmpeg parameter') from None
-        return found
 
 
 def main(args: Sequence[str] | None = None) -> int:

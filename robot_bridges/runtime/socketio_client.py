@@ -123,7 +123,7 @@ class SocketIOClient:
 
     @property
     def engineio_protocol(self) -> int | None:
-        """The Engine.IO protocol (3 or 4) of the last session that connected; None before."""
+        """Return the Engine.IO protocol (3 or 4) of the last session that connected, or None."""
         return self._protocol
 
     @property

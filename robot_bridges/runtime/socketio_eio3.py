@@ -139,7 +139,7 @@ class AsyncClient(socketio.AsyncClient):  # type: ignore[misc]
 
     @property
     def engineio(self) -> EngineIOClient:
-        """The Engine.IO client (its ``protocol`` is that of the current session)."""
+        """Return the Engine.IO client (its ``protocol`` is that of the current session)."""
         return self.eio  # type: ignore[no-any-return]
 
     def _engineio_client_class(self) -> Any:

@@ -3,10 +3,10 @@ The simulator's scripted audience: what a few users, the owner and the site do, 
 
 Every step is (socket, event, payload). The script holds commands with key down/up from a
 few users (both user shapes), chat in the site's ``[name] text`` form, a ``.exclusive`` by
-the owner and its end, the owner's forms the reference client ignores (a bare ``.exclusive``,
-extra words) and ``.exclusive mods on|off``, the same by the site's ``exclusive_control``, a message removal, a
-settings change, a command for another robot id, a ``.exclusive`` by someone who is not the
-owner, and a few malformed payloads.
+the owner and its end, the owner's forms the reference client ignores (a bare
+``.exclusive``, extra words) and ``.exclusive mods on|off``, the same by the site's
+``exclusive_control``, a message removal, a settings change, a command for another robot id,
+a ``.exclusive`` by someone who is not the owner, and a few malformed payloads.
 """
 
 from __future__ import annotations
