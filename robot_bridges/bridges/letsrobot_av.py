@@ -11,6 +11,7 @@ encoders until on starts them again.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 import shutil
 from typing import Any, Awaitable, Callable, Iterable, Sequence
@@ -120,9 +121,8 @@ class VideoSide:
 
     async def stop(self) -> None:
         """Stop the feed and both encoders (they may be started again)."""
-        await self.feed.close()
-        for stream in self.streams.values():
-            await stream.stop()
+        await asyncio.gather(self.feed.close(), *(s.stop() for s in self.streams.values()),
+                             return_exceptions=True)
 
     def diagnostic_values(self) -> Iterable[tuple[str, str]]:
         """Both processes, and the frame counters."""
