@@ -14,7 +14,9 @@
 _rb_peer_python() {
   local want="$1" cand
   [ -n "${want}" ] || { command -v python3; return; }
-  cand="$(command -v "python${want}" 2>/dev/null)" && { echo "${cand}"; return; }
+  # A pyenv shim is on PATH for every version pyenv has, and fails unless that one is active.
+  cand="$(command -v "python${want}" 2>/dev/null)" && "${cand}" -c '' 2>/dev/null &&
+    { echo "${cand}"; return; }
   for cand in "${PYENV_ROOT:-${HOME}/.pyenv}"/versions/"${want}".*/bin/python"${want}"; do
     [ -x "${cand}" ] && { echo "${cand}"; return; }
   done

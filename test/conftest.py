@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterator
 
+import explain
 from hypothesis import HealthCheck, settings
 import pytest
 from ros_helpers import ProbeNode, Proc, stop_all
@@ -16,6 +17,24 @@ settings.register_profile('ci', max_examples=300, deadline=None,
 settings.register_profile('fuzz', max_examples=10_000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get('ROBOT_BRIDGES_FUZZ_PROFILE', 'ci'))
+
+
+@pytest.fixture(autouse=True)
+def _explain_failures() -> Iterator[None]:
+    """Start each test with an empty registry of what a failure should describe."""
+    explain.reset()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """On a failure, append what the test started (processes, proxies, rigs) to its report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.when in ('setup', 'call'):
+        text = explain.explain_all()
+        if text:
+            report.sections.append(('what this test started', text))
 
 
 @pytest.fixture

@@ -28,6 +28,8 @@ import struct
 import threading
 from typing import Any, Callable, Coroutine, TypeVar
 
+import explain
+
 T = TypeVar('T')
 DIRECTIONS = ('up', 'down')
 # Bytes the proxy takes from a socket it no longer forwards before it stops reading.
@@ -57,12 +59,33 @@ class FaultProxy:
         self.resets = 0
         self.forwarded = dict.fromkeys(DIRECTIONS, 0)
         self._connections: set[_Connection] = set()
+        # Every client's handler (asyncio.start_server runs one task each): close() ends
+        # them all, so none is left pending when the loop stops.
+        self._handlers: set[asyncio.Task[Any]] = set()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
                                         name='fault_proxy')
         self._thread.start()
         self._server: asyncio.base_events.Server = self._run(self._start())
         self.port = int(self._server.sockets[0].getsockname()[1])
+        explain.track(self)
+
+    def explain(self) -> str:
+        """Return ports, mode and counters (read without the loop: it may be the stuck part)."""
+        if self._rejecting:
+            mode = 'rejecting'
+        elif not self._passing.is_set():
+            mode = 'blackhole'
+        else:
+            stalled = [name for name, flowing in self._flowing.items() if not flowing.is_set()]
+            mode = f'stalled {"+".join(stalled)}' if stalled else 'passing'
+        upstreams = sum(c.upstream is not None for c in list(self._connections))
+        return (f'--- fault proxy 127.0.0.1:{self.port} -> {self.upstream[0]}:{self.upstream[1]}: '
+                f'mode {mode}, accepted {self.accepted}, rejected {self.rejected}, '
+                f'resets {self.resets}, open {len(self._connections)} ({upstreams} dialled '
+                f'upstream), forwarded up {self.forwarded["up"]} B / down '
+                f'{self.forwarded["down"]} B, reset pending {sorted(self._reset_next) or "none"}, '
+                f'loop thread {"alive" if self._thread.is_alive() else "ended"}')
 
     @property
     def address(self) -> tuple[str, int]:
@@ -132,8 +155,9 @@ class FaultProxy:
             self._server.close()
             for connection in list(self._connections):
                 self._reset(connection)
-            tasks = [t for c in self._connections for t in c.tasks]
-            await asyncio.gather(*tasks, return_exceptions=True)
+            for handler in list(self._handlers):
+                handler.cancel()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
             await self._server.wait_closed()
         try:
             self._run(stop())
@@ -154,6 +178,15 @@ class FaultProxy:
         return await asyncio.start_server(self._accept, '127.0.0.1', 0, limit=READ_LIMIT)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
+        try:
+            await self._handle(reader, writer)
+        finally:
+            self._handlers.discard(handler)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._rejecting:
             self.rejected += 1
             _linger_zero(writer)
@@ -185,6 +218,9 @@ class FaultProxy:
             self._connections.discard(connection)
             for side in connection.writers():
                 side.transport.abort()
+            for pump in connection.tasks:
+                pump.cancel()
+            await asyncio.gather(*connection.tasks, return_exceptions=True)
 
     async def _hold(self, reader: asyncio.StreamReader) -> bytes | None:
         # While blackholed: keep what the client sends, answer nothing; None once it left.

@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Any, Callable
 
+import explain
 from fault_proxy import FaultProxy
 from letsrobot_helpers import bridge_params, ROBOT_ID, SimControl, STREAM_KEY
 from robot_bridges.msg import DfxChunk, DfxResult, LetsRobotCommand, MicDirection
@@ -33,6 +34,9 @@ RECONNECT_MAX_S = 1.0
 FAST = {'reconnect_min_s': 0.1, 'reconnect_max_s': RECONNECT_MAX_S}
 PING = {'ping_interval_s': 0.5, 'ping_timeout_s': 0.5}
 DFX_TOKEN = 'tok-fault-matrix-0123'
+#: The diagnostic values a failed cell shows.
+DIAGNOSED = ('connected', 'lifecycle_state', 'messages_in', 'messages_out', 'reconnects',
+             'link_aborts', 'decode_errors', 'dropped', 'last_error', 'outbox_queued', '_message')
 
 
 class Rig:
@@ -74,6 +78,28 @@ class Rig:
         self._keys: list[int] = []  # of the stream's messages, see keys()
         self._traffic: threading.Event | None = None
         self._traffic_thread: threading.Thread | None = None
+        self._t0 = time.monotonic()
+        self._events: list[tuple[float, str]] = []
+        explain.track(self)
+
+    def mark(self, event: str) -> float:
+        """Note a step of the cell (shown if it fails); return when it was noted."""
+        now = time.monotonic()
+        self._events.append((now, event))
+        return now
+
+    def explain(self) -> str:
+        """Return the cell's steps and the connected history on one time line, and diagnostics."""
+        timeline = sorted([*self._events, *(
+            (when, f'{self.ns}/connected {msg.data}')
+            for when, msg in zip(list(self.connected.times), list(self.connected.messages)))])
+        lines = [f'{when - self._t0:8.3f} s  {what}' for when, what in timeline]
+        values = self.diagnostics.values(self.fqn)
+        shown = {k: v for k, v in values.items() if k in DIAGNOSED}
+        return (f'--- rig {type(self).__name__} {self.fqn} (service port '
+                f'{getattr(self, "service_port", "?")}): stream {self.stream_topic} '
+                f'{len(self.stream)} messages\n' + '\n'.join(lines) +
+                f'\nnewest diagnostics: {shown or "none"}')
 
     # -- life ----------------------------------------------------------------------------
 
@@ -97,8 +123,18 @@ class Rig:
         return self.service_port
 
     def start_service(self) -> float:
-        """Start the simulator; return when it was ready (time.monotonic())."""
+        """Start the simulator; return when it was ready (time.monotonic()).
+
+        That is when its ready line was read (:meth:`Proc.printed_at`), not when a wait for it
+        returned: a bridge with a short backoff may be connected again in between.
+        """
         raise NotImplementedError
+
+    def _ready(self, pattern: str, timeout: float) -> float:
+        """Wait for the service to print ``pattern``; return when that line was read."""
+        assert self.service is not None
+        self.service.wait_output(pattern, timeout)
+        return self.service.printed_at(pattern)
 
     def start_bridge(self, **params: Any) -> Proc:
         raise NotImplementedError
@@ -107,6 +143,7 @@ class Rig:
         """SIGKILL the simulator."""
         assert self.service is not None
         self.service.kill()
+        self.mark('service SIGKILLed')
 
     # -- observation ---------------------------------------------------------------------
 
@@ -266,8 +303,7 @@ class RobotChatRig(Rig):
 
     def start_service(self) -> float:
         self.service = self.procs('robot_chat_server', '--port', str(self.service_port))
-        self.service.wait_output(r'listening on', 15)
-        return time.monotonic()
+        return self._ready(r'listening on', 15)
 
     def start_bridge(self, **params: Any) -> Proc:
         return self.procs(self.executable, namespace=self.ns, params={
@@ -337,8 +373,7 @@ class VictorMicRig(Rig):
     def start_service(self) -> float:
         self.service = self.procs('victor_sim', '--port', str(self.service_port), '--rate',
                                   str(self.RATE_HZ))
-        self.service.wait_output(r'listening on', 15)
-        return time.monotonic()
+        return self._ready(r'listening on', 15)
 
     def start_bridge(self, **params: Any) -> Proc:
         return self.procs(self.executable, namespace=self.ns, params={
@@ -444,8 +479,7 @@ class DfxRig(Rig):
     def start_service(self) -> float:
         self.service = self.procs('dfx_sim', '--port', str(self.service_port), '--token',
                                   DFX_TOKEN, '--processing-delay-s', '0')
-        self.service.wait_output(r'listening on', 15)
-        return time.monotonic()
+        return self._ready(r'listening on', 15)
 
     def start_bridge(self, **params: Any) -> Proc:
         bridge = self.procs(self.executable, namespace=self.ns, params={
@@ -553,9 +587,9 @@ class LetsRobotRig(Rig):
             'letsrobot_sim', '--port', str(self.base_port), '--stream-key', STREAM_KEY,
             '--quiet-audience', '--announce', f'control:{self.proxy.port}',
             '--ping-interval', '1', '--ping-timeout', '1')
-        self.service.wait_output(r'bridge parameters', 20)
+        ready = self._ready(r'bridge parameters', 20)
         self.sim = SimControl(f'http://127.0.0.1:{self.base_port}')
-        return time.monotonic()
+        return ready
 
     def start_bridge(self, **params: Any) -> Proc:
         sim_params = {'info_server': f'http://127.0.0.1:{self.base_port}',

@@ -15,6 +15,7 @@ from typing import Any, Callable, Generic, Sequence, TypeVar
 
 from ament_index_python.packages import get_package_prefix
 from diagnostic_msgs.msg import DiagnosticArray
+import explain
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 import rclpy
@@ -29,6 +30,8 @@ T = TypeVar('T')
 # before the remote endpoint has matched ours, and a volatile reader ignores what was
 # written before it matched. A short settle after matching closes that window.
 MATCH_SETTLE_S = 0.5
+#: A ROS parameter whose value a failure report must not show.
+SECRET_PARAM = re.compile(r'^(\w*(?:token|key|secret|password)\w*):=.*$', re.IGNORECASE)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = '') -> Any:
@@ -83,16 +86,30 @@ class Proc:
         if ros_args:
             argv += ['--ros-args', *ros_args]
         self.name = name
+        self._argv = [SECRET_PARAM.sub(r'\1:=***', arg) for arg in [name, *argv[1:]]]
+        self._started = time.monotonic()
         self._lines: list[str] = []
+        self._times: list[float] = []  # when each line was read (time.monotonic())
         self._popen = subprocess.Popen(
             argv, cwd=self._cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, 'PYTHONUNBUFFERED': '1', 'RCUTILS_COLORIZED_OUTPUT': '0'})
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        explain.track(self)
+
+    def explain(self) -> str:
+        """Return the command, the exit code (or 'running') and the last lines printed."""
+        code = self._popen.poll()
+        state = 'running' if code is None else f'exit code {code}'
+        age = time.monotonic() - self._started
+        lines = explain.tail(list(self._lines)) or '(no output)'
+        return (f'--- process {self.name} (pid {self.pid}, {state}, started {age:.1f} s ago): '
+                f'{" ".join(self._argv)[:400]}\n{lines}')
 
     def _read(self) -> None:
         assert self._popen.stdout is not None
         for line in self._popen.stdout:
+            self._times.append(time.monotonic())
             self._lines.append(line.rstrip('\n'))
 
     @property
@@ -131,6 +148,19 @@ class Proc:
                                      f'printing {pattern!r}:\n{self.output}')
             return None
         return wait_for(find, timeout, f'{self.name} to print {pattern!r}')
+
+    def printed_at(self, pattern: str) -> float:
+        """
+        Return when the first line matching ``pattern`` was read from the process.
+
+        That is as soon as this process could know it, which may be well before a
+        :meth:`wait_output` that polls returns: time a reaction from then, not from the wait.
+        """
+        regex = re.compile(pattern)
+        for when, line in zip(list(self._times), list(self._lines)):
+            if regex.search(line):
+                return when
+        raise AssertionError(f'{self.name} has not printed {pattern!r}:\n{self.output}')
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 5.0) -> int:
         """Send ``sig`` and wait for the exit; kill after ``timeout``. Returns the exit code."""
@@ -265,11 +295,15 @@ class ProbeNode:
                    .current_state.label)
 
     def close(self) -> None:
-        """Stop spinning and shut the context down."""
+        """Stop spinning, then destroy the node and shut the context down.
+
+        In that order: a node destroyed while the spin thread still takes from it fails that
+        take ("cannot use Destroyable"), and the failure is printed at garbage collection.
+        """
         self.executor.shutdown(timeout_sec=1.0)
+        self._thread.join(2)
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
-        self._thread.join(2)
 
 
 def start_listening(procs: Callable[..., Proc], name: str, port: int = 0, *args: str,

@@ -13,6 +13,7 @@ import zlib
 import pytest
 from rcl_interfaces.msg import Log
 from robot_bridges.msg import DfxChunk, DfxResult, DfxStatus
+from robot_bridges.protocols.dfx_proto import subscribe_pb2
 from robot_bridges.srv import DfxSubscribeResults
 from ros_helpers import Collector, Diagnostics, free_port, ProbeNode, Proc, wait_for
 from std_msgs.msg import Bool
@@ -117,6 +118,13 @@ def test_measurement_end_to_end(procs: Callable[..., Proc], ros: ProbeNode,
     results = ends.results.wait_count(3, 20)
     check_results(results, 'meas-1', [0, 1, 2])
     assert {r.request_id for r in results} == {answer.request_id}
+    for result in results:
+        assert result.measurement_result_id == f'meas-1:{result.chunk_order}:result'
+        if dialect == 'protobuf':  # decoded, and the raw message kept for the vendor SDK
+            raw = subscribe_pb2.SubscribeResultsResponse.FromString(bytes(result.body))
+            assert raw.MeasurementDataID == f'meas-1:{result.chunk_order}'
+        else:
+            assert len(result.body) == 0
     statuses = ends.statuses.wait_count(3, 10)
     assert [(s.chunk_order, s.status, s.error_code, s.action, s.measurement_id)
             for s in statuses] == [(n, 200, 'OK', '0506', 'meas-1') for n in range(3)]
@@ -333,9 +341,10 @@ def test_bad_input_is_counted_and_survived(procs: Callable[..., Proc], ros: Prob
     ends.ready()
     ends.wait_connected()
     ends.subscribe('m-bad')
-    # short frame, non-ASCII ID, non-numeric status (+ a broken JSON result in v2), then a
-    # frame over max_message_bytes, which closes the link: it reopens and subscribes again.
-    frames = 4 if dialect == 'json' else 3
+    # short frame, non-ASCII ID, non-numeric status, a broken result (JSON in v2, a truncated
+    # protobuf in v1), then a frame over max_message_bytes, which closes the link: it
+    # reopens and subscribes again.
+    frames = 4
     values = diagnostics.wait(node, lambda v: int(v['decode_errors']) >= frames + 1 and
                               v['connected'] == 'true' and int(v['reconnects']) >= 1, 20)
     # Each counted once, in the order they came: the frames before the oversize one were
@@ -381,3 +390,36 @@ def test_a_burst_of_chunks_waits_for_the_socket_and_loses_none(
     assert {s.status for s in statuses} == {200}
     values = diagnostics.wait(f'{ns}/dfx_bridge', lambda v: v['chunks_queued'] == '0')
     assert values['dropped'] == '0', values
+
+
+@pytest.mark.parametrize('dialect', ['json', 'protobuf'])
+def test_a_finished_subscription_is_not_renewed_after_a_reconnect(
+        procs: Callable[..., Proc], ros: ProbeNode, dialect: str) -> None:
+    # Issue 21: v1 results were not decoded, so the last result never finished its
+    # subscription and every reconnect subscribed it again.
+    port = free_port()
+    sim, url = start_sim(procs, '--processing-delay-s', '0', '--verbose', port=port)
+    ns = f'/dfx_fin_{dialect}'
+    node = f'{ns}/dfx_bridge'
+    ends = Endpoints(ros, ns)
+    diagnostics = Diagnostics(ros)
+    bridge = start_bridge(procs, ns, url, dialect=dialect)
+    ends.ready()
+    ends.wait_connected()
+    assert ends.subscribe('m-done').success and ends.subscribe('m-open').success
+    ends.send(make_chunk('m-done', 0, duration=0.0), make_chunk('m-done', 1, True, 0.0),
+              make_chunk('m-open', 0, duration=0.0))
+    results = ends.results.wait_count(3, 20)
+    check_results(results, 'm-done', [0, 1])
+    check_results(results, 'm-open', [0])
+    diagnostics.wait(node, lambda v: v['subscriptions'] == '1')
+    sim.kill()
+    again, _ = start_sim(procs, '--processing-delay-s', '0', '--verbose', port=port)
+    diagnostics.wait(node, lambda v: int(v['reconnects']) >= 1 and v['connected'] == 'true',
+                     20)
+    # The unfinished one is subscribed again (the check can fail), the finished one not.
+    again.wait_output(r"request 0510 \S+ measurement 'm-open'", 10)
+    time.sleep(1.0)
+    assert again.output.count('request 0510') == 1, again.output
+    assert "'m-done'" not in again.output
+    assert 'Traceback' not in bridge.output

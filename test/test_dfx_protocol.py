@@ -6,11 +6,13 @@ import json
 import random
 
 import pytest
-from robot_bridges.protocols import dfx
-from robot_bridges.protocols.dfx import (AddData, Authenticate, BadRequest, LocalProtocolError,
-                                         RemoteProtocolError, Response, SubscribeResults)
+from robot_bridges.protocols import dfx, dfx_service
+from robot_bridges.protocols.dfx import (AddData, LocalProtocolError, RemoteProtocolError,
+                                         Response)
 from robot_bridges.protocols.dfx_pending import PendingRequests, Subscriptions
 from robot_bridges.protocols.dfx_proto import adddata_pb2, subscribe_pb2
+from robot_bridges.protocols.dfx_service import (Authenticate, BadRequest, ReceivedChunk,
+                                                 SubscribeResults)
 
 CHUNK = AddData('m1', 0, dfx.FIRST, 5, 20, 15.0, b'\x01\x02', b'{}')
 
@@ -37,6 +39,19 @@ GOLDEN_V1_STATUS = b'abcd000001200\x0a\x02m1\x10\x03'  # DataResponse { ID: "m1"
 GOLDEN_V2_STATUS = b'abcd000001200{"ID":"m1","ChunkOrder":3}'
 GOLDEN_CLOSED = (b'abcd000009400{"Code":"MEASUREMENT_CLOSED",'
                  b'"Errors":["the measurement time limit was reached"]}')
+# SubscribeResultsResponse, written out by hand (field numbers of dfx_proto/subscribe.proto).
+GOLDEN_V1_RESULT = (
+    b'abcd000002200'
+    b'\x0a\x02m1'                         # MeasurementID
+    b'\x12\x04m1:3'                       # MeasurementDataID
+    b'\x1a\x02r1'                         # MeasurementResultID
+    b'\x20\xe8\x07'                       # Multiplier 1000
+    b'\x2a\x18'                           # Channels entry (24 bytes)
+    b'\x0a\x06HR_BPM'                     # key
+    b'\x12\x0e'                           # value: Channel (14 bytes)
+    b'\x0a\x04\x80\xe5\x08\x01'           # value.Data [72000, -1]: packed sint32, zigzag
+    b'\x12\x06HR_BPM'                     # value.Channel
+    b'\x32\x04\x0a\x02OK')                # Error { Code: "OK" }
 GOLDEN_RESULT = (
     b'abcd000002200{"RequestID":"abcd000002","MeasurementDataID":"m1:3",'
     b'"Error":{"Code":"OK"},"Multiplier":1000,'
@@ -84,24 +99,28 @@ def test_v2_requests_equal_the_golden_frames() -> None:
     (dfx.PROTOBUF, (GOLDEN_V1_ADD_DATA, GOLDEN_V1_SUBSCRIBE)),
     (dfx.JSON, (GOLDEN_V2_ADD_DATA, GOLDEN_V2_SUBSCRIBE))])
 def test_the_simulator_side_parses_the_golden_requests(dialect: str, frames: tuple) -> None:
-    add, subscribe = (dfx.parse_request(dialect, frame) for frame in frames)
-    assert (add.action, add.request_id, add.body) == ('0506', 'abcd000001', CHUNK)
+    add, subscribe = (dfx_service.parse_request(dialect, frame) for frame in frames)
+    # v1 (proto3) does not write ChunkOrder 0: the service cannot tell it from an absent one.
+    expected = ReceivedChunk('m1', dfx.FIRST, b'\x01\x02', None if dialect == dfx.PROTOBUF else 0,
+                             5.0, 20.0, 15.0, b'{}')
+    assert (add.action, add.request_id, add.body) == ('0506', 'abcd000001', expected)
+    assert dfx_service.as_received(CHUNK, dialect) == expected
     assert (subscribe.action, subscribe.request_id, subscribe.body) == (
         '0510', 'abcd000002', SubscribeResults('m1', 'abcd000002'))
 
 
 def test_golden_responses_parse_in_both_dialects() -> None:
     assert dfx.parse_response(GOLDEN_ACK) == Response('abcd000002', 200, b'')
-    assert dfx.encode_response('abcd000002', 200) == GOLDEN_ACK
+    assert dfx_service.encode_response('abcd000002', 200) == GOLDEN_ACK
     v1 = dfx.parse_status_body(dfx.PROTOBUF, dfx.parse_response(GOLDEN_V1_STATUS))
     v2 = dfx.parse_status_body(dfx.JSON, dfx.parse_response(GOLDEN_V2_STATUS))
     for status in (v1, v2):
         assert (status.error_code, status.measurement_id, status.chunk_order) == ('OK', 'm1', 3)
         assert json.loads(status.text) == {'ID': 'm1', 'ChunkOrder': 3}
-    assert GOLDEN_V1_STATUS == dfx.encode_response(
-        'abcd000001', 200, dfx.data_response_body(dfx.PROTOBUF, 'm1', 3))
-    assert GOLDEN_V2_STATUS == dfx.encode_response(
-        'abcd000001', 200, dfx.data_response_body(dfx.JSON, 'm1', 3))
+    assert GOLDEN_V1_STATUS == dfx_service.encode_response(
+        'abcd000001', 200, dfx_service.data_response_body(dfx.PROTOBUF, 'm1', 3))
+    assert GOLDEN_V2_STATUS == dfx_service.encode_response(
+        'abcd000001', 200, dfx_service.data_response_body(dfx.JSON, 'm1', 3))
     closed = dfx.parse_response(GOLDEN_CLOSED)
     assert (closed.request_id, closed.status, closed.ok) == ('abcd000009', 400, False)
     for dialect in dfx.DIALECTS:
@@ -110,9 +129,8 @@ def test_golden_responses_parse_in_both_dialects() -> None:
     assert dfx.parse_status_body(dfx.PROTOBUF, unnamed).error_code == 'HTTP_405'
 
 
-@pytest.mark.parametrize('dialect', dfx.DIALECTS)
-def test_result_chunks_parse(dialect: str) -> None:
-    result = dfx.parse_result(dialect, dfx.parse_response(GOLDEN_RESULT))
+def test_result_chunks_parse() -> None:
+    result = dfx.parse_result(dfx.JSON, dfx.parse_response(GOLDEN_RESULT))
     assert (result.measurement_id, result.chunk_order, result.error_code, result.multiplier) == (
         'm1', 3, 'OK', 1000.0)
     assert [(s.name, s.data) for s in result.signals] == [
@@ -120,12 +138,47 @@ def test_result_chunks_parse(dialect: str) -> None:
     assert result.json == GOLDEN_RESULT[13:].decode() and result.raw == b''
 
 
-def test_a_v1_result_that_is_not_json_is_kept_raw_and_v2_rejects_it() -> None:
-    response = Response('abcd000002', 200, b'\x08\x96\x01 binary')
+def test_a_v1_result_is_decoded_from_the_published_schema_and_kept_raw() -> None:
+    response = dfx.parse_response(GOLDEN_V1_RESULT)
     result = dfx.parse_result(dfx.PROTOBUF, response)
-    assert (result.raw, result.json, result.chunk_order) == (response.body, '', -1)
+    assert (result.measurement_id, result.chunk_order, result.error_code, result.multiplier,
+            result.result_id) == ('m1', 3, 'OK', 1000.0, 'r1')
+    assert [(s.name, s.data) for s in result.signals] == [('HR_BPM', (72000.0, -1.0))]
+    assert result.raw == response.body
+    # Rendered with the v2 names: what the vendor demo's JSON decoder reads.
+    assert json.loads(result.json) == {
+        'MeasurementID': 'm1', 'MeasurementDataID': 'm1:3', 'MeasurementResultID': 'r1',
+        'Multiplier': 1000, 'Error': {'Code': 'OK'},
+        'Channels': {'HR_BPM': {'Data': [72000, -1], 'Channel': 'HR_BPM'}}}
+    assert GOLDEN_V1_RESULT[13:] == dfx_service.result_body(
+        dfx.PROTOBUF, 'abcd000002', 'm1', 3, {'HR_BPM': [72000, -1]}, 1000, 'r1')
     with pytest.raises(RemoteProtocolError, match='not JSON|not UTF-8'):
         dfx.parse_result(dfx.JSON, response)
+
+
+def test_v1_result_errors_and_an_absent_multiplier() -> None:
+    message = subscribe_pb2.SubscribeResultsResponse(MeasurementDataID='m9:0')
+    message.Error.Code = 'LIVENESS_ERROR'
+    message.Error.Errors['SNR'].msgs.append('too low')
+    result = dfx.parse_result(dfx.PROTOBUF, Response('abcd000002', 200,
+                                                     message.SerializeToString()))
+    assert (result.measurement_id, result.chunk_order, result.error_code,
+            result.multiplier) == ('m9', 0, 'LIVENESS_ERROR', 1.0)
+    assert json.loads(result.json)['Error'] == {'Code': 'LIVENESS_ERROR',
+                                                'Errors': {'SNR': {'msgs': ['too low']}}}
+
+
+@pytest.mark.parametrize('body', [b'\x12\x05m:', b'\xff\xff\xff', b'{"MeasurementDataID":1}'])
+def test_broken_v1_results_raise_remote_errors(body: bytes) -> None:
+    with pytest.raises(RemoteProtocolError):
+        dfx.parse_result(dfx.PROTOBUF, Response('abcd000002', 200, body))
+
+
+def test_v2_results_name_their_measurement_and_result() -> None:
+    body = (b'{"MeasurementID":"m7","MeasurementDataID":"x:y:4","MeasurementResultID":"r",'
+            b'"Error":{"Code":"OK"}}')
+    result = dfx.parse_result(dfx.JSON, Response('abcd000002', 200, body))
+    assert (result.measurement_id, result.chunk_order, result.result_id) == ('m7', 4, 'r')
 
 
 @pytest.mark.parametrize('frame, reason', [
@@ -180,16 +233,26 @@ def test_invalid_requests_raise_local_errors(chunk: AddData, reason: str) -> Non
 @pytest.mark.parametrize('dialect, frame, request_id, reason', [
     (dfx.JSON, '0506abc', '', 'short request'),
     (dfx.JSON, '9999abcd000001{}', 'abcd000001', 'unknown action'),
-    (dfx.JSON, '0506abcd000001{"Params":{"ID":"m1"},"Action":"FIRST::PROCESS"}', 'abcd000001',
-     'integer'),
+    (dfx.JSON, '0506abcd000001{"Params":{"ID":"m1"},"Payload":""}', 'abcd000001', 'Action'),
+    (dfx.JSON, '0506abcd000001{"Params":{"ID":"m1"},"Action":"NEXT::PROCESS"}', 'abcd000001',
+     'Action'),
+    (dfx.JSON, '0506abcd000001{"Params":{"ID":"m1"},"Action":"CHUNK::PROCESS",'
+     '"ChunkOrder":"2"}', 'abcd000001', 'not an integer'),
+    (dfx.JSON, '0506abcd000001{"Params":{"ID":"m1"},"Action":"CHUNK::PROCESS",'
+     '"StartTime":"soon"}', 'abcd000001', 'not a number'),
+    (dfx.JSON, '0506abcd000001{"Params":{"ID":"m1"},"Action":"CHUNK::PROCESS",'
+     '"EndTime":-1}', 'abcd000001', 'EndTime'),
     (dfx.JSON, GOLDEN_V2_ADD_DATA.replace('AQI=', 'A!I='), 'abcd000001', 'base64'),
+    (dfx.JSON, '0510abcd000002{"Params":{"ID":"m1"},"RequestID":"short"}', 'abcd000002',
+     'RequestID'),
+    (dfx.JSON, '0718abcd000003{"Token":""}', 'abcd000003', 'Token'),
     (dfx.PROTOBUF, b'0506abcd000001\xff\xff', 'abcd000001', 'not a valid DataRequest'),
-    (dfx.PROTOBUF, GOLDEN_V2_AUTH.encode(), 'abcd000003', 'json dialect'),
+    (dfx.PROTOBUF, GOLDEN_V2_AUTH.encode(), 'abcd000003', 'LoginWithTokenRequest'),
 ])
 def test_bad_requests_name_their_id(dialect: str, frame: str | bytes, request_id: str,
                                     reason: str) -> None:
     with pytest.raises(BadRequest, match=reason) as caught:
-        dfx.parse_request(dialect, frame)
+        dfx_service.parse_request(dialect, frame)
     assert caught.value.request_id == request_id
 
 
@@ -243,7 +306,7 @@ def test_results_with_integers_beyond_any_float_raise_remote_errors(body: bytes)
 def test_a_duration_beyond_any_float_is_a_bad_request() -> None:
     frame = GOLDEN_V2_ADD_DATA.replace('15.0', HUGE.decode())
     with pytest.raises(BadRequest, match='Duration'):
-        dfx.parse_request(dfx.JSON, frame)
+        dfx_service.parse_request(dfx.JSON, frame)
     with pytest.raises(LocalProtocolError, match='Duration'):
         dfx.encode_add_data(dfx.JSON, 'abcd000001', AddData('m1', 0, dfx.FIRST, 0, 1, 10**400,
                                                             b'x'))
@@ -254,8 +317,9 @@ def test_a_duration_beyond_float32_is_refused_for_protobuf_only() -> None:
     chunk = AddData('m1', 0, dfx.FIRST, 0, 1, 1e300, b'x')
     with pytest.raises(LocalProtocolError, match='protobuf float'):
         dfx.encode_add_data(dfx.PROTOBUF, 'abcd000001', chunk)
-    assert dfx.parse_request(dfx.JSON, dfx.encode_add_data(dfx.JSON, 'abcd000001',
-                                                           chunk)).body == chunk
+    frame = dfx.encode_add_data(dfx.JSON, 'abcd000001', chunk)
+    assert dfx_service.parse_request(dfx.JSON, frame).body == dfx_service.as_received(chunk,
+                                                                                      dfx.JSON)
 
 
 def test_chunk_numbers_are_uint32_in_measurement_data_ids() -> None:
@@ -274,10 +338,41 @@ def test_status_bodies_of_invalid_values_raise_local_errors(measurement_id: str,
     # Found by test_fuzz_dfx.py: protobuf raised ValueError / UnicodeEncodeError.
     for dialect in dfx.DIALECTS:
         with pytest.raises(LocalProtocolError):
-            dfx.data_response_body(dialect, measurement_id, chunk_order)
+            dfx_service.data_response_body(dialect, measurement_id, chunk_order)
 
 
 def test_local_errors_quote_huge_values_bounded() -> None:
     with pytest.raises(LocalProtocolError) as info:
-        dfx.encode_response('abcd000001', 10**400)
+        dfx_service.encode_response('abcd000001', 10**400)
     assert len(str(info.value)) < 100
+
+
+# What the real client library (PyPI dfx-apiv2-client 0.15.0, Measurements.ws_add_data and
+# ws_subscribe_to_results) writes, as called by the vendor's examples: apiexample.py
+# (nuralogix/dfx-apiv2-client-py 3b3a15d) passes neither ChunkOrder nor times, dfxdemo.py
+# (nuralogix/dfx-demo-py 655e232) the SDK's float seconds and an int Duration; the
+# JavaScript client (@nuralogix.ai/dfx-api-client 1.0.73) sends binary frames.
+@pytest.mark.parametrize('frame, expected', [
+    ('0506abcdefghij{"Params": {"ID": "m1"}, "Action": "FIRST::PROCESS", "Payload": "AQI="}',
+     ReceivedChunk('m1', dfx.FIRST, b'\x01\x02')),
+    ('0506abcdefghij{"Params": {"ID": "m1"}, "ChunkOrder": 1, "Action": "CHUNK::PROCESS", '
+     '"StartTime": 5.033, "EndTime": 10.066, "Duration": 5, "Meta": "e30=", "Payload": "AQI="}',
+     ReceivedChunk('m1', dfx.CHUNK, b'\x01\x02', 1, 5.033, 10.066, 5.0, b'{}')),
+    ('0506abcdefghij{"Params": {"ID": "m1"}, "Action": "LAST::IGNORE", "StartTime": "5.5", '
+     '"Payload": "AQI="}', ReceivedChunk('m1', 'LAST::IGNORE', b'\x01\x02', None, 5.5)),
+    (b'0510abcdefghij{"Params":{"ID":"m1"},"RequestID":""}', SubscribeResults('m1', 'abcdefghij')),
+    ('0510abcdefghij{"Params": {"ID": "m1"}, "RequestID": "KLMNOPQRST"}',
+     SubscribeResults('m1', 'KLMNOPQRST')),
+    (b'0718abcdefghij{"Token":"t"}', Authenticate('t')),
+])
+def test_what_the_real_clients_send_is_accepted(frame: str | bytes, expected: object) -> None:
+    request = dfx_service.parse_request(dfx.JSON, frame)
+    assert (request.request_id, request.body) == ('abcdefghij', expected)
+    if isinstance(expected, ReceivedChunk):
+        assert expected.problem() == ''
+
+
+def test_v1_authentication_is_a_login_with_token_request() -> None:
+    # organizations.proto of dfx-apiv2-protos 2.24.0: LoginWithTokenRequest { Token = 1 }.
+    request = dfx_service.parse_request(dfx.PROTOBUF, b'0718abcd000003\x0a\x02t1')
+    assert request.body == Authenticate('t1')

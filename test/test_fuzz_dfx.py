@@ -21,11 +21,12 @@ from fuzz_strategies import (ANY_TEXT, decodes_or_raises, JSON, mutated, mutated
                              ros_text)
 from hypothesis import given, strategies as st
 import pytest
-from robot_bridges.protocols import dfx
-from robot_bridges.protocols.dfx import (AddData, Authenticate, BadRequest, LocalProtocolError,
-                                         RemoteProtocolError, Request, Response, Result,
-                                         StatusBody, SubscribeResults)
+from robot_bridges.protocols import dfx, dfx_service
+from robot_bridges.protocols.dfx import (AddData, LocalProtocolError, RemoteProtocolError,
+                                         Response, Result, StatusBody)
 from robot_bridges.protocols.dfx_proto import adddata_pb2, subscribe_pb2
+from robot_bridges.protocols.dfx_service import (Authenticate, BadRequest, ReceivedChunk,
+                                                 Request, SubscribeResults)
 
 pytestmark = pytest.mark.fuzz
 
@@ -39,7 +40,8 @@ GOLDEN_V2_ADD_DATA = (
     '"StartTime":5,"EndTime":20,"Duration":15.0,"Payload":"AQI=","Meta":"e30="}')
 GOLDEN_V2_SUBSCRIBE = '0510abcd000002{"Params":{"ID":"m1"},"RequestID":"abcd000002"}'
 GOLDEN_V2_AUTH = '0718abcd000003{"Token":"s3cr3t-token"}'
-GOLDEN_REQUESTS = {dfx.PROTOBUF: [GOLDEN_V1_ADD_DATA, GOLDEN_V1_SUBSCRIBE],
+GOLDEN_V1_AUTH = b'0718abcd000003\x0a\x0cs3cr3t-token'
+GOLDEN_REQUESTS = {dfx.PROTOBUF: [GOLDEN_V1_ADD_DATA, GOLDEN_V1_SUBSCRIBE, GOLDEN_V1_AUTH],
                    dfx.JSON: [GOLDEN_V2_ADD_DATA, GOLDEN_V2_SUBSCRIBE, GOLDEN_V2_AUTH]}
 RESULT_BODY = {'RequestID': 'abcd000002', 'MeasurementDataID': 'm1:3', 'Error': {'Code': 'OK'},
                'Multiplier': 1000,
@@ -51,6 +53,8 @@ GOLDEN_RESPONSES = [
     b'abcd000001200{"ID":"m1","ChunkOrder":3}',
     b'abcd000009400{"Code":"MEASUREMENT_CLOSED","Errors":["the measurement time limit"]}',
     b'abcd000002200' + json.dumps(RESULT_BODY).encode(),
+    b'abcd000002200' + dfx_service.result_body(dfx.PROTOBUF, 'abcd000002', 'm1', 3,
+                                               {'HR_BPM': [72000, -1]}, 1000, 'r1'),
 ]
 JSON_BODIES = [json.loads(frame[14:]) for frame in GOLDEN_REQUESTS[dfx.JSON]] + [
     RESULT_BODY, {'ID': 'm1', 'ChunkOrder': 3}, {'Code': 'X', 'Errors': ['e']}]
@@ -83,25 +87,26 @@ def _check_response(frame: str | bytes, dialect: str) -> None:
         assert status.chunk_order is None or 0 <= status.chunk_order < 2**32
     result = decodes_or_raises(dfx.parse_result, dialect, response, error=RemoteProtocolError)
     if isinstance(result, Result):
-        assert (result.json == '') != (result.raw == b'') or response.body == b''
+        # v2: the JSON body; v1: the decoded message as JSON and the body as received.
+        assert result.json and result.raw == (response.body if dialect == dfx.PROTOBUF else b'')
         assert all(type(v) is float for signal in result.signals for v in signal.data)
         assert type(result.multiplier) is float and result.chunk_order >= -1
 
 
 def _check_request(dialect: str, frame: str | bytes) -> None:
     try:
-        request = dfx.parse_request(dialect, frame)
+        request = dfx_service.parse_request(dialect, frame)
     except BadRequest as exc:  # the only error the simulator side raises
         assert exc.request_id == '' or len(exc.request_id) == dfx.ID_LENGTH
         assert len(str(exc)) <= 300
         return
     assert isinstance(request, Request) and request.action in dfx.ACTIONS
-    if isinstance(request.body, AddData):
+    if isinstance(request.body, ReceivedChunk):
         assert request.body.problem() == ''
     elif isinstance(request.body, SubscribeResults):
         assert dfx.measurement_id_problem(request.body.measurement_id) == ''
     else:
-        assert isinstance(request.body, Authenticate) and dialect == dfx.JSON
+        assert isinstance(request.body, Authenticate) and request.body.token
 
 
 @given(frame=st.binary(max_size=200) | st.text(max_size=200) |
@@ -162,7 +167,8 @@ def test_protobuf_messages_of_any_field_values_decode_or_raise_bad_request(
 def test_add_data_round_trips(chunk: AddData, request_id: str, dialect: str) -> None:
     frame = dfx.encode_add_data(dialect, request_id, chunk)
     assert isinstance(frame, bytes if dialect == dfx.PROTOBUF else str)
-    assert dfx.parse_request(dialect, frame) == Request(dfx.ADD_DATA, request_id, chunk)
+    expected = Request(dfx.ADD_DATA, request_id, dfx_service.as_received(chunk, dialect))
+    assert dfx_service.parse_request(dialect, frame) == expected
 
 
 @given(measurement_id=MEASUREMENT_ID, request_id=REQUEST_ID, dialect=DIALECT,
@@ -170,10 +176,10 @@ def test_add_data_round_trips(chunk: AddData, request_id: str, dialect: str) -> 
 def test_subscribe_and_authenticate_round_trip(measurement_id: str, request_id: str,
                                                dialect: str, token: str) -> None:
     frame = dfx.encode_subscribe(dialect, request_id, measurement_id)
-    assert dfx.parse_request(dialect, frame) == Request(
+    assert dfx_service.parse_request(dialect, frame) == Request(
         dfx.SUBSCRIBE_RESULTS, request_id, SubscribeResults(measurement_id, request_id))
     if dialect == dfx.JSON:
-        request = decodes_or_raises(dfx.parse_request, dialect,
+        request = decodes_or_raises(dfx_service.parse_request, dialect,
                                     dfx.encode_authenticate(dialect, request_id, token),
                                     error=BadRequest)
         if isinstance(request, BadRequest):
@@ -190,14 +196,16 @@ def test_any_chunk_encodes_and_decodes_or_raises_the_local_error(chunk: AddData,
                               error=LocalProtocolError)
     if isinstance(frame, LocalProtocolError):
         return
-    decoded = dfx.parse_request(dfx.PROTOBUF if isinstance(frame, bytes) else dfx.JSON, frame)
-    assert isinstance(decoded.body, AddData)
+    sent_as = dfx.PROTOBUF if isinstance(frame, bytes) else dfx.JSON
+    decoded = dfx_service.parse_request(sent_as, frame)
+    assert isinstance(decoded.body, ReceivedChunk)
     assert (decoded.request_id, decoded.body.measurement_id, decoded.body.payload) == (
         request_id, chunk.measurement_id, chunk.payload)
     if isinstance(frame, str):
-        assert decoded.body == chunk
+        assert decoded.body == dfx_service.as_received(chunk, dfx.JSON)
     else:
-        assert decoded.body.duration == struct.unpack('<f', struct.pack('<f', chunk.duration))[0]
+        assert (decoded.body.duration or 0.0) == struct.unpack(
+            '<f', struct.pack('<f', chunk.duration))[0]
 
 
 @given(measurement_id=ANY_TEXT, request_id=REQUEST_ID | ANY_TEXT, token=ANY_TEXT,
@@ -211,8 +219,8 @@ def test_other_requests_encode_or_raise_the_local_error(measurement_id: str, req
         if isinstance(frame, LocalProtocolError):
             continue
         decoded = decodes_or_raises(
-            dfx.parse_request, dfx.PROTOBUF if isinstance(frame, bytes) else dfx.JSON, frame,
-            error=BadRequest)
+            dfx_service.parse_request, dfx.PROTOBUF if isinstance(frame, bytes) else dfx.JSON,
+            frame, error=BadRequest)
         if isinstance(decoded, BadRequest):  # a token with a NUL or a lone surrogate
             assert encode is dfx.encode_authenticate and not ros_text(token)
         else:
@@ -225,7 +233,7 @@ def test_other_requests_encode_or_raise_the_local_error(measurement_id: str, req
        body=st.binary(max_size=64))
 def test_responses_round_trip_or_raise_the_local_error(request_id: str, status: int,
                                                        body: bytes) -> None:
-    frame = decodes_or_raises(dfx.encode_response, request_id, status, body,
+    frame = decodes_or_raises(dfx_service.encode_response, request_id, status, body,
                               error=LocalProtocolError)
     if isinstance(frame, LocalProtocolError):
         assert not 100 <= status <= 999 or len(request_id) != dfx.ID_LENGTH or not (
@@ -238,13 +246,13 @@ def test_responses_round_trip_or_raise_the_local_error(request_id: str, status: 
 def test_status_bodies_round_trip_or_raise_the_local_error(measurement_id: str,
                                                            chunk_order: int,
                                                            dialect: str) -> None:
-    body = decodes_or_raises(dfx.data_response_body, dialect, measurement_id, chunk_order,
+    body = decodes_or_raises(dfx_service.data_response_body, dialect, measurement_id, chunk_order,
                              error=LocalProtocolError)
     if isinstance(body, LocalProtocolError):
         assert (dfx.measurement_id_problem(measurement_id) or
                 not 0 <= chunk_order < 2**32), body
         return
-    response = dfx.parse_response(dfx.encode_response('abcd000001', 200, body))
+    response = dfx.parse_response(dfx_service.encode_response('abcd000001', 200, body))
     status = dfx.parse_status_body(dialect, response)
     assert (status.error_code, status.measurement_id, status.chunk_order) == (
         'OK', measurement_id, chunk_order)
@@ -253,7 +261,7 @@ def test_status_bodies_round_trip_or_raise_the_local_error(measurement_id: str,
 
 @given(code=ANY_TEXT, errors=JSON, status=st.integers(300, 999), dialect=DIALECT)
 def test_error_bodies_round_trip(code: str, errors: Any, status: int, dialect: str) -> None:
-    body = dfx.error_body(code, errors)
+    body = dfx_service.error_body(code, errors)
     parsed = dfx.parse_status_body(dialect, Response('abcd000001', status, body))
     # A body with a string ROS cannot carry is not read: the status names the error then.
     named = code != '' and _carriable(code) and _carriable(errors)
@@ -265,7 +273,7 @@ def test_error_bodies_round_trip(code: str, errors: Any, status: int, dialect: s
        channels=st.dictionaries(st.text(max_size=12).filter(ros_text), st.lists(
            st.integers(-2**53, 2**53) | st.floats(allow_nan=False, allow_infinity=False),
            max_size=8), max_size=4),
-       dialect=DIALECT)
+       dialect=st.just(dfx.JSON))
 def test_result_bodies_as_the_simulator_writes_them_round_trip(
         measurement_id: str, chunk_order: int, multiplier: float,
         channels: dict[str, list[float]], dialect: str) -> None:
@@ -288,7 +296,7 @@ def test_request_ids_are_always_valid_for_the_encoders(seed: int, count: int) ->
     for _ in range(count):
         request_id = ids.new()
         frame = dfx.encode_subscribe(dfx.JSON, request_id, 'm1')
-        assert dfx.parse_request(dfx.JSON, frame).request_id == request_id
+        assert dfx_service.parse_request(dfx.JSON, frame).request_id == request_id
 
 
 def _carriable(value: Any) -> bool:
@@ -322,4 +330,31 @@ def test_v2_add_data_is_the_json_of_the_whole_body(
             'Meta': base64.b64encode(meta).decode()}
     frame = dfx.encode_add_data(dfx.JSON, 'abcd000001', chunk)
     assert frame == '0506abcd000001' + json.dumps(body, separators=(',', ':'))
-    assert dfx.parse_request(dfx.JSON, frame).body == chunk
+    received = dfx_service.as_received(chunk, dfx.JSON)
+    assert dfx_service.parse_request(dfx.JSON, frame).body == received
+
+
+@given(measurement_id=MEASUREMENT_ID, chunk_order=U32, multiplier=U32,
+       channels=st.dictionaries(st.text(max_size=12).filter(ros_text), st.lists(
+           st.integers(-2**31, 2**31 - 1), max_size=8), max_size=4),
+       result_id=st.text(max_size=12).filter(ros_text), dialect=DIALECT)
+def test_result_bodies_of_both_dialects_round_trip(
+        measurement_id: str, chunk_order: int, multiplier: int,
+        channels: dict[str, list[int]], result_id: str, dialect: str) -> None:
+    try:
+        body = dfx_service.result_body(dialect, 'abcd000002', measurement_id, chunk_order,
+                                       channels, multiplier, result_id)
+    except LocalProtocolError:  # a lone surrogate protobuf cannot encode
+        assert dialect == dfx.PROTOBUF
+        return
+    result = dfx.parse_result(dialect, Response('abcd000002', 200, body))
+    assert (result.measurement_id, result.chunk_order, result.error_code, result.result_id) == (
+        measurement_id, chunk_order, 'OK', result_id)
+    # v1 has no presence for 0: an absent Multiplier reads as 1, as in v2.
+    assert result.multiplier == float(multiplier or 1 if dialect == dfx.PROTOBUF else multiplier)
+    decoded = {s.name: s.data for s in result.signals}
+    assert decoded == {name: tuple(float(v) for v in data) for name, data in channels.items()}
+    assert result.raw == (body if dialect == dfx.PROTOBUF else b'')
+    value = json.loads(result.json)
+    assert value['MeasurementDataID'] == f'{measurement_id}:{chunk_order}'
+    assert {name: c['Data'] for name, c in value['Channels'].items()} == channels

@@ -64,7 +64,8 @@ class DfxBridge(WebSocketBridge):
 
     def declare_bridge_parameters(self) -> None:
         """Declare the parameters of issue 8."""
-        params.declare(self, 'url', 'wss://api.deepaffex.ai:9080', 'DFX API, wss:// or ws://.')
+        params.declare(self, 'url', 'wss://api.deepaffex.ai',
+                       'DFX API, wss:// or ws:// (default: the vendor client default, port 443).')
         params.declare(self, 'dialect', dfx.JSON,
                        'json (v2, subprotocol "json") or protobuf (v1).')
         params.declare(self, 'token', '',
@@ -314,8 +315,10 @@ class DfxBridge(WebSocketBridge):
             return
         self._results.publish(translate.result_message(result, response.request_id,
                                                        measurement_id, self._stamp()))
+        # The subscription the request ID belongs to is finished by its last chunk's result,
+        # in both dialects, whatever measurement the body names.
         if result.chunk_order >= 0:
-            self._streams.result(result.measurement_id or measurement_id, result.chunk_order)
+            self._streams.result(measurement_id, result.chunk_order)
 
     def _add_data_status(self, pending: Pending, response: Response) -> None:
         body = self._status_body(response, 'add-data status')

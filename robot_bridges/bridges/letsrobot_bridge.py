@@ -32,7 +32,7 @@ from rclpy.event_handler import (QoSMessageLostInfo, QoSRequestedIncompatibleQoS
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_policy_name_from_kind,
                        qos_profile_sensor_data, QoSProfile, ReliabilityPolicy)
-from robot_bridges.bridges import letsrobot_sockets as site
+from robot_bridges.bridges import letsrobot_cmd_vel, letsrobot_sockets as site
 from robot_bridges.bridges.letsrobot_av import AvConfig, find_ffmpeg, frame_of, Relay, VideoSide
 from robot_bridges.bridges.letsrobot_sockets import Discovered, SiteSockets, SOCKETS
 from robot_bridges.bridges.letsrobot_video import Frame
@@ -117,6 +117,7 @@ class LetsRobotBridge(BridgeNode):
         d('image_reliability', 'reliable',
           'QoS reliability of the image subscription: reliable or best_effort.')
         d('ffmpeg', '', "ffmpeg program; empty: imageio-ffmpeg's binary, else ffmpeg on PATH.")
+        letsrobot_cmd_vel.declare_parameters(self)
 
     # -- configure -------------------------------------------------------------------------
 
@@ -168,6 +169,7 @@ class LetsRobotBridge(BridgeNode):
         self._owner_pub = self.make_publisher(String, 'owner', LATCHED)
         self._settings_pub = self.make_publisher(String, 'settings', LATCHED)
         self._live_pub = self.make_publisher(Bool, 'live', LATCHED)
+        self._cmd_vel = letsrobot_cmd_vel.CmdVel.configure(self)
         self.make_subscription(BatteryState, 'battery_state', self._on_battery,
                                qos_profile_sensor_data)
         # Written on the executor thread only (subscription events).
@@ -202,9 +204,11 @@ class LetsRobotBridge(BridgeNode):
         result = super().on_activate(state)
         self._live_pub.publish(Bool(data=False))
         self._exclusive_pub.publish(String(data=self._filter.exclusive_user))
+        self._cmd_vel.activate()
         return result
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
+        self._cmd_vel.deactivate()  # first: the zero goes out while the publisher is active
         self._live_pub.publish(Bool(data=False))  # the streams stop below; say so while we can
         return super().on_deactivate(state)
 
@@ -317,6 +321,7 @@ class LetsRobotBridge(BridgeNode):
 
     def socket_down(self, name: str, reason: str) -> None:
         """One socket lost its connection (it reconnects by itself)."""
+        self._cmd_vel.halt()
         if name in ('control', 'chat') and self.stats.connected:
             self.link_down(f'{name} socket: {reason}')
 
@@ -363,6 +368,7 @@ class LetsRobotBridge(BridgeNode):
         self._counts['commands'] += 1
         self._command_pub.publish(translate.command_message(
             command, self.get_clock().now().to_msg(), self._filter.is_owner(command.user)))
+        self._cmd_vel.command(command.command, command.key_position)
 
     def _app_command(self, command: proto.Command) -> None:
         # The reference's video side obeys VIDOFF / VIDON for this robot; nothing else of
@@ -515,6 +521,7 @@ class LetsRobotBridge(BridgeNode):
         values += [(key, str(count)) for key, count in self._counts.items()]
         values += [*self._av.diagnostic_values(), ('live', str(self._live).lower())]
         values += [(key, str(count)) for key, count in self._image_events.items()]
+        values += self._cmd_vel.diagnostic_values()
         return values
 
 

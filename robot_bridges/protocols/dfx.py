@@ -7,9 +7,10 @@ frame (v1, ``protobuf``) or JSON in a text frame (v2, ``json``, websocket subpro
 ``<request id 10><status 3>`` + body (empty, protobuf or UTF-8 JSON). A fresh request ID per
 request makes every response correlatable: nothing is inferred from lengths.
 
-Bridge side: :func:`encode_add_data`, :func:`encode_subscribe`, :func:`encode_authenticate`,
-:func:`parse_response`, :func:`parse_status_body`, :func:`parse_result`.
-Simulator side: :func:`parse_request`, :func:`encode_response` and the body builders.
+The client (bridge) side: :func:`encode_add_data`, :func:`encode_subscribe`,
+:func:`encode_authenticate`, :func:`parse_response`, :func:`parse_status_body`,
+:func:`parse_result` (v2 JSON, and v1 ``SubscribeResultsResponse`` decoded from the published
+schema, raw bytes kept). The service (simulator) side is :mod:`dfx_service`.
 Errors: :class:`LocalProtocolError` for what we were asked to send, :class:`RemoteProtocolError`
 for what the peer sent, whatever the input.
 """
@@ -17,8 +18,7 @@ for what the peer sent, whatever the input.
 from __future__ import annotations
 
 import base64
-import binascii
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import itertools
 import math
 import random
@@ -40,6 +40,9 @@ FIRST = 'FIRST::PROCESS'
 CHUNK = 'CHUNK::PROCESS'
 LAST = 'LAST::PROCESS'
 CHUNK_ACTIONS = (FIRST, CHUNK, LAST)
+# What the API also accepts: the chunk is added but no result is returned for it.
+IGNORE_ACTIONS = ('FIRST::IGNORE', 'CHUNK::IGNORE', 'LAST::IGNORE')
+RECEIVED_ACTIONS = CHUNK_ACTIONS + IGNORE_ACTIONS
 
 JSON = 'json'          # v2: websocket subprotocol "json", text requests
 PROTOBUF = 'protobuf'  # v1: binary requests
@@ -53,14 +56,6 @@ HEADER_LENGTH = ID_LENGTH + STATUS_LENGTH  # a subscribe acknowledgement is exac
 MAX_MEASUREMENT_ID = 256
 ID_ALPHABET = string.digits + string.ascii_lowercase
 FLOAT32_MAX = 3.4028234663852886e38  # Duration is a protobuf float (32 bits)
-
-
-class BadRequest(RemoteProtocolError):
-    """A request the service cannot use; ``request_id`` is its ID when that was valid."""
-
-    def __init__(self, message: str, request_id: str = '') -> None:
-        super().__init__(message)
-        self.request_id = request_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,38 +74,13 @@ class AddData:
     def problem(self) -> str:
         """Return what makes this request invalid, or '' if nothing does."""
         return (measurement_id_problem(self.measurement_id) or
-                _range_problem('ChunkOrder', self.chunk_order, 32) or
-                _range_problem('StartTime', self.start_time, 64) or
-                _range_problem('EndTime', self.end_time, 64) or
+                range_problem('ChunkOrder', self.chunk_order, 32) or
+                range_problem('StartTime', self.start_time, 64) or
+                range_problem('EndTime', self.end_time, 64) or
                 ('' if self.action in CHUNK_ACTIONS else f'Action {excerpt(self.action)} '
                  f'is not one of {", ".join(CHUNK_ACTIONS)}') or
                 ('' if math.isfinite(_as_float(self.duration)) and self.duration >= 0.0
                  else f'Duration {excerpt(self.duration)} is not a finite number >= 0'))
-
-
-@dataclass(frozen=True, slots=True)
-class SubscribeResults:
-    """A subscription to a measurement's results (action 0510)."""
-
-    measurement_id: str
-    # The ID result chunks will be tagged with (the body's RequestID field).
-    result_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Authenticate:
-    """Authentication over the socket (action 0718, v2)."""
-
-    token: str = field(repr=False)  # a secret: never in a repr or a log line
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """A request as the service receives it."""
-
-    action: str
-    request_id: str
-    body: AddData | SubscribeResults | Authenticate
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +124,9 @@ class Result:
     error_code: str
     multiplier: float
     signals: tuple[Signal, ...]
-    json: str            # the whole body when it is JSON
-    raw: bytes           # the body when it is not JSON
+    json: str            # the body (v2), or the decoded v1 message rendered as JSON
+    raw: bytes           # the v1 body (protobuf) as received; empty in v2
+    result_id: str = ''  # MeasurementResultID ('' when absent)
 
 
 class RequestIds:
@@ -198,7 +169,7 @@ def chunk_action(chunk_order: int, last: bool) -> str:
 
 def encode_add_data(dialect: str, request_id: str, chunk: AddData) -> str | bytes:
     """Return the 0506 frame; raises LocalProtocolError for an invalid chunk."""
-    problem = chunk.problem() or _request_id_problem(request_id)
+    problem = chunk.problem() or request_id_problem(request_id)
     if problem:
         raise LocalProtocolError(problem)
     if dialect == PROTOBUF:
@@ -229,7 +200,7 @@ def encode_subscribe(dialect: str, request_id: str, measurement_id: str) -> str 
     The body's RequestID is the frame's own request ID, so that the acknowledgement and
     every result chunk carry one ID in both dialects.
     """
-    problem = measurement_id_problem(measurement_id) or _request_id_problem(request_id)
+    problem = measurement_id_problem(measurement_id) or request_id_problem(request_id)
     if problem:
         raise LocalProtocolError(problem)
     if dialect == PROTOBUF:
@@ -244,7 +215,7 @@ def encode_authenticate(dialect: str, request_id: str, token: str) -> str:
     """Return the 0718 frame (v2 only). The frame holds the token: never log it."""
     if dialect != JSON:
         raise LocalProtocolError('action 0718 exists in the json dialect (v2) only')
-    problem = _request_id_problem(request_id) or ('' if token else 'the token is empty')
+    problem = request_id_problem(request_id) or ('' if token else 'the token is empty')
     if problem:
         raise LocalProtocolError(problem)
     return _text_request(dialect, AUTHENTICATE, request_id, {'Token': token})
@@ -261,113 +232,7 @@ def _text_request(dialect: str, action: str, request_id: str, body: dict[str, An
     return action + request_id + text
 
 
-# -- requests: parse (simulator) --------------------------------------------------------
-
-
-def parse_request(dialect: str, frame: str | bytes) -> Request:
-    """
-    Decode a request the service received. Raises :class:`BadRequest` for anything invalid.
-
-    Its ``request_id`` is the request's ID when the frame had a valid one (so that the
-    service can answer it with an error status), else ''.
-    """
-    raw = frame.encode('utf-8', 'surrogatepass') if isinstance(frame, str) else bytes(frame)
-    header = raw[:ACTION_LENGTH + ID_LENGTH]
-    if len(header) < ACTION_LENGTH + ID_LENGTH:
-        raise BadRequest(f'short request ({len(raw)} bytes)')
-    try:
-        action = header[:ACTION_LENGTH].decode('ascii')
-        request_id = header[ACTION_LENGTH:].decode('ascii')
-    except UnicodeDecodeError:
-        raise BadRequest('action or request ID is not ASCII') from None
-    problem = _request_id_problem(request_id)
-    if problem:
-        raise BadRequest(problem)
-    body = raw[ACTION_LENGTH + ID_LENGTH:]
-    try:
-        if action not in ACTIONS:
-            raise RemoteProtocolError(f'unknown action {excerpt(action)}')
-        if dialect == PROTOBUF:
-            return Request(action, request_id, _parse_binary_body(action, body))
-        return Request(action, request_id, _parse_json_body(action, body))
-    except RemoteProtocolError as exc:
-        raise BadRequest(str(exc), request_id) from None
-
-
-def _parse_binary_body(action: str, body: bytes) -> AddData | SubscribeResults | Authenticate:
-    if action == AUTHENTICATE:
-        raise RemoteProtocolError('action 0718 exists in the json dialect (v2) only')
-    if action == SUBSCRIBE_RESULTS:
-        subscribe = _decode_proto(subscribe_pb2.SubscribeResultsRequest, body)
-        return _checked_subscribe(subscribe.Params.ID, subscribe.RequestID)
-    data = _decode_proto(adddata_pb2.DataRequest, body)
-    return _checked_add_data(AddData(
-        data.Params.ID, data.ChunkOrder, data.Action, data.StartTime, data.EndTime,
-        data.Duration, data.Payload, data.Meta))
-
-
-def _parse_json_body(action: str, body: bytes) -> AddData | SubscribeResults | Authenticate:
-    value = json_text.loads_object(body, RemoteProtocolError)
-    if action == AUTHENTICATE:
-        token = value.get('Token')
-        if type(token) is not str:
-            raise RemoteProtocolError('0718 without a string "Token"')
-        return Authenticate(token)
-    params = value.get('Params')
-    measurement_id = params.get('ID') if type(params) is dict else None
-    if type(measurement_id) is not str:
-        raise RemoteProtocolError('no string "Params"."ID"')
-    if action == SUBSCRIBE_RESULTS:
-        result_id = value.get('RequestID')
-        if type(result_id) is not str:
-            raise RemoteProtocolError('0510 without a string "RequestID"')
-        return _checked_subscribe(measurement_id, result_id)
-    fields = [value.get(name) for name in ('Action', 'ChunkOrder', 'StartTime', 'EndTime')]
-    if type(fields[0]) is not str or any(type(v) is not int for v in fields[1:]):
-        raise RemoteProtocolError('0506 needs a string "Action" and integer "ChunkOrder", '
-                                  '"StartTime", "EndTime"')
-    duration = json_text.number(value.get('Duration'))
-    if duration is None:
-        raise RemoteProtocolError(f'"Duration" is {excerpt(value.get("Duration"))}, not a '
-                                  'number')
-    return _checked_add_data(AddData(
-        measurement_id, fields[1], fields[0], fields[2], fields[3], duration,
-        _base64_field(value, 'Payload'), _base64_field(value, 'Meta')))
-
-
-def _checked_add_data(data: AddData) -> AddData:
-    problem = data.problem()
-    if problem:
-        raise RemoteProtocolError(problem)
-    return data
-
-
-def _checked_subscribe(measurement_id: str, result_id: str) -> SubscribeResults:
-    problem = measurement_id_problem(measurement_id) or _request_id_problem(result_id)
-    if problem:
-        raise RemoteProtocolError(problem)
-    return SubscribeResults(measurement_id, result_id)
-
-
-def _base64_field(value: dict[str, Any], name: str) -> bytes:
-    text = value.get(name, '')
-    if type(text) is not str:
-        raise RemoteProtocolError(f'"{name}" is not a base64 string')
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise RemoteProtocolError(f'"{name}" is not valid base64') from None
-
-
 # -- responses ------------------------------------------------------------------------
-
-
-def encode_response(request_id: str, status: int, body: bytes = b'') -> bytes:
-    """Return a response frame (binary in both dialects)."""
-    problem = _request_id_problem(request_id)
-    if problem or not 100 <= status <= 999:
-        raise LocalProtocolError(problem or f'status {excerpt(status)} is not 3 digits')
-    return f'{request_id}{status:03d}'.encode('ascii') + body
 
 
 def parse_response(frame: str | bytes) -> Response:
@@ -389,26 +254,6 @@ def parse_response(frame: str | bytes) -> Response:
     return Response(head[:ID_LENGTH].decode('ascii'), int(status), raw[HEADER_LENGTH:])
 
 
-def data_response_body(dialect: str, measurement_id: str, chunk_order: int) -> bytes:
-    """Return an add-data status body: a DataResponse (v1) or its JSON (v2)."""
-    problem = (measurement_id_problem(measurement_id) or
-               _range_problem('ChunkOrder', chunk_order, 32))
-    if problem:
-        raise LocalProtocolError(problem)
-    if dialect == PROTOBUF:
-        return adddata_pb2.DataResponse(ID=measurement_id,
-                                        ChunkOrder=chunk_order).SerializeToString()
-    text, _ = json_text.dumps({'ID': measurement_id, 'ChunkOrder': chunk_order},
-                              LocalProtocolError)
-    return text.encode('utf-8')
-
-
-def error_body(code: str, errors: Any) -> bytes:
-    """Return an error body ``{"Code": .., "Errors": ..}`` (both dialects)."""
-    text, _ = json_text.dumps({'Code': code, 'Errors': errors}, LocalProtocolError)
-    return text.encode('utf-8')
-
-
 def parse_status_body(dialect: str, response: Response) -> StatusBody:
     """
     Interpret a status response's body; raises RemoteProtocolError for a broken one.
@@ -422,7 +267,7 @@ def parse_status_body(dialect: str, response: Response) -> StatusBody:
         if not body:
             return StatusBody('OK', '')
         if dialect == PROTOBUF:
-            data = _decode_proto(adddata_pb2.DataResponse, body)
+            data = decode_proto(adddata_pb2.DataResponse, body)
             text, _ = json_text.dumps({'ID': data.ID, 'ChunkOrder': data.ChunkOrder},
                                       RemoteProtocolError)
             return StatusBody('OK', text, data.ID, data.ChunkOrder)
@@ -443,24 +288,50 @@ def parse_result(dialect: str, response: Response) -> Result:
     """
     Interpret a result chunk's body; raises RemoteProtocolError for a broken one.
 
-    v2 bodies must be JSON objects; a v1 body that is not JSON (its schema is not public)
-    is kept raw.
+    v2 bodies must be JSON objects. v1 bodies are ``SubscribeResultsResponse`` messages
+    (the published schema, ``dfx_proto/subscribe.proto``): decoded into the same fields,
+    rendered as JSON with the v2 field names in ``json``, and kept as received in ``raw``
+    (for the vendor SDK). The measurement is ``MeasurementID``, else the part of
+    ``MeasurementDataID`` before its last ``:``; the chunk is the number after it.
     """
+    if dialect == PROTOBUF:
+        return _parse_v1_result(response.body)
     body = response.body
-    try:
-        value = json_text.loads_object(body, RemoteProtocolError)
-    except RemoteProtocolError:
-        if dialect == JSON:
-            raise
-        return Result('', -1, '', 1.0, (), '', body)
+    value = json_text.loads_object(body, RemoteProtocolError)
     measurement_id, chunk_order = _measurement_data_id(value.get('MeasurementDataID'))
+    named, result_id = value.get('MeasurementID', ''), value.get('MeasurementResultID', '')
     error = value.get('Error')
     code = error.get('Code', '') if type(error) is dict else ''
     multiplier = json_text.number(value.get('Multiplier', 1.0))
     if type(code) is not str or multiplier is None:
         raise RemoteProtocolError('result "Error"."Code" or "Multiplier" has a wrong type')
-    return Result(measurement_id, chunk_order, code, multiplier,
-                  _signals(value.get('Channels', {})), body.decode('utf-8'), b'')
+    if type(named) is not str or type(result_id) is not str:
+        raise RemoteProtocolError('result "MeasurementID" or "MeasurementResultID" is not a '
+                                  'string')
+    return Result(named or measurement_id, chunk_order, code, multiplier,
+                  _signals(value.get('Channels', {})), body.decode('utf-8'), b'', result_id)
+
+
+def _parse_v1_result(body: bytes) -> Result:
+    message = decode_proto(subscribe_pb2.SubscribeResultsResponse, body)
+    measurement_id, chunk_order = _measurement_data_id(message.MeasurementDataID or None)
+    # Maps have no order on the wire: channels and error entries come sorted by name.
+    names = sorted(message.Channels)
+    channels = {name: {'Data': list(message.Channels[name].Data),
+                       'Channel': message.Channels[name].Channel} for name in names}
+    error: dict[str, Any] = {'Code': message.Error.Code}
+    if message.Error.Errors:
+        error['Errors'] = {key: {'msgs': list(message.Error.Errors[key].msgs)}
+                           for key in sorted(message.Error.Errors)}
+    multiplier = message.Multiplier or 1  # absent (0): 1, as in v2
+    text, _ = json_text.dumps({
+        'MeasurementID': message.MeasurementID, 'MeasurementDataID': message.MeasurementDataID,
+        'MeasurementResultID': message.MeasurementResultID, 'Error': error,
+        'Multiplier': multiplier, 'Channels': channels}, RemoteProtocolError)
+    signals = tuple(Signal(name, tuple(float(v) for v in channels[name]['Data']))
+                    for name in names)
+    return Result(message.MeasurementID or measurement_id, chunk_order, message.Error.Code,
+                  float(multiplier), signals, text, body, message.MeasurementResultID)
 
 
 def describe_binary(body: bytes) -> str:
@@ -497,7 +368,7 @@ def _signals(channels: Any) -> tuple[Signal, ...]:
     return tuple(signals)
 
 
-def _decode_proto(message_type: Any, body: bytes) -> Any:
+def decode_proto(message_type: Any, body: bytes) -> Any:
     try:
         return message_type.FromString(body)
     except Exception:  # noqa: B902 - DecodeError, and whatever else a broken body raises
@@ -514,7 +385,7 @@ def _as_float(value: Any) -> float:
         return math.nan
 
 
-def _request_id_problem(request_id: str) -> str:
+def request_id_problem(request_id: str) -> str:
     if (len(request_id) != ID_LENGTH or not request_id.isascii() or
             not all('!' <= c <= '~' for c in request_id)):
         return f'request ID {excerpt(request_id)} is not {ID_LENGTH} printable ASCII characters'
@@ -531,7 +402,7 @@ def measurement_id_problem(measurement_id: str) -> str:
     return ''
 
 
-def _range_problem(name: str, value: int, bits: int) -> str:
+def range_problem(name: str, value: int, bits: int) -> str:
     if type(value) is int and 0 <= value < 2**bits:
         return ''
     return f'{name} {excerpt(value)} is not an unsigned {bits}-bit integer'

@@ -1,20 +1,29 @@
 """
 Executable dfx_sim: a DFX API websocket server that speaks both dialects, on loopback.
 
-* The upgrade request must carry ``Authorization: Bearer <token>`` (HTTP 401 otherwise); the
-  token is ``--token`` or the environment variable ``DFX_TOKEN``. A client that asks for the
-  websocket subprotocol ``json`` speaks v2 (JSON), any other v1 (protobuf). ``0718`` checks
-  the token again over the socket.
-* ``0506`` add data: validated (request ID, FIRST/CHUNK/LAST sequence, rising chunk order,
-  non-empty payload), answered ``200`` with the chunk's ``DataResponse`` or ``400`` with
-  ``{"Code", "Errors"}``; data after ``--measurement-limit-s`` gets ``MEASUREMENT_CLOSED``.
-  A chunk that arrives before the previous chunk's ``Duration`` has passed is accepted but
-  not processed (logged; no result), as the API does.
+* Authentication, either way the real clients do it: the upgrade request carries
+  ``Authorization: Bearer <token>`` (a wrong one, or another scheme: HTTP 401), or it
+  carries no such header (the vendor's examples where headers cannot be set, the
+  JavaScript client always) and the first action is ``0718`` with the token. Until then
+  any other action is answered ``401 {"Code": "UNAUTHORIZED", ..}``, a wrong token
+  ``401 {"Code": "INVALID_TOKEN", ..}``. The token is ``--token`` or ``$DFX_TOKEN``. A client
+  that asks for the websocket subprotocol ``json`` speaks v2 (JSON), any other v1 (protobuf).
+* ``0506`` add data: ``Params.ID``, ``Action`` and ``Payload`` are needed, ``ChunkOrder``,
+  ``StartTime``, ``EndTime``, ``Duration`` and ``Meta`` are optional (the real client drops
+  unset fields; a missing ``ChunkOrder`` is the next one). ``FIRST`` starts the measurement
+  afresh, ``CHUNK`` continues it, ``LAST`` closes it, each ``::PROCESS`` or ``::IGNORE`` (no
+  result); chunk orders rise; the payload is not empty. Answered ``200`` with the chunk's
+  ``DataResponse`` (ID, ChunkOrder) or ``400`` with ``{"Code", "Errors"}``; data after
+  ``--measurement-limit-s`` or after ``LAST`` gets ``MEASUREMENT_CLOSED``. A chunk that
+  arrives before the previous chunk's ``Duration`` has passed is accepted but not processed
+  (logged; no result), as the API does; without a ``Duration`` nothing counts as early.
 * ``0510`` subscribe: a 13-byte acknowledgement, then one result per processed chunk,
-  ``--processing-delay-s`` after it arrived, tagged with the subscribe's RequestID (v2) or
-  request ID (v1); results made while nobody is subscribed wait for the next subscriber.
-  The signal values are computed from the payload (:func:`signal_values`) so tests can
-  check them. The v1 result schema is not public: v1 results carry the same JSON.
+  ``--processing-delay-s`` after it arrived, tagged with the subscribe's RequestID (v2; the
+  request's own ID when the body has none) or request ID (v1); results made while nobody is
+  subscribed wait for the next subscriber. v1 results are ``SubscribeResultsResponse``
+  messages, v2 results their JSON. The signal values are computed from the payload
+  (:func:`signal_values`) so tests can check them.
+* ``--verbose``: one log line per request (action, request ID, measurement; never a token).
 * ``--tls``: wss with a throwaway CA made at start, written to ``--ca-file`` (printed).
 * ``--chaos``: fault injection for tests and demos (see ``CHAOS``).
 
@@ -44,9 +53,9 @@ from typing import Sequence
 import zlib
 
 import numpy as np
-from robot_bridges.protocols import dfx, json_text
-from robot_bridges.protocols.dfx import (AddData, Authenticate, BadRequest, LocalProtocolError,
-                                         SubscribeResults)
+from robot_bridges.protocols import dfx, dfx_service
+from robot_bridges.protocols.dfx_service import (Authenticate, BadRequest, ReceivedChunk,
+                                                 SubscribeResults)
 from robot_bridges.protocols.text import excerpt
 from robot_bridges.sims.signals import stop_event
 from websockets.asyncio.server import broadcast, serve, Server, ServerConnection
@@ -59,13 +68,15 @@ __all__ = ['DfxSim', 'start', 'signal_values', 'main', 'CHAOS']
 CHAOS = {
     'unknown-ids': 'after every add-data status, a response for a request ID never sent',
     'malformed': 'once per measurement, after its subscribe acknowledgement: a short frame, '
-                 'a non-ASCII ID, a non-numeric status, a broken result (v2); the status of '
-                 'chunk 0 with a broken body (protobuf in v1, JSON in v2)',
+                 'a non-ASCII ID, a non-numeric status, a broken result (a truncated protobuf '
+                 'in v1, JSON in v2); the status of chunk 0 with a broken body (protobuf in '
+                 'v1, JSON in v2)',
     'oversize': 'once per measurement, after its subscribe acknowledgement: a 2 MiB frame',
     'drop': 'once per measurement, drop the connection right after chunk 1 arrived',
     'no-answer': 'never answer the add-data request of chunk 1 (it is processed)',
 }
 MULTIPLIER = 1000
+INT32_MAX = 2**31 - 1  # v1 Data values are sint32
 # A chunk counts as early only when it beats the previous chunk's duration by more than this
 # (the gap a client measures at sending and the gap at arrival differ by network jitter).
 EARLY_TOLERANCE_S = 0.05
@@ -79,11 +90,24 @@ def signal_values(payload: bytes) -> dict[str, list[int]]:
     """Return the result channels of a chunk (Data values, scaled by ``MULTIPLIER``)."""
     return {
         'HR_BPM': [60_000 + zlib.crc32(payload) % 60_000],
-        'SNR': [len(payload) * MULTIPLIER],
+        'SNR': [min(len(payload) * MULTIPLIER, INT32_MAX)],
         # numpy sums exactly (uint64) and fast: a Python sum() took ~3 ms per 256 KiB chunk.
         'MEAN_BYTE': [int(np.frombuffer(payload, np.uint8).sum(dtype=np.uint64)) * MULTIPLIER //
                       max(len(payload), 1)],
     }
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    measurement_id: str
+    chunk_order: int
+    channels: dict[str, list[int]]
+
+
+@dataclass(slots=True)
+class _Client:
+    dialect: str
+    authenticated: bool  # by its upgrade's Authorization header, or later by 0718
 
 
 @dataclass
@@ -95,7 +119,7 @@ class _Measurement:
     closed: bool = False
     # connection -> (result tag, dialect)
     subscribers: dict[ServerConnection, tuple[str, str]] = field(default_factory=dict)
-    waiting: deque[bytes] = field(default_factory=lambda: deque(maxlen=MAX_WAITING_RESULTS))
+    waiting: deque[_Result] = field(default_factory=lambda: deque(maxlen=MAX_WAITING_RESULTS))
     chaos_done: set[str] = field(default_factory=set)
 
 
@@ -104,7 +128,7 @@ class DfxSim:
 
     def __init__(self, token: str, *, measurement_limit_s: float = 120.0,
                  processing_delay_s: float = 1.0, chaos: Sequence[str] = (),
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, verbose: bool = False) -> None:
         """Check the options; :func:`start` makes and starts one."""
         if not token:
             raise ValueError('a token is required (--token or DFX_TOKEN)')
@@ -118,10 +142,12 @@ class DfxSim:
         self.processing_delay_s = processing_delay_s
         self.chaos = frozenset(chaos)
         self._ssl = ssl_context
+        self.verbose = verbose
         self.connections: set[ServerConnection] = set()
         self.measurements: dict[str, _Measurement] = {}
         # Counters for tests and demos.
         self.processed = 0
+        self.ignored = 0
         self.early = 0
         self.results_sent = 0
         self.rejected_upgrades = 0
@@ -158,20 +184,24 @@ class DfxSim:
     # -- the opening handshake ------------------------------------------------------------
 
     def _check_token(self, connection: ServerConnection, request: Request) -> Response | None:
-        if request.headers.get('Authorization') == f'Bearer {self._token}':
+        # No header: accepted, and the client must authenticate with 0718 before anything.
+        authorization = request.headers.get('Authorization')
+        if authorization is None or authorization == f'Bearer {self._token}':
             return None
         self.rejected_upgrades += 1
-        _log.warning('refused an upgrade: missing or wrong bearer token (HTTP 401)')
+        _log.warning('refused an upgrade: wrong bearer token (HTTP 401)')
         return connection.respond(HTTPStatus.UNAUTHORIZED, 'Unauthorized\n')
 
     # -- one connection -------------------------------------------------------------------
 
     async def _handle(self, connection: ServerConnection) -> None:
         dialect = dfx.JSON if connection.subprotocol == dfx.SUBPROTOCOL else dfx.PROTOBUF
+        request = connection.request
+        client = _Client(dialect, request is not None and 'Authorization' in request.headers)
         self.connections.add(connection)
         try:
             async for frame in connection:
-                self._receive(connection, dialect, frame)
+                self._receive(connection, client, frame)
         except ConnectionClosed:
             pass
         finally:
@@ -179,30 +209,41 @@ class DfxSim:
             for measurement in self.measurements.values():
                 measurement.subscribers.pop(connection, None)
 
-    def _receive(self, connection: ServerConnection, dialect: str, frame: str | bytes) -> None:
+    def _receive(self, connection: ServerConnection, client: _Client,
+                 frame: str | bytes) -> None:
+        dialect = client.dialect
         try:
-            request = dfx.parse_request(dialect, frame)
+            request = dfx_service.parse_request(dialect, frame)
         except BadRequest as exc:
             _log.info('bad request: %s', exc)
             if exc.request_id:
                 self._answer(connection, exc.request_id, 400,
-                             dfx.error_body('INVALID_REQUEST', [str(exc)]))
+                             dfx_service.error_body('INVALID_REQUEST', [str(exc)]))
             return
         body = request.body
-        if isinstance(body, AddData):
+        if self.verbose:
+            _log.warning('request %s %s%s', request.action, request.request_id,
+                         '' if isinstance(body, Authenticate)
+                         else f' measurement {excerpt(body.measurement_id)}')
+        if isinstance(body, Authenticate):
+            if body.token == self._token:
+                client.authenticated = True
+                self._answer(connection, request.request_id, 200)
+            else:
+                self._answer(connection, request.request_id, 401, dfx_service.error_body(
+                    'INVALID_TOKEN', ['the token was not accepted']))
+        elif not client.authenticated:
+            self._answer(connection, request.request_id, 401, dfx_service.error_body(
+                'UNAUTHORIZED', ['authenticate first: action 0718 with a token, or an '
+                                 'Authorization header on the upgrade request']))
+        elif isinstance(body, ReceivedChunk):
             self._add_data(connection, dialect, request.request_id, body)
         elif isinstance(body, SubscribeResults):
             self._subscribe(connection, dialect, request.request_id, body)
-        elif isinstance(body, Authenticate):
-            if body.token == self._token:
-                self._answer(connection, request.request_id, 200)
-            else:
-                self._answer(connection, request.request_id, 401,
-                             dfx.error_body('INVALID_TOKEN', ['the token was not accepted']))
 
     def _answer(self, connection: ServerConnection, request_id: str, status: int,
                 body: bytes = b'') -> None:
-        broadcast((connection,), dfx.encode_response(request_id, status, body))
+        broadcast((connection,), dfx_service.encode_response(request_id, status, body))
 
     def _measurement(self, measurement_id: str) -> _Measurement:
         measurement = self.measurements.get(measurement_id)
@@ -213,42 +254,50 @@ class DfxSim:
         return measurement
 
     def _add_data(self, connection: ServerConnection, dialect: str, request_id: str,
-                  chunk: AddData) -> None:
+                  chunk: ReceivedChunk) -> None:
         now = time.monotonic()
         measurement = self._measurement(chunk.measurement_id)
         if measurement.started is None:
             measurement.started = now
-        error = self._refusal(measurement, chunk, now)
+        if chunk.stage == 'FIRST' and not measurement.closed:
+            # FIRST starts the measurement afresh, dropping the chunks added before it (its
+            # time limit still counts from its first data).
+            measurement.last_order, measurement.last_arrival = -1, None
+        order = (chunk.chunk_order if chunk.chunk_order is not None
+                 else measurement.last_order + 1)
+        error = self._refusal(measurement, chunk, order, now)
         if error:
             code, reason = error
-            _log.info('refused chunk %d of %s: %s', chunk.chunk_order,
-                      excerpt(chunk.measurement_id), reason)
-            self._answer(connection, request_id, 400, dfx.error_body(code, [reason]))
+            _log.info('refused chunk %d of %s: %s', order, excerpt(chunk.measurement_id),
+                      reason)
+            self._answer(connection, request_id, 400, dfx_service.error_body(code, [reason]))
             return
         early = (measurement.last_arrival is not None and now < measurement.last_arrival +
                  measurement.last_duration - EARLY_TOLERANCE_S)
-        measurement.last_order = chunk.chunk_order
+        measurement.last_order = order
         measurement.last_arrival = now
-        measurement.last_duration = chunk.duration
-        measurement.closed = chunk.action == dfx.LAST
-        self._answer_add_data(connection, dialect, request_id, chunk, measurement)
-        if early:
+        measurement.last_duration = chunk.duration or 0.0
+        measurement.closed = chunk.stage == 'LAST'
+        self._answer_add_data(connection, dialect, request_id, chunk.measurement_id, order,
+                              measurement)
+        if not chunk.processed:
+            self.ignored += 1
+        elif early:
             self.early += 1
             _log.warning("measurement %s chunk %d arrived early (before the previous chunk's "
                          'duration passed): not processed', excerpt(chunk.measurement_id),
-                         chunk.chunk_order)
+                         order)
         else:
             self.processed += 1
             asyncio.get_running_loop().call_later(
-                self.processing_delay_s, self._produce, chunk.measurement_id, chunk.chunk_order,
+                self.processing_delay_s, self._produce, chunk.measurement_id, order,
                 chunk.payload)
-        if (chunk.chunk_order == 1 and 'drop' in self.chaos and
-                'drop' not in measurement.chaos_done):
+        if order == 1 and 'drop' in self.chaos and 'drop' not in measurement.chaos_done:
             measurement.chaos_done.add('drop')
             _log.warning('chaos: dropping the connection')
             connection.transport.abort()
 
-    def _refusal(self, measurement: _Measurement, chunk: AddData,
+    def _refusal(self, measurement: _Measurement, chunk: ReceivedChunk, order: int,
                  now: float) -> tuple[str, str] | None:
         assert measurement.started is not None
         if measurement.closed:
@@ -256,26 +305,22 @@ class DfxSim:
         if now - measurement.started > self.measurement_limit_s:
             return 'MEASUREMENT_CLOSED', (f'the measurement time limit '
                                           f'({self.measurement_limit_s:g} s) was reached')
-        if chunk.chunk_order <= measurement.last_order:
-            return 'INVALID_CHUNK_ORDER', (f'chunk {chunk.chunk_order} after chunk '
-                                           f'{measurement.last_order}')
-        if measurement.last_order < 0:
-            in_sequence = chunk.chunk_order == 0 and chunk.action in (dfx.FIRST, dfx.LAST)
-        else:
-            in_sequence = chunk.action in (dfx.CHUNK, dfx.LAST)
-        if not in_sequence:
-            return 'INVALID_ACTION', (f'{chunk.action} for chunk {chunk.chunk_order} '
-                                      f'(FIRST for chunk 0, then CHUNK, LAST at the end)')
+        if measurement.last_order < 0 and chunk.stage == 'CHUNK':
+            return 'INVALID_ACTION', (f'{chunk.action} before the measurement started '
+                                      '(FIRST for chunk 0, then CHUNK, LAST at the end; '
+                                      'LAST alone for a single chunk)')
+        if order <= measurement.last_order:
+            return 'INVALID_CHUNK_ORDER', f'chunk {order} after chunk {measurement.last_order}'
         if not chunk.payload:
             return 'INVALID_PAYLOAD', 'the payload is empty'
         return None
 
     def _answer_add_data(self, connection: ServerConnection, dialect: str, request_id: str,
-                         chunk: AddData, measurement: _Measurement) -> None:
-        if chunk.chunk_order == 1 and 'no-answer' in self.chaos:
+                         measurement_id: str, order: int, measurement: _Measurement) -> None:
+        if order == 1 and 'no-answer' in self.chaos:
             return
-        body = dfx.data_response_body(dialect, chunk.measurement_id, chunk.chunk_order)
-        if (chunk.chunk_order == 0 and 'malformed' in self.chaos and
+        body = dfx_service.data_response_body(dialect, measurement_id, order)
+        if (order == 0 and 'malformed' in self.chaos and
                 'malformed-status' not in measurement.chaos_done):
             measurement.chaos_done.add('malformed-status')
             body = b'\x0a\x05m' if dialect == dfx.PROTOBUF else b'{"ID": "m'
@@ -291,16 +336,16 @@ class DfxSim:
         self._inject_bad_frames(connection, dialect, tag, measurement)
         measurement.subscribers[connection] = (tag, dialect)
         while measurement.waiting:
-            self._send_result(connection, tag, measurement.waiting.popleft())
+            self._send_result(connection, tag, dialect, measurement.waiting.popleft())
 
     def _inject_bad_frames(self, connection: ServerConnection, dialect: str, tag: str,
                            measurement: _Measurement) -> None:
         frames: list[bytes] = []
         if 'malformed' in self.chaos and 'malformed' not in measurement.chaos_done:
             measurement.chaos_done.add('malformed')
-            frames += [b'abc', 'é'.encode() + b'12345678200', b'abcdefghij2x0{}']
-            if dialect == dfx.JSON:
-                frames.append(tag.encode() + b'200{"MeasurementDataID": "m:1", "Chan')
+            frames += [b'abc', 'é'.encode() + b'12345678200', b'abcdefghij2x0{}',
+                       tag.encode() + (b'200\x12\x05m:' if dialect == dfx.PROTOBUF
+                                       else b'200{"MeasurementDataID": "m:1", "Chan')]
         if 'oversize' in self.chaos and 'oversize' not in measurement.chaos_done:
             measurement.chaos_done.add('oversize')
             frames.append(_unknown_id().encode() + b'200' + b'x' * (2 << 20))
@@ -311,23 +356,20 @@ class DfxSim:
         measurement = self.measurements.get(measurement_id)
         if measurement is None:
             return
-        channels = {name: {'Data': data, 'Notes': []}
-                    for name, data in signal_values(payload).items()}
-        result = {'MeasurementDataID': f'{measurement_id}:{chunk_order}',
-                  'Error': {'Code': 'OK'}, 'Multiplier': MULTIPLIER, 'Channels': channels}
-        text, _ = json_text.dumps(result, LocalProtocolError)
-        body = text.encode('utf-8')
+        result = _Result(measurement_id, chunk_order, signal_values(payload))
         if not measurement.subscribers:
-            measurement.waiting.append(body)
+            measurement.waiting.append(result)
             return
-        for connection, (tag, _) in list(measurement.subscribers.items()):
-            self._send_result(connection, tag, body)
+        for connection, (tag, dialect) in list(measurement.subscribers.items()):
+            self._send_result(connection, tag, dialect, result)
 
-    def _send_result(self, connection: ServerConnection, tag: str, body: bytes) -> None:
-        # v2 results name the subscribe's RequestID in the body too.
-        tagged = b'{"RequestID":"' + tag.encode('ascii') + b'",' + body[1:]
+    def _send_result(self, connection: ServerConnection, tag: str, dialect: str,
+                     result: _Result) -> None:
+        body = dfx_service.result_body(
+            dialect, tag, result.measurement_id, result.chunk_order, result.channels, MULTIPLIER,
+            f'{result.measurement_id}:{result.chunk_order}:result')
         self.results_sent += 1
-        self._answer(connection, tag, 200, tagged)
+        self._answer(connection, tag, 200, body)
 
 
 def _select_subprotocol(connection: ServerConnection,
@@ -353,14 +395,16 @@ def make_tls(ca_file: str) -> ssl.SSLContext:
 
 async def start(host: str = '127.0.0.1', port: int = 9080, *, token: str,
                 measurement_limit_s: float = 120.0, processing_delay_s: float = 1.0,
-                chaos: Sequence[str] = (), ssl_context: ssl.SSLContext | None = None) -> DfxSim:
+                chaos: Sequence[str] = (), ssl_context: ssl.SSLContext | None = None,
+                verbose: bool = False) -> DfxSim:
     """
     Start a simulated DFX API; ``port`` 0 picks a free port (see :attr:`DfxSim.port`).
 
     Raises ValueError for invalid options, OSError if the port cannot be bound.
     """
     sim = DfxSim(token, measurement_limit_s=measurement_limit_s,
-                 processing_delay_s=processing_delay_s, chaos=chaos, ssl_context=ssl_context)
+                 processing_delay_s=processing_delay_s, chaos=chaos, ssl_context=ssl_context,
+                 verbose=verbose)
     await sim._start(host, port)
     return sim
 
@@ -375,7 +419,7 @@ async def serve_until_signalled(args: argparse.Namespace, token: str) -> None:
     sim = await start(args.host, args.port, token=token,
                       measurement_limit_s=args.measurement_limit_s,
                       processing_delay_s=args.processing_delay_s, chaos=args.chaos,
-                      ssl_context=context)
+                      ssl_context=context, verbose=args.verbose)
     host = f'[{args.host}]' if ':' in args.host else args.host
     print(f'dfx_sim: listening on {sim.scheme}://{host}:{sim.port}', flush=True)
     await stop_event().wait()
@@ -396,6 +440,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help='data after this many seconds gets MEASUREMENT_CLOSED')
     parser.add_argument('--processing-delay-s', type=float, default=1.0,
                         help='delay between a chunk and its result')
+    parser.add_argument('--verbose', action='store_true',
+                        help='log every request (action, request ID, measurement)')
     parser.add_argument('--chaos', action='append', default=[], choices=sorted(CHAOS),
                         help='inject a fault (repeatable): ' +
                              '; '.join(f'{k}: {v}' for k, v in CHAOS.items()))

@@ -61,7 +61,8 @@ def result_message(result: Result, request_id: str, measurement_id: str,
     """Build the results message; ``measurement_id`` (subscribed) if the body names none."""
     msg = DfxResult(
         measurement_id=result.measurement_id or measurement_id,
-        chunk_order=result.chunk_order, request_id=request_id, error_code=result.error_code,
+        chunk_order=result.chunk_order, measurement_result_id=result.result_id,
+        request_id=request_id, error_code=result.error_code,
         multiplier=result.multiplier, json=result.json, body=result.raw,
         signals=[DfxSignal(name=s.name, data=s.data) for s in result.signals])
     msg.header.stamp = stamp
