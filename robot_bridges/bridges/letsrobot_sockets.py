@@ -172,8 +172,11 @@ class SiteSockets:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        clients, self.clients = list(self.clients.values()), {}
+        # Still listed while they close: their last link_down reaches the owner (cmd_vel
+        # stops on it).
+        clients = list(self.clients.values())
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+        self.clients = {}
         tasks, self._tasks = list(self._tasks), set()
         for task in tasks:
             task.cancel()
