@@ -243,7 +243,7 @@ def test_an_empty_robot_id_fails_configure_clearly(procs: Callable[..., Proc]) -
 
 def test_a_moved_control_server_is_followed_at_the_disconnect(procs: Callable[..., Proc],
                                                               ros: ProbeNode) -> None:
-    _, sim, sim_params = start_sim(procs)
+    sim_proc, sim, sim_params = start_sim(procs)
     bridge = Bridge(procs, ros, '/lr_move', sim_params)
     sim.wait_identified()
     bridge.wait_connected()
@@ -260,4 +260,7 @@ def test_a_moved_control_server_is_followed_at_the_disconnect(procs: Callable[..
     assert str(sim.state()['ports']['control']) in values['server_control']
     bridge.wait_connected()
     assert send_and_wait(sim, bridge, command('after_move')).user == 'after_move'
+    # The bridge's auto offered Engine.IO 3 on every connect; the refusal is no error line.
+    assert values['engineio_protocol_control'] == '4'
+    assert 'unsupported version' not in sim_proc.output
     assert bridge.proc.returncode is None and 'Traceback' not in bridge.proc.output

@@ -80,6 +80,9 @@ class SocketServer:
                                         engineio_logger=False, cors_allowed_origins='*',
                                         ping_interval=ping_interval_s,
                                         ping_timeout=ping_timeout_s)
+        # A robot in engineio_protocol auto offers Engine.IO 3 first and expects this server's
+        # refusal (HTTP 400): an answer, not an error worth a line at every start.
+        self.sio.eio.log_message_keys.add('bad-version')
         self.app = web.Application()
         self.sio.attach(self.app)
         self.sids: set[str] = set()
