@@ -2,9 +2,10 @@
 LetsRobot against the real socket.io servers: 1.7.4 and 2.5.1 (Engine.IO 3), 4.8.1 (EIO 4).
 
 Fixture: test/peers/letsrobot/server.js on the npm packages pinned there (scripts/peers.sh
-installs them; under CI=true a missing install fails). Time is scaled down with the servers'
-own settings: pingInterval 250 ms, so a session of 65 heartbeats (10 minutes at LetsRobot's
-pingInterval of about 10 s) takes about 16 s; the three versions run side by side.
+installs them; under CI=true a missing install fails). Time is scaled with the servers' own
+settings: pingInterval 250 ms, so a session of 65 heartbeats takes about 16 s (10 minutes at
+socket.io's default pingInterval of 25 s are 24 heartbeats); the three versions run side by
+side. Then the bridge itself, on each version.
 """
 
 from __future__ import annotations
