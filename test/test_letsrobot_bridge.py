@@ -262,5 +262,6 @@ def test_a_moved_control_server_is_followed_at_the_disconnect(procs: Callable[..
     assert send_and_wait(sim, bridge, command('after_move')).user == 'after_move'
     # The bridge's auto offered Engine.IO 3 on every connect; the refusal is no error line.
     assert values['engineio_protocol_control'] == '4'
+    assert values['moderators'] == '1'  # sim_mod, from the owner's account
     assert 'unsupported version' not in sim_proc.output
     assert bridge.proc.returncode is None and 'Traceback' not in bridge.proc.output

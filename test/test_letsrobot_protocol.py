@@ -167,6 +167,15 @@ def test_settings_too_deep_or_with_a_lone_surrogate() -> None:
         letsrobot.parse_settings({'name': '\udc00'})
 
 
+def test_the_owners_moderators() -> None:
+    assert letsrobot.parse_moderators({'moderators': ['a', 'b'], 'x': 1}) == ('a', 'b')
+    assert letsrobot.parse_moderators({'username': 'o'}) == ()
+    assert letsrobot.account_path('o w') == '/api/v1/accounts/o%20w'
+    for bad in ({'moderators': 'a'}, {'moderators': [1]}, [], {'moderators': ['\x00']}):
+        with pytest.raises(RemoteProtocolError):
+            letsrobot.parse_moderators(bad)
+
+
 def test_what_the_robot_emits() -> None:
     assert letsrobot.video_status(True, 'cam1') == {
         'send_video_process_exists': True, 'camera_id': 'cam1'}

@@ -89,7 +89,7 @@ class LetsRobotBridge(BridgeNode):
         d('relay_scheme', 'http', 'Scheme of the video/audio relay URLs: http or https.')
         d('owner', '', 'Owner name; empty: from get_robot_owner.')
         d('moderators', [], 'Users who may drive during exclusive control after the '
-          "owner's .exclusive mods on.")
+          "owner's .exclusive mods on, besides the owner's account's moderators.")
         d('engineio_protocol', 'auto', 'Engine.IO protocol of the socket.io servers: auto '
           '(detected at every connect), 3 (socket.io 1.x/2.x) or 4 (socket.io 3.x/4.x).')
         d('identify_period_s', 60.0, 'Re-identify on every socket this often, seconds.',
@@ -231,6 +231,10 @@ class LetsRobotBridge(BridgeNode):
             self._discovery = 'done'
             self._found = found
             self._apply_owner(found.owner)
+            self._filter.moderators |= frozenset(found.moderators)
+            if found.moderators_error:
+                self.link_error(f"the owner's moderators could not be read: "
+                                f'{found.moderators_error}')
             self._apply_settings(found.settings)
             self._sockets = sockets = SiteSockets(
                 self, self._servers, self._backoff, self.secrets,
@@ -506,7 +510,8 @@ class LetsRobotBridge(BridgeNode):
             return ()
         values = [('discovery', self._discovery), ('owner', self._filter.owner),
                   ('exclusive_user', self._filter.exclusive_user),
-                  ('exclusive_mods', str(self._filter.exclusive_mods).lower())]
+                  ('exclusive_mods', str(self._filter.exclusive_mods).lower()),
+                  ('moderators', str(len(self._filter.moderators)))]
         sockets = self._sockets
         for name in SOCKETS:
             up = sockets is not None and sockets.up[name]

@@ -53,6 +53,8 @@ class Discovered:
     relay_host: str
     video_port: int
     audio_port: int
+    moderators: tuple[str, ...] = ()
+    moderators_error: str = ''  # why the owner's account could not be read ('' if it was)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,16 @@ async def discover(session: aiohttp.ClientSession, servers: Servers, owner: str,
     owner = owner or await servers.route(session, 'owner', proto.parse_owner)
     settings = await servers.get(session, servers.settings_url(), 'settings',
                                  proto.parse_settings)
+    # The owner's moderators, as the reference read them at start; without them only the
+    # moderators parameter counts, so a failure here is reported, not retried.
+    moderators: tuple[str, ...] = ()
+    moderators_error = ''
+    try:
+        moderators = await servers.get(session, servers.api.rstrip('/') +
+                                       proto.account_path(owner), 'account',
+                                       proto.parse_moderators)
+    except Exception as exc:  # noqa: B902 - FetchError or RemoteProtocolError
+        moderators_error = describe_exception(exc)
     relay, video_port, audio_port = '', 0, 0
     if video or audio:
         relay = await servers.route(session, 'relay', proto.parse_host)
@@ -103,7 +115,8 @@ async def discover(session: aiohttp.ClientSession, servers: Servers, owner: str,
     if audio:
         audio_port = await servers.route(session, 'audio_port',
                                          lambda v: proto.parse_port(v, 'audio_stream_port'))
-    return Discovered(control, chat, owner, settings, relay, video_port, audio_port)
+    return Discovered(control, chat, owner, settings, relay, video_port, audio_port,
+                      moderators, moderators_error)
 
 
 class SocketsOwner(Protocol):

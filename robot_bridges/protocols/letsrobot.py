@@ -39,7 +39,7 @@ __all__ = [
     'LocalProtocolError', 'MessageRemoved', 'RemoteProtocolError', 'Settings',
     'charge_state', 'parse_chat', 'parse_chat_command', 'parse_command', 'parse_exclusive',
     'parse_host', 'parse_host_port', 'parse_owner', 'parse_port', 'parse_removed',
-    'parse_settings', 'stream_path', 'video_status', 'ip_information',
+    'parse_moderators', 'parse_settings', 'stream_path', 'video_status', 'ip_information',
 ]
 
 # Events, by the socket they arrive on or leave by.
@@ -63,6 +63,7 @@ MAX_NAME_CHARS = 256
 MAX_COMMAND_CHARS = 1024
 MAX_MESSAGE_CHARS = 16_384
 MAX_SETTINGS_CHARS = 262_144
+MAX_MODERATORS = 1000
 DEFAULT_RESOLUTION = (640, 480)
 MAX_RESOLUTION = 8192
 
@@ -122,6 +123,21 @@ def parse_owner(value: Any) -> str:
     if not owner:
         raise RemoteProtocolError('owner answer names no owner')
     return owner
+
+
+def parse_moderators(value: Any) -> tuple[str, ...]:
+    """
+    Read the owner's account answer (``/api/v1/accounts/<owner>``): its ``moderators`` names.
+
+    As the reference client's ``getOwnerDetails(owner)['moderators']``; a missing list reads
+    as none.
+    """
+    obj = _object(value, 'account answer')
+    names = obj.get('moderators', [])
+    if type(names) is not list or len(names) > MAX_MODERATORS:
+        raise RemoteProtocolError(f'moderators is JSON {json_type(names)} {excerpt(names)}, '
+                                  f'not a list of at most {MAX_MODERATORS} names')
+    return tuple(_string({'moderator': name}, 'moderator', MAX_NAME_CHARS) for name in names)
 
 
 def parse_settings(value: Any) -> Settings:
@@ -368,6 +384,11 @@ def discovery_paths(robot_id: str, camera_id: str) -> dict[str, str]:
             'audio_port': f'/get_audio_port/{camera}',
         }
     return paths
+
+
+def account_path(owner: str) -> str:
+    """Return the API server's account route of the owner (its moderators)."""
+    return f'/api/v1/accounts/{_quoted(owner, "owner")}'
 
 
 def settings_path(robot_id: str) -> str:

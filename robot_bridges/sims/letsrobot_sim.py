@@ -2,7 +2,8 @@
 Executable letsrobot_sim: everything a LetsRobot.tv robot talks to, in one process.
 
 * ``http://<host>:<port>``: the info server's discovery routes (``/get_control_host_port/<id>``
-  ...), the API server's settings (``/api/v1/robots/<id>``) and the control surface
+  ...), the API server's settings (``/api/v1/robots/<id>``) and the owner's account
+  (``/api/v1/accounts/<owner>``: its moderators, ``sim_mod``), and the control surface
   (``/sim/...``, below). Use it as both ``info_server`` and ``api_server``.
 * ``port+1`` .. ``port+4``: socket.io servers (python-socketio ``AsyncServer``) standing in for
   the control, chat, app (``app_server``) and user (``user_server``) sockets. Each checks
@@ -57,10 +58,12 @@ __all__ = ['LetsRobotSim', 'SOCKETS', 'start', 'main']
 SOCKETS = ('control', 'chat', 'app', 'user')
 IDENTIFY_EVENTS = {'control': 'robot_id', 'chat': 'identify_robot_id',
                    'app': 'identify_robot_id'}
-ROUTES = ('control', 'chat', 'owner', 'relay', 'video_port', 'audio_port', 'settings')
+ROUTES = ('control', 'chat', 'owner', 'relay', 'video_port', 'audio_port', 'settings',
+          'account')
 FAULTS = ('none', 'status', 'not_json', 'missing', 'mistyped', 'port_range')
 DEFAULT_STREAM_KEY = 'sim-stream-key'
 DEFAULT_OWNER = 'sim_owner'
+DEFAULT_MODERATORS = ('sim_mod',)
 AUDIENCE_STEP_S = 0.5
 REPORT_PERIOD_S = 5.0
 _log = logging.getLogger('letsrobot_sim')
@@ -155,6 +158,7 @@ class LetsRobotSim:
                        for kind in ('video', 'audio')}
         self.settings: dict[str, Any] = {'xres': 320, 'yres': 240, 'mic_enabled': True,
                                          'custom_panels': False}
+        self.moderators = list(DEFAULT_MODERATORS)
         self.faults = dict.fromkeys(ROUTES, 'none')
         self.port_shape = 'named'
         self.requests = dict.fromkeys(ROUTES, 0)
@@ -284,6 +288,7 @@ class LetsRobotSim:
         add('/get_video_port/{id}', self._route('video_port'))
         add('/get_audio_port/{id}', self._route('audio_port'))
         add('/api/v1/robots/{id}', self._route('settings'))
+        add('/api/v1/accounts/{owner}', self._route('account'))
         add('/sim/state', self._state)
         app.router.add_post('/sim/emit', self._emit)
         app.router.add_post('/sim/drop', self._drop)
@@ -300,6 +305,8 @@ class LetsRobotSim:
             return {'owner': self.owner}
         if route == 'relay':
             return {'host': self.host}
+        if route == 'account':
+            return {'username': self.owner, 'moderators': list(self.moderators)}
         if route in ('video_port', 'audio_port'):
             kind = route.split('_')[0]
             named = 'mpeg_stream_port' if kind == 'video' else 'audio_stream_port'
