@@ -31,6 +31,7 @@ setup(
             'dfx_sim = robot_bridges.sims.dfx_sim:main',
             'reachy_bridge = robot_bridges.bridges.reachy_bridge:main',
             'reachy_sim = robot_bridges.sims.reachy_sim:main',
+            'reachy_urdf = robot_bridges.tools.reachy_urdf:main',
         ],
     },
 )

@@ -430,8 +430,9 @@ async def run(seconds: float, warmup_s: float, rate_hz: float, logs: Path,
         stack.push_async_callback(chat.connection.close)
         await chat.wait_for_bridge(START_TIMEOUT_S)
         chat.start(rate_hz)
+        # --compact: the styled writer would cost the simulator ~10x the CPU per push.
         await soak.start('victor-sim', ros('victor_sim', '--port', str(victor_port),
-                                           '--rate', str(rate_hz)), piped=True)
+                                           '--rate', str(rate_hz), '--compact'), piped=True)
         await soak.start('reachy-sim', ros('reachy_sim', '--url', f'ws://127.0.0.1:{reachy_port}',
                                            '--status-period', '0'), piped=True)
         control = lr_params['info_server']

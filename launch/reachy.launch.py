@@ -4,17 +4,31 @@ Launch the Reachy bridge: the sync server the Unity simulator (or reachy_sim) di
     ros2 launch robot_bridges reachy.launch.py                 # then start Unity
     ros2 launch robot_bridges reachy.launch.py sim:=true       # with reachy_sim instead
     ros2 launch robot_bridges reachy.launch.py params_file:=/path/to/my_reachy.yaml
+    ros2 launch robot_bridges reachy.launch.py description:=true  # + robot_state_publisher
 
-Parameters come from ``params_file`` (default: the installed config/reachy.yaml).
+Parameters come from ``params_file`` (default: the installed config/reachy.yaml). With
+``description:=true`` robot_state_publisher (a ROS installation has it) gets the URDF the
+bridge would publish for that file, publishes it on robot_description and the TF of
+joint_states; the bridge's own robot_description is then off.
 """
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, ExecuteProcess
+from launch import LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackagePrefix, FindPackageShare
+from robot_bridges.bridges.reachy_params import description_from_params_file
 from robot_bridges.dds_profile import launch_actions as dds_profile_actions
+
+
+def robot_state_publisher(context: LaunchContext) -> list[Node]:
+    """Start robot_state_publisher with the bridge's URDF, in the bridge's namespace."""
+    params_file = LaunchConfiguration('params_file').perform(context)
+    return [Node(package='robot_state_publisher', executable='robot_state_publisher',
+                 namespace=LaunchConfiguration('namespace'), output='screen',
+                 parameters=[{'robot_description':
+                              description_from_params_file(params_file)}])]
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -31,10 +45,16 @@ def generate_launch_description() -> LaunchDescription:
                               description='YAML parameters of reachy_bridge.'),
         DeclareLaunchArgument('sim', default_value='false',
                               description='Also start reachy_sim (dials ws://127.0.0.1:6171).'),
+        DeclareLaunchArgument('description', default_value='false',
+                              description='Also start robot_state_publisher with the URDF.'),
         Node(package='robot_bridges', executable='reachy_bridge',
              namespace=LaunchConfiguration('namespace'),
-             parameters=[LaunchConfiguration('params_file')],
+             parameters=[LaunchConfiguration('params_file'), {'publish_description':
+                         PythonExpression(["'", LaunchConfiguration('description'),
+                                           "'.lower() != 'true'"])}],
              output='screen', emulate_tty=True),
+        OpaqueFunction(function=robot_state_publisher,
+                       condition=IfCondition(LaunchConfiguration('description'))),
         ExecuteProcess(cmd=[simulator], output='screen',
                        condition=IfCondition(LaunchConfiguration('sim'))),
     ])

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+from pathlib import Path
+import tempfile
+import time
 from typing import Any, Callable, Iterator
 
 import explain
@@ -64,3 +68,24 @@ def procs() -> Iterator[Callable[..., Proc]]:
         yield start
     finally:
         stop_all(started)
+
+
+@pytest.fixture
+def fixed_ports() -> Iterator[None]:
+    """
+    Take turns for the simulators' fixed ports (5001, 8888, ...) with other test runs.
+
+    The main job and the launch files use the ports the README documents; test runs of
+    other checkouts on the same machine wait for this machine-wide lock instead of colliding.
+    """
+    with open(Path(tempfile.gettempdir()) / 'robot_bridges_fixed_ports.lock', 'w') as lock:
+        deadline = time.monotonic() + 100
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail('another test run held the fixed ports for 100 s', pytrace=False)
+                time.sleep(0.5)
+        yield

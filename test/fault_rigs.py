@@ -68,7 +68,8 @@ class Rig:
         self.ros = ros
         self.ns = ns
         self.fqn = f'{ns}/{self.node}'
-        self.connected: Collector[Bool] = ros.subscribe_latched(Bool, f'{ns}/connected')
+        # The node's own connected: the namespace's may be another node's (webviz_bridge).
+        self.connected: Collector[Bool] = ros.subscribe_latched(Bool, f'{self.fqn}/connected')
         self.stream: Collector[Any] = ros.subscribe(self.stream_type,
                                                     f'{ns}/{self.stream_topic}')
         self.diagnostics = Diagnostics(ros)
@@ -123,7 +124,8 @@ class Rig:
         return self.service_port
 
     def start_service(self) -> float:
-        """Start the simulator; return when it was ready (time.monotonic()).
+        """
+        Start the simulator; return when it was ready (time.monotonic()).
 
         That is when its ready line was read (:meth:`Proc.printed_at`), not when a wait for it
         returned: a bridge with a short backoff may be connected again in between.
@@ -418,7 +420,8 @@ class WebVizRig(VictorMicRig):
         return self.reported_key(answer['last']) + 1
 
     def quiesce(self) -> int | None:
-        """Hold the pushes at the proxy until the probe has them all; return the newest key.
+        """
+        Hold the pushes at the proxy until the probe has them all; return the newest key.
 
         Sample numbers are not times: what was published before the subscriber resumed is
         known only once nothing more is on its way.
@@ -649,10 +652,9 @@ class ReachyRig(Rig):
     to_bridge = 'up'
     service_dials = True
     RATE_HZ = 200.0
-    CLIENT_TIMEOUT_S = 0.5
-    liveness_s = CLIENT_TIMEOUT_S
-    liveness_params: dict[str, Any] = {'client_timeout_s': CLIENT_TIMEOUT_S}
-    liveness_counter = 'clients_timed_out'
+    # A silent client is kept (a paused Unity); one whose connection is gone (no pong) is not.
+    liveness_params: dict[str, Any] = PING
+    liveness_counter = 'link_aborts'
     reports_connect_timeout = False
     TARGET = {'l_antenna': -40.0}
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 import json
 import math
+from pathlib import Path
+import select
+import subprocess
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+from peer_helpers import require_peer
 from robot_bridges.protocols.reachy_joints import DEFAULT_JOINTS
 from ros_helpers import free_port, Proc, wait_for
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+PEER_SCRIPT = Path(__file__).resolve().parent / 'peers' / 'reachy' / 'sdk_peer.py'
 BY_NAME = {joint.name: joint for joint in DEFAULT_JOINTS}
 ALL_NAMES = [joint.name for joint in DEFAULT_JOINTS]
 
@@ -93,3 +99,55 @@ def closed_code(client: ClientConnection, timeout: float = 10.0) -> int:
 def degrees_of(msg: Any) -> dict[str, float]:
     """Return a JointState's positions by name, in degrees."""
     return {name: math.degrees(value) for name, value in zip(msg.name, msg.position)}
+
+
+class SdkPeer:
+    """The SDK's WsServer on a port of ours, and its robot, one JSON request per line."""
+
+    def __init__(self, python: str, port: int) -> None:
+        self.port = port
+        self._popen = subprocess.Popen(
+            [python, str(PEER_SCRIPT), '--port', str(port)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = self._line(60.0)
+        assert json.loads(first) == {'listening': port}, first
+
+    def _line(self, timeout: float) -> str:
+        out = self._popen.stdout
+        assert out is not None
+        ready, _, _ = select.select([out], [], [], timeout)
+        line = out.readline() if ready else ''
+        if not line:
+            self._popen.kill()
+            _, err = self._popen.communicate(timeout=5)
+            raise AssertionError(f'the SDK peer did not answer: {err[-3000:]}')
+        return line
+
+    def ask(self, op: str, **fields: Any) -> Any:
+        """Send one request; return the answer (AssertionError for an error answer)."""
+        stdin = self._popen.stdin
+        assert stdin is not None
+        stdin.write(json.dumps({'op': op, **fields}) + '\n')
+        stdin.flush()
+        answer = json.loads(self._line(30.0))
+        assert 'error' not in answer, answer['error']
+        return answer
+
+    def close(self) -> None:
+        """Quit, or kill after a grace period."""
+        try:
+            self._popen.communicate('{"op": "quit"}\n', timeout=5)
+        except (subprocess.TimeoutExpired, ValueError, OSError):
+            self._popen.kill()
+            self._popen.communicate(timeout=5)
+
+
+@contextmanager
+def real_sdk() -> Iterator[SdkPeer]:
+    """Run the real SDK peer (test/peers/reachy); skip with a reason if absent (CI: fail)."""
+    env = require_peer('reachy', 'bin/python')
+    peer = SdkPeer(str(env / 'bin' / 'python'), free_port())
+    try:
+        yield peer
+    finally:
+        peer.close()

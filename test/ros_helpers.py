@@ -174,6 +174,25 @@ class Proc:
         self._reader.join(2)
         return self._popen.returncode
 
+    def stop_repeatedly(self, first: int = signal.SIGINT, then: int = signal.SIGINT,
+                        timeout: float = 5.0) -> int:
+        """
+        Send ``first``, then ``then`` again and again (every 10 to 200 ms) until it exits.
+
+        As a launch that forwards a signal and a supervisor that sends its own would: some
+        of them land while the process cleans up. Returns the exit code; kills after
+        ``timeout``.
+        """
+        deadline = time.monotonic() + timeout
+        self._popen.send_signal(first)
+        gap = 0.01
+        while self._popen.poll() is None and time.monotonic() < deadline:
+            time.sleep(gap)
+            gap = min(gap * 1.5, 0.2)
+            if self._popen.poll() is None:
+                self._popen.send_signal(then)
+        return self.stop(timeout=0.1)
+
     def wait_exit(self, timeout: float) -> int:
         """Wait for the process to exit by itself; fail after ``timeout`` seconds."""
         try:
@@ -295,7 +314,8 @@ class ProbeNode:
                    .current_state.label)
 
     def close(self) -> None:
-        """Stop spinning, then destroy the node and shut the context down.
+        """
+        Stop spinning, then destroy the node and shut the context down.
 
         In that order: a node destroyed while the spin thread still takes from it fails that
         take ("cannot use Destroyable"), and the failure is printed at garbage collection.

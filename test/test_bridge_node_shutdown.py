@@ -1,11 +1,14 @@
-"""The link's end reported while the node shuts down: nothing raises on the loop thread."""
+"""Shutdown: a link's end reported meanwhile raises nothing; a repeated signal changes nothing."""
 
-from typing import Iterator
+import signal
+import time
+from typing import Callable, Iterator
 
 import pytest
 import rclpy
 from robot_bridges.bridges.robot_chat_bridge import RobotChatBridge
 from robot_bridges.runtime.loop_thread import LoopThread
+from ros_helpers import Proc, start_listening
 
 
 @pytest.fixture
@@ -39,3 +42,18 @@ def test_a_link_end_reported_after_the_context_shut_down_raises_nothing(
     bridge.link_up()
     bridge.link_down('closed with code 1006')
     assert not bridge.stats.connected and bridge.stats.last_error == 'closed with code 1006'
+
+
+@pytest.mark.parametrize('first, then', [(signal.SIGINT, signal.SIGINT),
+                                         (signal.SIGTERM, signal.SIGINT),
+                                         (signal.SIGINT, signal.SIGTERM)])
+def test_a_bridge_signalled_again_while_it_stops_exits_0_without_a_traceback(
+        procs: Callable[..., Proc], first: int, then: int) -> None:
+    """A launch forwards SIGINT, a supervisor sends its own: some land in the clean-up."""
+    _, url = start_listening(procs, 'robot_chat_server')
+    bridge = procs('robot_chat_bridge', namespace='/shutdown_twice', params={'url': url})
+    bridge.wait_output(r'connected to ws://', 20)
+    start = time.monotonic()
+    assert bridge.stop_repeatedly(first, then) == 0, bridge.output
+    assert time.monotonic() - start < 2.5, 'a clean stop takes at most 2 s'
+    assert 'Traceback' not in bridge.output and 'KeyboardInterrupt' not in bridge.output

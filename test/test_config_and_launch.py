@@ -83,8 +83,10 @@ def test_launch_file_compiles_and_names_installed_executables(path: Path) -> Non
     source = path.read_text()
     compile(source, str(path), 'exec')
     entry_points = (ROOT / 'setup.py').read_text()
-    # Nodes by executable name, simulators by their path under lib/robot_bridges/.
-    executables = re.findall(r"executable='([a-z_]+)'", source) + re.findall(
+    # Our nodes by executable name (other packages' are theirs to install), simulators by
+    # their path under lib/robot_bridges/.
+    executables = re.findall(r"package='robot_bridges', executable='([a-z_]+)'",
+                             source) + re.findall(
         r"'lib', 'robot_bridges', '([a-z_]+)'", source)
     for executable in executables:
         assert f"'{executable} = " in entry_points, f'{path.name}: no executable {executable}'

@@ -24,7 +24,10 @@ def test_mic_direction_fields_and_unknown_constant() -> None:
     check_fields(msg, {
         'header': 'std_msgs/Header', 'direction': 'uint8', 'confidence': 'float',
         'azimuth': 'float', 'direction_confidences': 'sequence<float>',
-        'trigger_detected': 'boolean', 'active_state': 'int32', 'robot_time': 'double'})
+        'trigger_detected': 'boolean', 'active_state': 'int32', 'robot_time': 'double',
+        'selected_direction': 'uint8', 'max_confidence': 'float', 'delay_time_ms': 'int32',
+        'latest_power_value': 'double', 'latest_noise_floor': 'double',
+        'beat_confidence': 'float', 'beat_tempo_bpm': 'float'})
     assert MicDirection.DIRECTION_UNKNOWN == 12
     assert math.isnan(msg.azimuth) and len(msg.direction_confidences) == 13
 

@@ -9,9 +9,12 @@ import tempfile
 import threading
 import time
 
+import pytest
+
 DFX_TOKEN = 'main-job-dfx-token-4f3e2d1c'
 
 
+@pytest.mark.usefixtures('fixed_ports')
 def test_main_job_shows_traffic_in_both_directions_and_stops_cleanly() -> None:
     result = subprocess.run(
         [sys.executable, '-m', 'robot_bridges.tools.main_job', '--duration', '25'],
@@ -36,6 +39,7 @@ def test_main_job_shows_traffic_in_both_directions_and_stops_cleanly() -> None:
     assert 'letsrobot_sim: audio relay: valid MP2' in out
 
 
+@pytest.mark.usefixtures('fixed_ports')
 def test_main_job_live_view_and_ctrl_c_within_2_s_with_nothing_left() -> None:
     job = subprocess.Popen(
         [sys.executable, '-m', 'robot_bridges.tools.main_job', '--live'],

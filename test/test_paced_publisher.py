@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from robot_bridges.node import paced_publisher
 from robot_bridges.node.paced_publisher import BURST_S, PacedPublisher
 from robot_bridges.runtime.token_bucket import TokenBucket
 
@@ -151,3 +152,60 @@ def test_a_backlog_drained_late_keeps_its_slots_up_to_the_catch_up() -> None:
     assert sum(bucket.take(1.0, catch_up=0.05) for _ in range(20)) == 6
     # An idle bucket (no catch-up) refills to its burst only.
     assert sum(bucket.take(5.0) for _ in range(5)) == 1
+
+
+def test_at_rate_zero_publish_is_the_direct_publisher_itself() -> None:
+    async def main() -> None:
+        sink, direct = Sink(asyncio.get_running_loop()), Sink(asyncio.get_running_loop())
+        pacer = PacedPublisher(sink.publish, 0.0, 5, sink.loop, sink.drop,
+                               direct=direct.publish)
+        assert pacer.publish == direct.publish  # no wrapper on the unpaced hot path
+        for n in range(50):
+            pacer.publish(n)
+        assert direct.messages == list(range(50)) and sink.messages == [] and len(pacer) == 0
+    asyncio.run(main())
+
+
+def test_a_rate_set_at_run_time_paces_from_then_on_and_zero_releases_what_waits() -> None:
+    async def main() -> None:
+        sink = Sink(asyncio.get_running_loop())
+        pacer = PacedPublisher(sink.publish, 0.0, 100, sink.loop, sink.drop)
+        pacer.publish('unpaced')
+        pacer.set_rate(10.0)  # burst: 1 message
+        for n in range(5):
+            pacer.publish(n)
+        assert sink.messages == ['unpaced', 0] and len(pacer) == 4
+        pacer.set_rate(1000.0)  # a faster rate drains what waits at once
+        await until(lambda: len(pacer) == 0, timeout=1.0)
+        pacer.set_rate(1.0)
+        for n in range(5, 8):
+            pacer.publish(n)
+        pacer.set_rate(0.0)  # unpaced again: nothing may stay queued behind it
+        assert sink.messages == ['unpaced', *range(8)] and len(pacer) == 0
+        await asyncio.sleep(0.05)
+        assert sink.messages == ['unpaced', *range(8)] and sink.dropped == 0
+    asyncio.run(main())
+
+
+def test_an_overflow_is_reported_when_it_starts_and_when_it_ends(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paced_publisher, 'OVERFLOW_HOLD_S', 0.3)
+
+    async def main() -> None:
+        sink = Sink(asyncio.get_running_loop())
+        states: list[bool] = []
+        pacer = PacedPublisher(sink.publish, 20.0, 2, sink.loop, sink.drop,
+                               overflowing=states.append)
+        start = sink.loop.time()
+        while sink.loop.time() - start < 0.6:  # 100 msg/s into 20 msg/s: a drop each time
+            pacer.publish(0)
+            await asyncio.sleep(0.01)
+        assert sink.dropped > 20 and states == [True] and pacer.overflowing
+        await until(lambda: states == [True, False], timeout=2.0)
+        assert not pacer.overflowing
+        for _ in range(5):  # a new overflow is a new report
+            pacer.publish(1)
+        assert states == [True, False, True]
+        pacer.clear()  # deactivate: the condition ends with the link
+        assert states == [True, False, True, False] and not pacer.overflowing
+    asyncio.run(main())

@@ -5,12 +5,16 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import distributions
 import inspect
+import re
 from typing import Any, Callable, Iterator
 
 import pytest
 from rcl_interfaces.msg import ParameterType
 import rclpy
+from rclpy.lifecycle import TransitionCallbackReturn
 from rclpy.parameter import Parameter
+from robot_bridges.bridges.victor_mic_bridge import VictorMicBridge
+from robot_bridges.node import params as node_params
 from robot_bridges.node.bridge_node import BridgeNode
 from robot_bridges.node.params import ParameterError
 from robot_bridges.runtime.loop_thread import LoopThread
@@ -47,7 +51,8 @@ def loop() -> Iterator[LoopThread]:
 
 @pytest.fixture
 def make(loop: LoopThread) -> Iterator[Callable[..., BridgeNode]]:
-    """Construct bridges with parameter overrides, all in one context of the test's own.
+    """
+    Construct bridges with parameter overrides, all in one context of the test's own.
 
     One context is one DDS participant (threads, shared memory): the Reachy walk constructs
     150 bridges, and a context each would make 150 participants live in this process.
@@ -131,3 +136,62 @@ def test_an_empty_module_list_fails_configure_in_one_line(procs: Callable[..., P
     assert bridge.wait_exit(20) == 1
     bridge.wait_output(r'configure failed: modules is empty', 1)
     assert 'Traceback' not in bridge.output and 'Exception' not in bridge.output
+
+
+@pytest.mark.parametrize('cls', BRIDGES, ids=lambda cls: cls.__name__)
+def test_every_parameter_is_applied_at_run_time_or_read_only_and_says_so(
+        cls: type[BridgeNode], make: Callable[..., BridgeNode]) -> None:
+    node = make(cls)
+    names = sorted(set(node._parameters) - RCLPY_OWN)  # noqa: SLF001
+    runtime = set(node_params.runtime_parameters(node))
+    for name, descriptor in zip(names, node.describe_parameters(names)):
+        if name in runtime:
+            assert not descriptor.read_only, name
+            assert descriptor.description.endswith(node_params.AT_RUN_TIME), name
+        else:
+            assert descriptor.read_only, f'{name}: neither read-only nor applied at run time'
+            assert re.search(r'Read-only: takes effect at \w+\.$', descriptor.description), name
+    if 'max_publish_rate' in names:
+        assert 'max_publish_rate' in runtime
+    node.destroy_node()
+
+
+def test_a_run_time_parameter_is_checked_then_applied_and_a_read_only_one_refused(
+        make: Callable[..., BridgeNode], loop: LoopThread) -> None:
+    node = make(VictorMicBridge, [Parameter('qos_depth', value=5)])
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    [(topic, pacer)] = node._pacers  # noqa: SLF001
+    assert topic == 'mic_direction' and pacer.rate == 0.0
+
+    def on_loop(value: Callable[[], Any]) -> Any:
+        return loop.submit(_call(value)).result(5)
+
+    # `ros2 param set ... max_publish_rate 4` sends an integer: taken for the double.
+    [result] = node.set_parameters([Parameter('max_publish_rate', value=4)])
+    assert result.successful, result.reason
+    assert node.get_parameter('max_publish_rate').type_ == Parameter.Type.DOUBLE
+    assert on_loop(lambda: pacer.rate) == 4.0
+    for value, why in ((-1.0, 'out of range'), (float('nan'), 'out of range'),
+                       ('fast', 'type')):
+        [result] = node.set_parameters([Parameter('max_publish_rate', value=value)])
+        assert not result.successful and why in result.reason.lower(), (value, result.reason)
+    assert node.get_parameter('max_publish_rate').value == 4.0
+    assert on_loop(lambda: pacer.rate) == 4.0
+    [result] = node.set_parameters([Parameter('qos_depth', value=50)])
+    assert not result.successful and 'read-only' in result.reason
+    assert node.get_parameter('qos_depth').value == 5
+    [result] = node.set_parameters([Parameter('max_publish_rate', value=0.0)])
+    assert result.successful and on_loop(lambda: pacer.rate) == 0.0
+    # Unconfigured: nothing to apply to; the next configure reads the stored value.
+    node.trigger_cleanup()
+    [result] = node.set_parameters([Parameter('max_publish_rate', value=25.0)])
+    assert result.successful
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    assert node._pacers[0][1].rate == 25.0  # noqa: SLF001
+    node.trigger_cleanup()
+    node.destroy_node()
+
+
+async def _call(value: Callable[[], Any]) -> Any:
+    """Return ``value()`` as the loop thread sees it, after what was queued before."""
+    return value()

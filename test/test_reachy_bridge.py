@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import math
 from pathlib import Path
+import re
 import time
 from typing import Any, Callable
 
@@ -18,6 +19,7 @@ from ros_helpers import Collector, Diagnostics, ProbeNode, Proc, wait_for
 from sensor_msgs.msg import CompressedImage, Image, JointState
 import simplejpeg
 from std_msgs.msg import Bool, Float32
+from websockets.exceptions import ConnectionClosed
 import yaml
 
 
@@ -52,7 +54,8 @@ def test_commands_move_the_simulator_within_its_speed_and_clamp(
         assert value == pytest.approx(BY_NAME[name].start_deg, abs=1e-9), name
     commands = ros.publisher(JointState, f'{ns}/joint_commands')
 
-    target = {'l_shoulder_pitch': 45.0, 'r_elbow_pitch': 90.0, 'l_antenna': -60.0,
+    # The elbows bend to negative joint degrees (motor 0 .. 125: joint -125 .. 0).
+    target = {'l_shoulder_pitch': 45.0, 'r_elbow_pitch': -90.0, 'l_antenna': -60.0,
               'r_shoulder_roll': -30.0}
     states.messages.clear()
     states.times.clear()
@@ -69,7 +72,7 @@ def test_commands_move_the_simulator_within_its_speed_and_clamp(
     assert all(degrees_of(states.last)[n] == pytest.approx(rest[n], abs=1e-9) for n in others)
 
     # A partial command moves only its joints.
-    partial = {'r_elbow_pitch': 30.0}
+    partial = {'r_elbow_pitch': -30.0}
     states.messages.clear()
     command(commands, partial)
     wait_for(lambda: converged(states, {**target, **partial}) is not None, 30,
@@ -78,7 +81,7 @@ def test_commands_move_the_simulator_within_its_speed_and_clamp(
         assert degrees_of(states.last)[name] == pytest.approx(rest[name], abs=1e-9)
 
     # Limits clamp (counted); the disks report their goal at once (no present position).
-    clamped = {'l_elbow_pitch': -30.0, 'l_gripper': 100.0, 'neck_disk_top': -20.0}
+    clamped = {'l_elbow_pitch': 30.0, 'l_gripper': 100.0, 'neck_disk_top': -20.0}
     command(commands, clamped)
     wait_for(lambda: converged(states, {'l_elbow_pitch': 0.0, 'l_gripper': 69.0,
                                         'neck_disk_top': -20.0}) is not None, 30, 'clamped')
@@ -156,19 +159,30 @@ def test_force_sensors_rise_while_a_gripper_squeezes_and_fans(
     assert left.last.data == 0.0 and right.wait_count(1)[-1].data == 0.0
     commands = ros.publisher(JointState, f'{ns}/joint_commands')
     command(commands, {'l_gripper': -40.0})  # past the closed end: clamped onto it
-    wait_for(lambda: left.last.data >= 5.0, 15, 'the left force to rise')
+    # Unity's units (impulse x 10000): the SDK's grasp detection waits for 100.
+    wait_for(lambda: left.last.data >= 100.0, 15, 'the left force to rise')
     assert right.last.data == 0.0
     command(commands, {'l_gripper': 30.0})  # open: the force falls back
     wait_for(lambda: left.last.data == 0.0, 15, 'the left force to fall')
 
-    on = ros.call(SetFan, f'{ns}/set_fan', SetFan.Request(name='left_arm.shoulder_fan', on=True))
+    on = ros.call(SetFan, f'{ns}/set_fan',
+                  SetFan.Request(name='left_arm.shoulder_fan', enabled=True))
     assert on.success and 'left_arm.shoulder_fan on' in on.message
-    unknown = ros.call(SetFan, f'{ns}/set_fan', SetFan.Request(name='head.fan', on=True))
+    unknown = ros.call(SetFan, f'{ns}/set_fan', SetFan.Request(name='head.fan', enabled=True))
     assert not unknown.success
     assert "unknown fan 'head.fan'" in unknown.message
-    assert 'right_arm.hand.wrist_fan' in unknown.message
-    values = diagnostics.wait(node, lambda v: 'left_arm.shoulder_fan=on' in v['fans'])
+    assert 'right_arm.wrist_fan' in unknown.message and '.hand.' not in unknown.message
+    # The SDK's name (reachy.right_arm.wrist_fan), and the old hand-scoped one as an alias.
+    wrist = ros.call(SetFan, f'{ns}/set_fan',
+                     SetFan.Request(name='right_arm.wrist_fan', enabled=True))
+    assert wrist.success and 'right_arm.wrist_fan on' in wrist.message
+    alias = ros.call(SetFan, f'{ns}/set_fan',
+                     SetFan.Request(name='left_arm.hand.wrist_fan', enabled=True))
+    assert alias.success and 'left_arm.wrist_fan on' in alias.message
+    values = diagnostics.wait(node, lambda v: 'left_arm.wrist_fan=on' in v['fans'])
     assert 'right_arm.elbow_fan=off' in values['fans']
+    assert 'left_arm.shoulder_fan=on' in values['fans'] and 'right_arm.wrist_fan=on' in \
+        values['fans']
 
 
 def test_a_raw_client_sees_motor_frame_goals_and_forces_default_to_nan(
@@ -191,7 +205,7 @@ def test_a_raw_client_sees_motor_frame_goals_and_forces_default_to_nan(
         assert goals['left_arm.shoulder_roll'] == pytest.approx(80.0)  # indirect, offset -90
         assert goals['left_arm.elbow_pitch'] == 0.0
         assert goals['head.disk_bottom'] == -60.0
-        client.send(reply({'left_arm.elbow_pitch': -45.0, 'head.left_antenna': 12.0,
+        client.send(reply({'left_arm.elbow_pitch': 45.0, 'head.left_antenna': 12.0,
                            'right_arm.elbow_pitch': 1.0}))  # a known motor of a missing part
         next_goals(client)
         ros.wait_publishers(f'{ns}/joint_states')
@@ -201,7 +215,7 @@ def test_a_raw_client_sees_motor_frame_goals_and_forces_default_to_nan(
         positions = degrees_of(states.wait_count(1)[-1])
     assert list(states.last.name) == [n for n in ALL_NAMES
                                       if BY_NAME[n].part in ('left_arm', 'head')]
-    assert positions['l_elbow_pitch'] == pytest.approx(45.0)  # indirect
+    assert positions['l_elbow_pitch'] == pytest.approx(-45.0)  # indirect
     assert positions['l_antenna'] == pytest.approx(12.0)
     # Never reported: a motor stays at its start; a disk reports its goal.
     assert positions['l_shoulder_pitch'] == pytest.approx(0.0)
@@ -210,7 +224,45 @@ def test_a_raw_client_sees_motor_frame_goals_and_forces_default_to_nan(
     assert 'unknown motor names' not in bridge.output
 
 
-def test_second_client_refused_while_the_first_syncs_and_clients_come_and_go(
+def test_every_joints_full_range_reaches_the_wire_and_only_beyond_it_is_clamped(
+        procs: Callable[..., Proc], ros: ProbeNode) -> None:
+    ns = '/ry_range'
+    node = f'{ns}/reachy_bridge'
+    diagnostics = Diagnostics(ros)
+    bridge, url = start_bridge(procs, ns)
+    commands = ros.publisher(JointState, f'{ns}/joint_commands')
+    joints = list(BY_NAME.values())
+
+    def wire_after(degrees: dict[str, float], client: Any) -> dict[str, float]:
+        command(commands, degrees)
+        expected = {BY_NAME[n].wire_name: BY_NAME[n].to_motor(BY_NAME[n].clamp(v))
+                    for n, v in degrees.items()}
+
+        def arrived() -> dict[str, float] | None:
+            client.send(reply({}))
+            goals = next_goals(client)
+            return goals if all(abs(goals[k] - v) < 1e-9 for k, v in expected.items()) \
+                else None
+        return wait_for(arrived, 15, f'the goals {degrees}')
+
+    with dial(url) as client:
+        client.recv(10)
+        lows = wire_after({j.name: j.min_deg for j in joints}, client)
+        highs = wire_after({j.name: j.max_deg for j in joints}, client)
+        # The docs' example: r_elbow_pitch -80 degrees leaves as 80.
+        example = wire_after({'r_elbow_pitch': -80.0}, client)
+        assert example['right_arm.elbow_pitch'] == pytest.approx(80.0, abs=1e-9)
+        assert diagnostics.wait(node, lambda v: v['commands'] == '3')['goals_clamped'] == '0'
+        wire_after({j.name: j.min_deg - 5.0 for j in joints}, client)
+        assert diagnostics.wait(node, lambda v: v['commands'] == '4')['goals_clamped'] == \
+            str(len(joints))
+    for joint in joints:  # the bounds land on the motor limits, one way round or the other
+        ends = sorted((lows[joint.wire_name], highs[joint.wire_name]))
+        assert ends == pytest.approx([joint.motor_min_deg, joint.motor_max_deg], abs=1e-9)
+    assert 'Traceback' not in bridge.output
+
+
+def test_a_newer_client_takes_over_and_clients_come_and_go(
         procs: Callable[..., Proc], ros: ProbeNode) -> None:
     ns = '/ry_clients'
     node = f'{ns}/reachy_bridge'
@@ -221,16 +273,24 @@ def test_second_client_refused_while_the_first_syncs_and_clients_come_and_go(
     sim = start_sim(procs, url, '--rate', '200', '--no-eyes')
     ros.wait_publishers(f'{ns}/joint_states')
     states.wait_count(5)
+    # One client at a time, the newest winning: the syncing simulator is closed with 4001
+    # and, although it reconnects after other closes, does not come back to fight.
     with dial(url) as second:
-        assert closed_code(second) == 1013
-    count = len(states)
-    states.wait_count(count + 50)  # the first keeps syncing
-    assert wait_for(lambda: connected.messages and connected.last.data, 10, 'connected')
-    values = diagnostics.wait(node, lambda v: v['clients_refused'] == '1')
-    assert values['client'].startswith('127.0.0.1:')
-    bridge.wait_output('refused a second peer from 127.0.0.1:')
-
-    sim.stop()
+        first_goals = next_goals(second)
+        assert first_goals['head.disk_top'] == -60.0
+        sim.wait_output(r'disconnected \(closed with code 4001 \(replaced by a newer client '
+                        r'from 127\.0\.0\.1:\d+\)\)')
+        sim.wait_output('a newer client took over; not reconnecting')
+        assert sim.wait_exit(10) == 0
+        for _ in range(5):
+            second.send(reply({'head.left_antenna': 21.0}))
+            next_goals(second)
+        wait_for(lambda: degrees_of(states.last)['l_antenna'] == pytest.approx(21.0), 10,
+                 'the new client heard')
+        values = diagnostics.wait(node, lambda v: v['clients_replaced'] == '1')
+        assert values['clients_refused'] == '0' and values['connected'] == 'true'
+    bridge.wait_output(r'127\.0\.0\.1:\d+ replaces 127\.0\.0\.1:\d+: one peer at a time, '
+                       'the newest wins')
     wait_for(lambda: not connected.last.data, 10, 'connected == false')
     bridge.wait_output('waiting for the next client')
     commands = ros.publisher(JointState, f'{ns}/joint_commands')
@@ -249,25 +309,67 @@ def test_second_client_refused_while_the_first_syncs_and_clients_come_and_go(
     assert bridge.returncode is None and 'Traceback' not in bridge.output
 
 
-def test_a_silent_client_is_dropped_after_client_timeout_s(
+def test_a_silent_client_is_kept_reported_and_replaced_by_a_new_one(
         procs: Callable[..., Proc], ros: ProbeNode) -> None:
     ns = '/ry_silent'
+    node = f'{ns}/reachy_bridge'
     diagnostics = Diagnostics(ros)
     bridge, url = start_bridge(procs, ns, client_timeout_s=0.5)
     with dial(url) as client:
         next_goals(client)
-        started = time.monotonic()
-        assert closed_code(client) == 1008  # never answered
-        assert time.monotonic() - started >= 0.45
-    values = diagnostics.wait(f'{ns}/reachy_bridge', lambda v: v['clients_timed_out'] == '1')
-    assert values['connected'] == 'false'
-    bridge.wait_output(r'sent no reply for \d+\.\d s \(client_timeout_s 0.5\): dropping it')
-    client, _ = dial_accepted(url)
-    with client:  # the next client is served
-        for _ in range(3):
-            client.send(reply({}))
-            next_goals(client)
-    assert bridge.returncode is None
+        # Silent for three timeouts: warned about once, still connected.
+        bridge.wait_output(r'sent no reply for \d+\.\d s \(client_timeout_s 0.5\): still '
+                           'waiting for it')
+        values = diagnostics.wait(node, lambda v: float(v['client_silent_s']) >= 1.5)
+        assert values['connected'] == 'true' and values['clients_silent'] == '1'
+        client.send(reply({'head.left_antenna': 3.0}))  # it answers: the loop goes on
+        next_goals(client)
+        bridge.wait_output(r'answers again after \d+\.\d s')
+        # Silent again (a new silence, warned about again), then Unity is restarted: the
+        # newest client wins.
+        diagnostics.wait(node, lambda v: v['clients_silent'] == '2')
+        with dial(url) as restarted:
+            next_goals(restarted)
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    client.recv(10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+            assert closed.value.rcvd.reason.startswith('replaced by a newer client from ')
+            restarted.send(reply({}))
+            next_goals(restarted)
+    values = diagnostics.wait(node, lambda v: v['clients_replaced'] == '1')
+    assert bridge.returncode is None and 'Traceback' not in bridge.output
+
+
+def test_a_paused_unity_is_kept_and_a_restarted_one_always_gets_through(
+        procs: Callable[..., Proc], ros: ProbeNode) -> None:
+    """reachy_sim --once connects one time, as the real Unity client does: nothing retries."""
+    ns = '/ry_pause'
+    node = f'{ns}/reachy_bridge'
+    states = ros.subscribe(JointState, f'{ns}/joint_states')
+    diagnostics = Diagnostics(ros)
+    bridge, url = start_bridge(procs, ns, client_timeout_s=0.5)
+    bridge.wait_output('listening on', 30)
+    unity = start_sim(procs, url, '--once', '--rate', '100', '--no-eyes', '--pause-after', '30',
+                      '--pause-s', '2')
+    unity.wait_output('pausing 2 s after 30 replies', 30)
+    bridge.wait_output(re.escape('still waiting for it (a paused Unity?)'))
+    unity.wait_output('resuming')
+    ros.wait_publishers(f'{ns}/joint_states')
+    count = len(states)
+    states.wait_count(count + 30)  # the same connection syncs again
+    values = diagnostics.wait(node, lambda v: v['clients_silent'] == '1')
+    assert values['reconnects'] == '0' and values['connected'] == 'true'
+    # Unity restarted while the old one still holds its connection: the newest wins.
+    restarted = start_sim(procs, url, '--once', '--rate', '100', '--no-eyes')
+    unity.wait_output(re.escape('closed with code 4001 (replaced by a newer client from '))
+    assert unity.wait_exit(10) == 0  # --once: it does not come back
+    restarted.wait_output('connected to ')
+    count = len(states)
+    states.wait_count(count + 30)
+    assert restarted.returncode is None
+    assert diagnostics.wait(node, lambda v: v['clients_replaced'] == '1')['connected'] == 'true'
+    assert bridge.returncode is None and 'Traceback' not in bridge.output
 
 
 def test_bad_replies_are_counted_and_the_loop_continues(
@@ -281,11 +383,13 @@ def test_bad_replies_are_counted_and_the_loop_continues(
     bridge, url = start_bridge(procs, ns)
     not_jpeg = base64.b64encode(b'GIF89a not a jpeg').decode()
     whole = ['not json', '[1]', '{}', '{"motors": 5}', b'\xff\xfe binary, not UTF-8',
-             '{"motors": [{"name": "head.left_antenna", "present_position": "12"}]}',
-             '{"motors": [{"name": "head.left_antenna", "present_position": NaN}]}',
              '[' * 50_000 + ']' * 50_000]
+    # A position that is no finite number costs that joint only, as a bad eye costs the eye.
     partial = [reply({}, left_eye='@@ not base64'), reply({}, left_eye=not_jpeg),
                reply({}, left_eye=17), reply({}, right_force_sensor='strong'),
+               '{"motors": [{"name": "head.left_antenna", "present_position": "12"}]}',
+               '{"motors": [{"name": "head.left_antenna", "present_position": NaN}, '
+               '{"name": "head.right_antenna", "present_position": 4.0}]}',
                reply({'tail.wag': 1.0, 'head.left_antenna': 5.0})]
     with dial(url) as client:
         first = client.recv(10)
@@ -300,12 +404,13 @@ def test_bad_replies_are_counted_and_the_loop_continues(
         assert closed_code(client) == 1009
     assert values['replies_rejected'] == str(len(whole))
     assert values['eyes_rejected'] == '3' and values['forces_rejected'] == '1'
+    assert values['positions_rejected'] == '2'
     assert int(values['decode_errors']) == len(whole) + len(partial)
     assert len(left_eye) == 0  # nothing that was not a JPEG was published
-    # The partial replies were used: the antenna's present position arrived.
+    # The partial replies were used: the antennas' present positions arrived.
     wait_for(lambda: states.messages and
              degrees_of(states.last)['l_antenna'] == pytest.approx(5.0), 10, 'antenna')
-    # Until the server has seen the old connection out, a new client is told to retry (1013).
+    assert degrees_of(states.last)['r_antenna'] == pytest.approx(4.0)
     wait_for(lambda: connected.messages and not connected.last.data, 10, 'disconnected')
     client, _ = dial_accepted(url)
     with client:
@@ -343,7 +448,7 @@ def test_params_file_with_a_changed_joint_table(
     installed = Path(get_package_share_directory('robot_bridges')) / 'config' / 'reachy.yaml'
     config = yaml.safe_load(installed.read_text())
     table = config['/**/reachy_bridge']['ros__parameters']['joints']
-    table['left_arm']['hand']['gripper'].update(name='left_gripper', max_deg=30.0)
+    table['left_arm']['hand']['gripper'].update(name='left_gripper', motor_max_deg=30.0)
     params_file = tmp_path / 'reachy.yaml'
     params_file.write_text(yaml.safe_dump(config))
     ns = '/ry_cfg'
@@ -363,8 +468,9 @@ def test_params_file_with_a_changed_joint_table(
 
 @pytest.mark.parametrize('params, message', [
     ({'parts': ['left_arm', 'torso']}, "parts: unknown ['torso']"),
-    ({'joints.head.left_antenna.min_deg': 10.0, 'joints.head.left_antenna.max_deg': 0.0},
-     "joint 'head.left_antenna': min_deg 10.0 exceeds max_deg 0.0"),
+    ({'joints.head.left_antenna.motor_min_deg': 10.0,
+      'joints.head.left_antenna.motor_max_deg': 0.0},
+     "joint 'head.left_antenna': motor_min_deg 10.0 exceeds motor_max_deg 0.0"),
     ({'joints.head.left_antenna.name': 'r_antenna'}, "name 'r_antenna' appears twice"),
 ])
 def test_an_invalid_configuration_fails_configure(procs: Callable[..., Proc],

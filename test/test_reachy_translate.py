@@ -8,7 +8,7 @@ from builtin_interfaces.msg import Time
 import numpy as np
 import pytest
 from robot_bridges.protocols.reachy import LocalProtocolError, RemoteProtocolError
-from robot_bridges.protocols.reachy_joints import DEFAULT_JOINTS
+from robot_bridges.protocols.reachy_joints import DEFAULT_JOINTS, Joint
 from robot_bridges.translate.reachy import (command_goals, compressed_eye, force, joint_state,
                                             raw_eye)
 from sensor_msgs.msg import JointState
@@ -25,19 +25,58 @@ def command(names: list[str], positions: list[float]) -> JointState:
 def test_command_in_radians_becomes_motor_degrees() -> None:
     goals, clamped = command_goals(
         command(['l_shoulder_pitch', 'r_shoulder_pitch', 'l_elbow_pitch'],
-                [math.radians(30), math.radians(-30), math.radians(90)]),
+                [math.radians(30), math.radians(-30), math.radians(-90)]),
         INDEX, DEFAULT_JOINTS)
     assert clamped == 0
     assert [(DEFAULT_JOINTS[i].name, pytest.approx(deg)) for i, deg in goals] == [
-        ('l_shoulder_pitch', 120.0), ('r_shoulder_pitch', -60.0), ('l_elbow_pitch', -90.0)]
+        ('l_shoulder_pitch', 120.0), ('r_shoulder_pitch', -60.0), ('l_elbow_pitch', 90.0)]
+
+
+# Issue #19: joint degrees commanded -> what the real SDK puts on the wire (the SDK does
+# not clamp; all of these are inside the joint bounds, so the bridge sends the same).
+SDK_WIRE = [
+    ('l_elbow_pitch', -110.0, 110.0),
+    ('r_elbow_pitch', -80.0, 80.0),  # the official docs' own example
+    ('l_shoulder_pitch', -90.0, 0.0),
+    ('r_shoulder_pitch', 80.0, -170.0),
+    ('l_shoulder_roll', 150.0, -60.0),
+    ('r_shoulder_roll', -150.0, 60.0),
+]
+
+
+@pytest.mark.parametrize('name, joint_deg, wire_deg', SDK_WIRE)
+def test_the_issues_commands_leave_as_the_sdk_sends_them(name: str, joint_deg: float,
+                                                         wire_deg: float) -> None:
+    goals, clamped = command_goals(command([name], [math.radians(joint_deg)]), INDEX,
+                                   DEFAULT_JOINTS)
+    assert clamped == 0
+    assert goals == [(INDEX[name], pytest.approx(wire_deg, abs=1e-9))]
+
+
+@pytest.mark.parametrize('joint', DEFAULT_JOINTS, ids=lambda j: j.name)
+def test_every_joints_full_range_passes_and_only_beyond_it_is_clamped(joint: Joint) -> None:
+    low, high = joint.min_deg, joint.max_deg
+    for value in [low + (high - low) * k / 8 for k in range(9)]:
+        goals, clamped = command_goals(command([joint.name], [math.radians(value)]), INDEX,
+                                       DEFAULT_JOINTS)
+        motor = goals[0][1]
+        assert clamped == 0, value
+        assert motor == pytest.approx(joint.to_motor(value), abs=1e-9)
+        assert joint.motor_min_deg - 1e-9 <= motor <= joint.motor_max_deg + 1e-9
+    for beyond, edge in ((low - 5.0, low), (high + 5.0, high)):
+        goals, clamped = command_goals(command([joint.name], [math.radians(beyond)]), INDEX,
+                                       DEFAULT_JOINTS)
+        assert clamped == 1
+        assert goals[0][1] == pytest.approx(joint.to_motor(edge), abs=1e-9)
 
 
 def test_goals_are_clamped_to_the_joint_limits_and_counted() -> None:
     goals, clamped = command_goals(
         command(['l_elbow_pitch', 'l_gripper', 'l_antenna'],
-                [math.radians(-10), math.radians(500), math.radians(150)]),
+                [math.radians(10), math.radians(500), math.radians(150)]),
         INDEX, DEFAULT_JOINTS)
     assert clamped == 2  # 150 deg is exactly the antenna's limit: not a clamp
+    # The elbow cannot bend backwards (joint > 0, motor < 0): it stops at motor 0.
     assert [deg for _, deg in goals] == [pytest.approx(0.0), pytest.approx(69.0),
                                          pytest.approx(150.0)]
 

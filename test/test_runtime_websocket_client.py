@@ -7,9 +7,11 @@ import time
 from typing import Any
 
 from async_helpers import Changing, Recorder, run, stopped
+import pytest
 from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.link import Frame, Outbox
 from robot_bridges.runtime.websocket_client import WebSocketClient, WebSocketClientConfig
+from robot_bridges.sims.civetweb import Firmware, firmware_server
 from websockets.asyncio.server import serve, Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -288,3 +290,91 @@ def test_outbox_room_waits_until_an_item_is_sent() -> None:
         drain.cancel()
         await asyncio.gather(drain, return_exceptions=True)
     run(scenario())
+
+
+class NoPongServer(Changing):
+    """A server that never answers a ping (civetweb) and answers ``ka`` with ``ack``."""
+
+    def __init__(self, answer: bool = True) -> None:
+        super().__init__()
+        self.answer = answer
+        self.keepalives = 0
+        self.opened = 0
+        self.server: Server | None = None
+
+    async def start(self) -> NoPongServer:
+        self.server = await serve(self._handle, '127.0.0.1', 0, compression=None,
+                                  ping_interval=None,
+                                  create_connection=firmware_server(
+                                      Firmware(workers=None), 1 << 20))
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f'ws://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/'
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        self.opened += 1
+        self._changed.set()
+        try:
+            async for frame in connection:
+                if frame == 'ka':
+                    self.keepalives += 1
+                    self._changed.set()
+                    if self.answer:
+                        await connection.send('ack')
+        except ConnectionClosed:
+            pass
+
+
+def keepalive_client(url: str, recorder: Recorder, interval: float) -> WebSocketClient:
+    config = WebSocketClientConfig(url=url, backoff=FAST, open_timeout_s=2.0,
+                                   close_timeout_s=0.5, ping_interval_s=0.2,
+                                   ping_timeout_s=0.2, keepalive_frame='ka',
+                                   keepalive_interval_s=interval)
+    return WebSocketClient(config, recorder)
+
+
+def test_a_peer_that_answers_the_keepalive_but_no_ping_stays_up() -> None:
+    async def test() -> tuple[Recorder, int, int]:
+        server = await NoPongServer().start()
+        recorder = Recorder()
+        client = keepalive_client(server.url, recorder, 0.1)
+        task = asyncio.create_task(client.run())
+        await recorder.until(lambda: len(recorder.of('up')) == 1)
+        await asyncio.sleep(1.5)  # nearly 4 times ping_interval_s + ping_timeout_s
+        await stopped(client, task)
+        await server.stop()
+        return recorder, server.keepalives, server.opened
+
+    recorder, keepalives, opened = run(test())
+    assert recorder.of('aborted') == [] and opened == 1
+    assert 10 <= keepalives <= 16
+    assert recorder.of('frame')[:3] == ['ack'] * 3  # the answers reach the listener too
+
+
+@pytest.mark.parametrize('interval, answer', [(0.0, True), (0.1, False)])
+def test_a_peer_that_answers_neither_is_dead_in_the_same_time_as_before(
+        interval: float, answer: bool) -> None:
+    async def test() -> tuple[Recorder, float]:
+        server = await NoPongServer(answer=answer).start()
+        recorder = Recorder()
+        client = keepalive_client(server.url, recorder, interval)
+        task = asyncio.create_task(client.run())
+        await recorder.until(lambda: len(recorder.of('up')) == 1)
+        begin = time.monotonic()
+        await recorder.until(lambda: len(recorder.of('aborted')) == 1)
+        took = time.monotonic() - begin
+        await stopped(client, task)
+        await server.stop()
+        return recorder, took
+
+    recorder, took = run(test())
+    assert 0.35 < took < 0.9  # ping_interval_s + ping_timeout_s = 0.4 s
+    assert 'nothing received for' in recorder.of('aborted')[0]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from robot_bridges.msg import MicDirection
 from robot_bridges.protocols.webviz import MicData
-from robot_bridges.translate.victor_mic import azimuth, to_message
+from robot_bridges.translate.victor_mic import azimuth, to_message, to_pose
 
 # Direction d is d * 30 degrees clockwise from straight ahead; REP-103 azimuths run
 # counter-clockwise, in (-180, 180] degrees.
@@ -69,3 +69,31 @@ def test_integer_confidences_and_no_confidences() -> None:
     empty = to_message(MicData(math.nan, 12, 0, [], False, 0), Time(), '')
     assert len(empty.direction_confidences) == 0
     assert math.isnan(empty.robot_time)
+
+
+@pytest.mark.parametrize('direction', range(12))
+def test_pose_yaw_is_the_azimuth(direction: int) -> None:
+    msg = to_pose(direction, Time(sec=3), 'victor_mic')
+    q = msg.pose.orientation
+    assert (q.x, q.y) == (0.0, 0.0) and q.w >= 0.0
+    assert q.x ** 2 + q.y ** 2 + q.z ** 2 + q.w ** 2 == pytest.approx(1.0)
+    assert 2.0 * math.atan2(q.z, q.w) == pytest.approx(azimuth(direction), abs=1e-12)
+    assert msg.header.frame_id == 'victor_mic' and msg.header.stamp.sec == 3
+
+
+def test_an_unknown_direction_has_no_pose() -> None:
+    with pytest.raises(ValueError, match='unknown'):
+        to_pose(12, Time(), 'victor_mic')
+
+
+def test_the_firmware_fields_reach_the_message() -> None:
+    sample = MicData(1.0, 9, 150, [], False, 1, selected_direction=8, max_confidence=1000.0,
+                     delay_time_ms=17, latest_power_value=135000.25, latest_noise_floor=1180.5,
+                     beat_confidence=-1.0, beat_tempo_bpm=-1.0)
+    msg = to_message(sample, Time(), 'm')
+    assert (msg.selected_direction, msg.max_confidence, msg.delay_time_ms) == (8, 1000.0, 17)
+    assert (msg.latest_power_value, msg.latest_noise_floor) == (135000.25, 1180.5)
+    assert (msg.beat_confidence, msg.beat_tempo_bpm) == (-1.0, -1.0)
+    missing = to_message(MicData(1.0, 9, 150, [], False, 1), Time(), 'm')
+    assert missing.selected_direction == 12 and missing.delay_time_ms == -1
+    assert math.isnan(missing.max_confidence) and math.isnan(missing.beat_tempo_bpm)

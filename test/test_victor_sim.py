@@ -12,10 +12,11 @@ from async_helpers import nothing_arrives, recv_json
 import pytest
 from robot_bridges.protocols import webviz
 from robot_bridges.sims import victor_traffic as traffic
+from robot_bridges.sims.civetweb import Firmware
 from robot_bridges.sims.victor_sim import make_micdata, start, VictorSim
 from ros_helpers import Proc
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
 T = TypeVar('T')
 MICDATA_KEYS = {'time', 'confidence', 'selectedDirection', 'maxConfidence', 'triggerDetected',
@@ -180,7 +181,8 @@ def test_the_source_moves_around_the_robot() -> None:
     triggers = [trigger for _, _, trigger in heard]
     onsets = [n for n, trigger in enumerate(triggers) if trigger and not triggers[n - 1]]
     assert onsets == [0, 700, 1400, 2100]  # the start of each burst of speech
-    assert 9 <= sum(triggers) / len(onsets) <= 11  # for about 100 ms
+    # A level held for the robot's 2 s display window, not a one-sample pulse.
+    assert 199 <= sum(triggers) / len(onsets) <= 201
     assert all(confidence >= 0 for _, confidence, _ in heard)
 
 
@@ -202,25 +204,35 @@ def test_other_modules_send_protocol_shaped_traffic() -> None:
     async def scenario(sim: VictorSim) -> dict[str, list[Any]]:
         got: dict[str, list[Any]] = {}
         async with connect(url(sim)) as ws:
-            await subscribe(ws, 'animations', 'observedobjects', 'intents', 'behaviors')
-            deadline = time.monotonic() + 7.0
+            await subscribe(ws, 'animations', 'observedobjects', 'intents', 'behaviors',
+                            'soundreactions', 'speechrecognizersys')
+            deadline = time.monotonic() + 7.3
             while time.monotonic() < deadline:
                 frame = await recv_json(ws)
                 got.setdefault(frame['module'], []).append(frame['data'])
         return got
     got = run(scenario)
-    assert set(got) == {'animations', 'observedobjects', 'intents', 'behaviors'}
+    assert set(got) == {'animations', 'observedobjects', 'intents', 'behaviors',
+                        'soundreactions', 'speechrecognizersys'}
     assert {(a['type'], type(a['animation'])) for a in got['animations']} == \
         {('start', str), ('stop', str)}
     sightings = [o for o in got['observedobjects'] if o['type'] == 'RobotObservedObject']
     assert len(sightings) >= 8
     assert set(sightings[0]) == {'type', 'objectID', 'objectType', 'isActive', 'timestamp'}
+    faces = [o for o in got['observedobjects'] if o['type'] == 'RobotObservedFace']
+    assert faces and set(faces[0]) == {'type', 'faceID', 'name', 'timestamp', 'originID'}
+    assert set(got['speechrecognizersys'][0]) == {
+        'result', 'startTime_ms', 'endTime_ms', 'startSampleIndex', 'endSampleIndex', 'score',
+        'notch', 'playback'}
     snapshot = got['intents'][0]
     assert isinstance(snapshot, list)
     assert {(b['intentType'], b['type']) for b in snapshot} >= \
         {('user', 'all-intents'), ('cloud', 'all-intents')}
     tree, ids = got['behaviors'][:2]
-    assert isinstance(tree, dict) and isinstance(ids, list) and 'Wait' in ids
+    assert set(tree) == {'time', 'tree', 'stack'}
+    assert all(set(node) == {'behaviorID', 'parent'} for node in tree['tree'])
+    assert tree['stack'] == [node['behaviorID'] for node in tree['tree']]
+    assert isinstance(ids, list) and 'Wait' in ids
 
 
 def test_intents_request_sets_the_current_intent() -> None:
@@ -242,9 +254,114 @@ def test_make_micdata_is_complete() -> None:
     assert data['time'] == 12.25 and data['dominant'] == 3 and data['confidence'] == 120
     assert data['triggerDetected'] is True
     assert max(range(13), key=lambda i: data['directions'][i]) == 3
+    assert data['directions'][12] == 0.0  # always, on the robot
+    assert data['beatDetector'] == {'confidence': -1.0, 'tempo_bpm': -1.0}  # detector off
+    assert data['maxConfidence'] >= 1000.0  # the display's floor
+    # An unknown direction: 12, confidence 0 and all 13 confidences 0, whatever was given.
     unknown = make_micdata(1.0, 12, 9)
-    assert max(range(13), key=lambda i: unknown['directions'][i]) == 12
+    assert unknown['dominant'] == unknown['direction'] == 12 and unknown['confidence'] == 0
+    assert unknown['directions'] == [0.0] * 13
     assert unknown['activeState'] == 0
+    assert all(c == 0 for d, c, _ in (traffic.mic_source(t / 10) for t in range(240)) if d == 12)
+
+
+# -- the firmware's civetweb habits ---------------------------------------------------------
+
+def test_firmware_mode_answers_no_ping_but_the_keepalive() -> None:
+    async def scenario(sim: VictorSim) -> tuple[bool, str]:
+        async with connect(url(sim), ping_interval=None) as ws:
+            pong = await ws.ping()
+            try:
+                await asyncio.wait_for(pong, 0.5)
+                answered = True
+            except asyncio.TimeoutError:
+                answered = False
+            await ws.send('{"keepalive": true}')
+            return answered, str(await asyncio.wait_for(ws.recv(), 5))
+    answered, answer = run(scenario, autoplay=False)
+    assert not answered
+    assert answer == '{\n\t"keepalive" : true\n}'  # jsoncpp's styled writer
+    assert run(lambda sim: ping_answered(sim), autoplay=False, firmware=Firmware(pong=True))
+
+
+async def ping_answered(sim: VictorSim) -> bool:
+    async with connect(url(sim), ping_interval=None) as ws:
+        await asyncio.wait_for(await ws.ping(), 2)
+        return True
+
+
+def test_firmware_mode_closes_tcp_instead_of_answering_a_close() -> None:
+    async def scenario(sim: VictorSim) -> tuple[Any, list[str]]:
+        ws = await connect(url(sim), ping_interval=None, close_timeout=2)
+        await ws.close()
+        await asyncio.sleep(0.05)
+        return ws.protocol.close_rcvd, list(sim.drops)
+    close_received, drops = run(scenario, autoplay=False)
+    assert close_received is None
+    assert drops == ['close frame received (civetweb closes the TCP connection, no reply)']
+
+
+def test_firmware_mode_closes_a_silent_client_even_while_it_pushes() -> None:
+    async def scenario(sim: VictorSim) -> tuple[float, int, list[str]]:
+        async with connect(url(sim), ping_interval=None) as silent, \
+                connect(url(sim), ping_interval=None) as talking:
+            await subscribe(silent, 'micdata')
+            await subscribe(talking, 'micdata')
+            begin = time.monotonic()
+            with pytest.raises(ConnectionClosedError):
+                async for _ in silent:  # micdata flows to it until the server drops it
+                    await talking.send('{"keepalive": true}')
+            lasted = time.monotonic() - begin
+            assert silent.protocol.close_rcvd is None  # a TCP close, no close frame
+            frames = 0
+            async for _ in talking:
+                frames += 1
+                if frames > 20:
+                    break
+            return lasted, frames, list(sim.drops)
+    lasted, frames, drops = run(scenario, rate_hz=50.0,
+                                firmware=Firmware(client_timeout_s=0.6))
+    assert 0.5 < lasted < 3.0  # 0.6 s on a quiet machine
+    assert frames > 20  # the client that sends keepalives is still served
+    assert len(drops) == 1 and drops[0].startswith('nothing received from the client for 0.6')
+
+
+def test_firmware_mode_serves_four_websockets_and_the_fifth_waits() -> None:
+    async def scenario(sim: VictorSim) -> tuple[bool, float]:
+        clients = [await connect(url(sim), ping_interval=None) for _ in range(4)]
+        fifth = asyncio.ensure_future(connect(url(sim), ping_interval=None, open_timeout=None))
+        await asyncio.sleep(0.5)
+        waited = not fifth.done() and sim.workers.waiting == 1
+        begin = time.monotonic()
+        await clients[0].close()
+        opened = await asyncio.wait_for(fifth, 5)
+        took = time.monotonic() - begin
+        for ws in (*clients[1:], opened):
+            await ws.close()
+        return waited, took
+    waited, took = run(scenario, autoplay=False)
+    assert waited and took < 1.0
+
+
+def test_a_production_build_accepts_micdata_and_sends_none() -> None:
+    async def scenario(sim: VictorSim) -> bool:
+        async with connect(url(sim)) as ws:
+            await subscribe(ws, 'micdata', 'intents')
+            await sim.wait_for_subscribers('micdata')
+            await collect(ws, 'intents', 1)  # the engine's modules still answer
+            return await nothing_arrives(ws, 1.0)
+    assert run(scenario, micdata=False)
+
+
+def test_micdata_comes_at_the_firmware_cadence_by_default() -> None:
+    async def scenario(sim: VictorSim) -> float:
+        async with connect(url(sim)) as ws:
+            await subscribe(ws, 'micdata')
+            await collect(ws, 'micdata', 1)
+            begin = time.monotonic()
+            await collect(ws, 'micdata', 15)
+            return (time.monotonic() - begin) / 15
+    assert 0.11 < run(scenario) < 0.16  # one push per 132 ms
 
 
 # -- the executable ----------------------------------------------------------------------
@@ -273,7 +390,8 @@ def test_executable_prints_its_url_and_stops_on_signal(
 
 
 def test_executable_rejects_bad_arguments(procs: Callable[..., Proc]) -> None:
-    for args in (('--rate', '0'), ('--field', 'x'), ('--port', '-1')):
+    for args in (('--rate', '0'), ('--field', 'x'), ('--port', '-1'),
+                 ('--client-timeout', '-1'), ('--workers', '-2')):
         sim = procs('victor_sim', *args)
         assert sim.wait_exit(10) == 2
         assert 'Traceback' not in sim.output

@@ -22,33 +22,54 @@ GOLDEN_DOMINANT = (
     '"directions":[0.5,1.0,2.0,4.0,8.0,16.0,32.0,64.0,128.0,150.25,64.0,2.0,0.0],'
     '"beatDetector":{"confidence":0.0,"tempo_bpm":0.0}}}')
 
-# A later firmware push, written by jsoncpp's operator<< (tabs, " : ", one value a line).
+# A later firmware push as jsoncpp's operator<< writes it (StyledStreamWriter: keys in byte
+# order, tabs, " : ", a member's object or multi-line array on a line of its own, an array
+# on one line unless that line would reach 74 characters, 17 significant digits).
 GOLDEN_PRETTY_DIRECTION = """{
-\t"data" : {
+\t"data" :
+\t{
 \t\t"activeState" : 1,
-\t\t"beatDetector" : {
-\t\t\t"confidence" : 0.0,
-\t\t\t"tempo_bpm" : 0.0
+\t\t"beatDetector" :
+\t\t{
+\t\t\t"confidence" : -1.0,
+\t\t\t"tempo_bpm" : -1.0
 \t\t},
 \t\t"confidence" : 150,
 \t\t"delayTime" : 12,
 \t\t"direction" : 9,
-\t\t"directions" : [
-\t\t\t0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 150.25, 64.0, 2.0, 0.0
+\t\t"directions" :
+\t\t[
+\t\t\t0.5,
+\t\t\t1.0,
+\t\t\t2.0,
+\t\t\t4.0,
+\t\t\t8.0,
+\t\t\t16.0,
+\t\t\t32.0,
+\t\t\t64.0,
+\t\t\t128.0,
+\t\t\t150.25,
+\t\t\t64.0,
+\t\t\t2.0,
+\t\t\t0.0
 \t\t],
 \t\t"latestNoiseFloor" : 1180.5,
 \t\t"latestPowerValue" : 135000.5,
-\t\t"maxConfidence" : 150.25,
-\t\t"selectedDirection" : 9,
+\t\t"maxConfidence" : 1000.0,
+\t\t"selectedDirection" : 8,
 \t\t"time" : 1234.5,
 \t\t"triggerDetected" : true
 \t},
 \t"module" : "micdata"
-}
-"""
+}""".replace(' :\n', ' : \n')  # jsoncpp ends those lines with the separator's space
+
+# The shape earlier tests assumed (object braces on the key's line): parsed just as well.
+LOOSE_PRETTY = GOLDEN_PRETTY_DIRECTION.replace(' : \n\t{', ' : {').replace(' : \n\t\t{', ' : {')
 
 EXPECTED = MicData(robot_time=1234.5, direction=9, confidence=150, directions=DIRECTIONS,
-                   trigger_detected=False, active_state=1)
+                   trigger_detected=False, active_state=1, selected_direction=9,
+                   max_confidence=150.25, delay_time_ms=12, latest_power_value=135000.5,
+                   latest_noise_floor=1180.5, beat_confidence=0.0, beat_tempo_bpm=0.0)
 
 
 def micdata(**changes: Any) -> dict[str, Any]:
@@ -74,7 +95,38 @@ def test_later_firmware_pretty_push_with_direction() -> None:
     push = webviz.parse_push(GOLDEN_PRETTY_DIRECTION)
     assert isinstance(push, Push) and push.module == 'micdata'
     sample = webviz.parse_micdata(push.data)
-    assert sample == MicData(1234.5, 9, 150, DIRECTIONS, True, 1)
+    assert sample == MicData(1234.5, 9, 150, DIRECTIONS, True, 1, selected_direction=8,
+                             max_confidence=1000.0, delay_time_ms=12,
+                             latest_power_value=135000.5, latest_noise_floor=1180.5,
+                             beat_confidence=-1.0, beat_tempo_bpm=-1.0)
+    assert webviz.parse_push(LOOSE_PRETTY) == push
+
+
+def test_the_robot_writer_is_reproduced_byte_for_byte() -> None:
+    data = json.loads(GOLDEN_PRETTY_DIRECTION)['data']
+    assert webviz.push_frame('micdata', data, pretty=True) == GOLDEN_PRETTY_DIRECTION
+    assert webviz.styled_json({'keepalive': True}) == '{\n\t"keepalive" : true\n}'
+
+
+@pytest.mark.parametrize('value, text', [
+    ([], '[]'), ({}, '{}'), ([1, 2], '[ 1, 2 ]'), (0.1, '0.10000000000000001'),
+    (3.0, '3.0'), (1e300, '1.0000000000000001e+300'), ('\u00e9"', '"\\u00e9\\""'),
+    ({'b': [], 'a': {}}, '{\n\t"a" : {},\n\t"b" : []\n}'),
+    (['x' * 40, 'y' * 40], '[\n\t"' + 'x' * 40 + '",\n\t"' + 'y' * 40 + '"\n]'),
+    (list(range(25)), '[\n' + ',\n'.join(f'\t{n}' for n in range(25)) + '\n]'),
+    ([{'k': 1}], '[\n\t{\n\t\t"k" : 1\n\t}\n]'),
+])
+def test_styled_writer_rules(value: Any, text: str) -> None:
+    assert webviz.styled_json(value) == text
+    assert json.loads(text) == value
+
+
+def test_optional_firmware_fields() -> None:
+    sample = webviz.parse_micdata({'dominant': 4, 'confidence': 80.5})
+    assert sample.selected_direction == 12 and sample.delay_time_ms == -1
+    assert all(math.isnan(v) for v in (
+        sample.max_confidence, sample.latest_power_value, sample.latest_noise_floor,
+        sample.beat_confidence, sample.beat_tempo_bpm))
 
 
 def test_bytes_and_crlf_frames_parse_too() -> None:
@@ -164,6 +216,15 @@ def test_invalid_frames(frame: str | bytes, error: str) -> None:
     ({'triggerDetected': 1}, '"triggerDetected" is not a boolean'),
     ({'activeState': 1.5}, '"activeState"'),
     ({'activeState': 2**31}, '"activeState"'),
+    ({'selectedDirection': 13}, '"selectedDirection"'),
+    ({'selectedDirection': 'up'}, '"selectedDirection"'),
+    ({'maxConfidence': 'a lot'}, '"maxConfidence" is not a finite number'),
+    ({'delayTime': 1.5}, '"delayTime"'),
+    ({'latestPowerValue': float('nan')}, '"latestPowerValue"'),
+    ({'latestNoiseFloor': '0'}, '"latestNoiseFloor"'),
+    ({'beatDetector': [1]}, '"beatDetector" is not an object'),
+    ({'beatDetector': {'confidence': 'x', 'tempo_bpm': 1.0}}, '"beatDetector.confidence"'),
+    ({'beatDetector': {'confidence': 1.0, 'tempo_bpm': True}}, '"beatDetector.tempo_bpm"'),
 ])
 def test_invalid_micdata(changes: dict[str, Any], error: str) -> None:
     with pytest.raises(RemoteProtocolError, match=error):
@@ -189,7 +250,8 @@ def test_client_frames() -> None:
         {'type': 'subscribe', 'module': 'micdata'}
     assert json.loads(webviz.unsubscribe_frame('micdata')) == \
         {'type': 'unsubscribe', 'module': 'micdata'}
-    assert webviz.keepalive_frame() == '{"keepalive":true}'
+    assert webviz.keepalive_frame() == '{"keepalive": true}'  # as the robot's own page
+    assert webviz.parse_request(webviz.keepalive_frame()) == Keepalive()
     assert webviz.data_frame('intents', '{ "intentType": "user",\n "request": "greeting_hello"}') \
         == '{"type":"data","module":"intents","data":{"intentType":"user",' \
            '"request":"greeting_hello"}}'
@@ -201,6 +263,34 @@ def test_client_frames() -> None:
 def test_requests_must_be_json_objects(text: str, error: str) -> None:
     with pytest.raises(LocalProtocolError, match=error):
         webviz.data_frame('intents', text)
+
+
+@pytest.mark.parametrize('module, text, error', [
+    ('intents', '{"intentType": {"a": 1}, "request": "x"}', '"intentType" is JSON object'),
+    ('intents', '{"intentType": "user", "request": ["x"]}', '"request" is JSON array'),
+    ('intents', '{"intentType": "user"}', 'without "request"'),
+    ('intents', '{"request": "greeting_hello"}', 'without "intentType"'),
+    ('intents', '{"intentType": 1, "request": "x"}', '"intentType" is JSON number'),
+    ('behaviors', '{"behaviorName": null}', '"behaviorName" is JSON null'),
+    ('behaviors', '{}', 'without "behaviorName"'),
+    ('animations', '{"type": "start", "animation": {}}', '"animation" is JSON object'),
+    ('animations', '{"type": true, "animation": "a"}', '"type" is JSON boolean'),
+    ('vision', '[1]', 'JSON array, not an object'),
+])
+def test_requests_that_could_crash_the_engine_are_refused(module: str, text: str,
+                                                          error: str) -> None:
+    with pytest.raises(LocalProtocolError, match=error):
+        webviz.data_frame(module, text)
+
+
+@pytest.mark.parametrize('module, text', [
+    ('intents', '{"intentType": "cloud", "request": "intent_play_fistbump", "extra": [1]}'),
+    ('behaviors', '{"behaviorName": "FistBump"}'),
+    ('animations', '{"type": "start", "animation": "anim_eyepose_happy"}'),
+    ('vision', '{"anything": {"nested": [1, 2]}}'),
+])
+def test_requests_of_the_accepted_shapes_pass(module: str, text: str) -> None:
+    assert json.loads(webviz.data_frame(module, text))['data'] == json.loads(text)
 
 
 def test_module_names_are_checked() -> None:

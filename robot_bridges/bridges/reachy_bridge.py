@@ -1,9 +1,14 @@
 """
 Node reachy_bridge: the lockstep sync server for the Reachy Unity simulator as ROS topics.
 
-The bridge is the websocket server; one client (Unity, or reachy_sim) at a time. Each reply
-of the client is published (joint_states, eyes, force sensors) and answered with the next
-goal frame, which carries the latest goal of every joint: the loop is paced by the client.
+The bridge is the websocket server; one client (Unity, or reachy_sim) at a time, the newest
+winning: Unity connects once and never reconnects, so a restarted Unity must always get
+through, and the client it replaces is closed (code 4001, the newcomer named in the reason).
+A silent client (a paused Unity editor, a hitch) is kept and waited for, as the SDK's own
+server does; it is reported after ``client_timeout_s``, and dropped only when its connection
+is gone (the keepalive pings find that). Each reply of the client is published
+(joint_states, eyes, force sensors) and answered with the next goal frame, which carries the
+latest goal of every joint: the loop is paced by the client.
 That frame leaves as soon as the reply arrives, before the reply is parsed, and carries
 every joint_commands message received by then: the loop takes them from the subscription
 itself (:class:`~robot_bridges.node.loop_subscription.LoopSubscription`), with no executor
@@ -18,15 +23,17 @@ import sys
 import time
 from typing import Any, Iterable, Sequence
 
+from rclpy.lifecycle import State, TransitionCallbackReturn
 from robot_bridges.bridges.reachy_params import declare_joint_table, read_joint_table
 from robot_bridges.node import params
 from robot_bridges.node.bridge_node import BridgeNode
 from robot_bridges.node.cycle_window import CycleWindow
-from robot_bridges.node.qos import reliable
+from robot_bridges.node.qos import LATCHED, reliable
 from robot_bridges.node.runner import run_bridge
 from robot_bridges.protocols.reachy import (GoalEncoder, LocalProtocolError, parse_reply,
                                             RemoteProtocolError, Reply)
-from robot_bridges.protocols.reachy_joints import FANS, PARTS
+from robot_bridges.protocols.reachy_description import urdf
+from robot_bridges.protocols.reachy_joints import FAN_ALIASES, FANS, PARTS
 from robot_bridges.protocols.text import excerpt
 from robot_bridges.runtime.link import Frame
 from robot_bridges.runtime.loop_thread import LoopThread
@@ -35,8 +42,7 @@ from robot_bridges.runtime.websocket_server import WebSocketServer, WebSocketSer
 from robot_bridges.srv import SetFan
 from robot_bridges.translate import reachy as translate
 from sensor_msgs.msg import CompressedImage, Image, JointState
-from std_msgs.msg import Float32
-from websockets.frames import CloseCode
+from std_msgs.msg import Float32, String
 
 # Two eyes of base64 JPEG fit many times over; a larger frame drops the client (1009).
 MAX_REPLY_BYTES = 4 << 20
@@ -51,6 +57,7 @@ class ReachyBridge(BridgeNode):
 
     AFTER_LINK_DOWN = 'waiting for the next client'
     _server: WebSocketServer | None = None
+    _description: String | None = None
 
     def __init__(self, loop: LoopThread, **kwargs: Any) -> None:
         kwargs.setdefault('namespace', 'reachy')
@@ -68,7 +75,15 @@ class ReachyBridge(BridgeNode):
                        'Send goals as binary frames of UTF-8 JSON (the reference server); '
                        'false: text frames.')
         params.declare(self, 'client_timeout_s', 5.0,
-                       'A client that does not answer within this is dropped, seconds.',
+                       'A client silent longer than this is warned about (it is kept: only '
+                       'a connection that is gone is dropped), seconds.',
+                       min_value=0.05, max_value=3600.0)
+        params.declare(self, 'ping_interval_s', 20.0,
+                       "Ping a client after this long without receiving anything (the SDK's "
+                       'server does the same), seconds.', min_value=0.05, max_value=3600.0)
+        params.declare(self, 'ping_timeout_s', 20.0,
+                       'Nothing received for ping_interval_s + this, pongs included: the '
+                       'connection is gone and the client dropped, seconds.',
                        min_value=0.05, max_value=3600.0)
         params.declare(self, 'joint_states_max_hz', 0.0,
                        'Most joint_states per second (0: one per answered cycle).',
@@ -77,6 +92,9 @@ class ReachyBridge(BridgeNode):
                        'Prefix of the eye frame ids (<prefix>left_eye, <prefix>right_eye).')
         params.declare(self, 'qos_depth', 10, 'History depth of every topic.',
                        min_value=1, max_value=100_000)
+        params.declare(self, 'publish_description', True,
+                       'Publish the URDF of the present parts on robot_description (latched); '
+                       'false where robot_state_publisher publishes it.')
         declare_joint_table(self)
 
     def setup(self) -> None:
@@ -109,8 +127,9 @@ class ReachyBridge(BridgeNode):
         self._last_joint_states = -math.inf
         self._cycles = CycleWindow()
         self._counts = dict.fromkeys(
-            ('cycles', 'replies_rejected', 'unknown_motor_names', 'eyes_rejected',
-             'forces_rejected', 'clients_timed_out', 'eye_frames'), 0)
+            ('cycles', 'replies_rejected', 'unknown_motor_names', 'positions_rejected',
+             'eyes_rejected', 'forces_rejected', 'clients_silent', 'eye_frames'), 0)
+        self._silence_warned = False
         self._eye_sizes = ['none', 'none']
         self._commands = dict.fromkeys(('commands', 'commands_rejected', 'goals_clamped'), 0)
         # Executor-thread state.
@@ -130,10 +149,24 @@ class ReachyBridge(BridgeNode):
             JointState, 'joint_commands', self._on_command, qos, limit=depth)
         self.make_service(SetFan, 'set_fan', self._on_set_fan)
         self._joint_state = JointState(name=[j.name for j in joints])
+        self._description = None
+        if params.get(self, 'publish_description'):
+            # Sent once per activation, kept for late subscribers (as robot_state_publisher).
+            self._description = String(data=urdf(joints, prefix))
+            self._description_pub = self.make_publisher(String, 'robot_description', LATCHED)
         config = WebSocketServerConfig(port=params.get(self, 'port'),
                                        host=params.get(self, 'host'),
-                                       max_message_bytes=MAX_REPLY_BYTES)
-        self._server = WebSocketServer(config, self, outbox_size=1)
+                                       max_message_bytes=MAX_REPLY_BYTES,
+                                       ping_interval_s=params.get(self, 'ping_interval_s'),
+                                       ping_timeout_s=params.get(self, 'ping_timeout_s'))
+        self._server = WebSocketServer(config, self, outbox_size=1, takeover=True)
+
+    def on_activate(self, state: State) -> TransitionCallbackReturn:
+        """Activate, then publish the robot description (the publisher is active now)."""
+        result = super().on_activate(state)
+        if self._description is not None:
+            self._description_pub.publish(self._description)
+        return result
 
     def teardown(self) -> None:
         """Destroy the ROS entities and drop the server."""
@@ -143,7 +176,7 @@ class ReachyBridge(BridgeNode):
     # -- the link (asyncio thread) -------------------------------------------------------
 
     async def run_link(self) -> None:
-        """Listen for clients until closed; drop a client that stops answering."""
+        """Listen for clients until closed; report a client that stops answering."""
         server = self._server
         assert server is not None
         watchdog = asyncio.ensure_future(self._watch_client(server))
@@ -164,6 +197,7 @@ class ReachyBridge(BridgeNode):
         assert self._server is not None
         self.get_logger().info(f'client {self._server.peer_address} is syncing')
         self._last_reply = time.monotonic()
+        self._silence_warned = False
         self._cycles.reset()
         self._command_sub.take()
         # The outbox holds one frame: this replaces any left over from the last client.
@@ -175,6 +209,10 @@ class ReachyBridge(BridgeNode):
 
     def link_frame(self, frame: Frame) -> None:
         now = time.monotonic()
+        if self._silence_warned:
+            self._silence_warned = False
+            self.get_logger().info(f'client {self._server_peer()} answers again after '
+                                   f'{now - self._last_reply:.1f} s')
         self._last_reply = now
         self._counts['cycles'] += 1
         self.stats.messages_in += 1
@@ -225,9 +263,11 @@ class ReachyBridge(BridgeNode):
             self._counts['unknown_motor_names'] += reply.unknown_count
             self.count_bad_input(f'unknown motor names: skipped {reply.unknown_count} '
                                  f'({", ".join(reply.unknown)})')
+        self._counts['positions_rejected'] += reply.bad_positions
         for problem in reply.problems:
-            key = 'eyes_rejected' if '_eye ' in problem else 'forces_rejected'
-            self._counts[key] += 1
+            if not problem.startswith('motor '):  # positions: counted just above
+                key = 'eyes_rejected' if '_eye ' in problem else 'forces_rejected'
+                self._counts[key] += 1
             self.count_bad_input(f'skipped part of a reply: {problem}')
 
     def _publish(self, reply: Reply, now: float) -> None:
@@ -288,14 +328,26 @@ class ReachyBridge(BridgeNode):
         self.get_logger().info(f'listening on {server.display_url}')
         while True:
             await asyncio.sleep(min(self._timeout_s / 4, 0.25))
-            silent = time.monotonic() - self._last_reply
-            if server.connected and silent > self._timeout_s:
-                self._counts['clients_timed_out'] += 1
+            silent = self._client_silent_s()
+            if silent > self._timeout_s and not self._silence_warned:
+                # Kept: Unity never reconnects, so dropping a paused editor would end the
+                # session for good. One warning per silence; a newer client may take over.
+                self._silence_warned = True
+                self._counts['clients_silent'] += 1
                 self.get_logger().warning(
                     f'client {server.peer_address} sent no reply for {silent:.1f} s '
-                    f'(client_timeout_s {self._timeout_s}): dropping it')
-                self._last_reply = time.monotonic()  # one drop per silence
-                await server.drop_peer(CloseCode.POLICY_VIOLATION, 'no reply in time')
+                    f'(client_timeout_s {self._timeout_s}): still waiting for it (a paused '
+                    'Unity?); a new client would take over')
+
+    def _client_silent_s(self) -> float:
+        """Return how long the connected client has not answered (0 with none)."""
+        server = self._server
+        if server is None or not server.connected:
+            return 0.0
+        return time.monotonic() - self._last_reply
+
+    def _server_peer(self) -> str:
+        return self._server.peer_address if self._server is not None else ''
 
     def _on_command(self, msg: JointState) -> None:
         try:
@@ -314,14 +366,15 @@ class ReachyBridge(BridgeNode):
     # -- executor thread -----------------------------------------------------------------
 
     def _on_set_fan(self, request: SetFan.Request, response: SetFan.Response) -> Any:
-        if request.name not in self._fans:
+        name = FAN_ALIASES.get(request.name, request.name)
+        if name not in self._fans:
             response.success = False
             response.message = (f'unknown fan {excerpt(request.name)}; known fans: '
                                 f'{", ".join(self._fans)}')
             return response
-        self._fans[request.name] = request.on
+        self._fans[name] = request.enabled
         response.success = True
-        response.message = (f'{request.name} {"on" if request.on else "off"} (kept by the '
+        response.message = (f'{name} {"on" if request.enabled else "off"} (kept by the '
                             'bridge: the Unity simulator has no fans)')
         return response
 
@@ -339,12 +392,14 @@ class ReachyBridge(BridgeNode):
         cycle = self._cycles.current(time.monotonic())
         values: list[tuple[str, str]] = [
             ('client', server.peer_address or 'none'),
+            ('client_silent_s', f'{self._client_silent_s():.1f}'),
             ('sync_rate_hz', f'{cycle.rate_hz:.1f}'),
             ('cycle_p50_ms', f'{cycle.p50_ms:.3f}'),
             ('cycle_p99_ms', f'{cycle.p99_ms:.3f}'),
             ('left_eye', self._eye_sizes[0]),
             ('right_eye', self._eye_sizes[1]),
             ('clients_refused', str(server.refused)),
+            ('clients_replaced', str(server.replaced)),
         ]
         values += [(key, str(value)) for key, value in self._counts.items()]
         values += [(key, str(value)) for key, value in self._commands.items()]

@@ -2,15 +2,20 @@
 Node victor_mic_bridge: Victor's dominant sound direction as ROS, with a recording.
 
 Subscribes to the webViz module ``micdata`` (anim process, port 8889) on every (re)connect
-and publishes each push as ``mic_direction`` (robot_bridges/msg/MicDirection). Services
+and publishes each push as ``mic_direction`` (robot_bridges/msg/MicDirection), and a known
+direction also as ``mic_direction/pose`` (geometry_msgs/PoseStamped, yaw = azimuth: an arrow
+in rviz). Only development builds of the firmware send micdata: when none arrives within
+``micdata_timeout_s`` of subscribing, diagnostics WARN and say so, and the node waits on. Services
 ``set_recording`` (std_srvs/srv/SetBool) and ``compile_results``
 (robot_bridges/srv/CompileMicResults) keep the seed client's record-then-compile semantics.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Iterable, Sequence
 
+from geometry_msgs.msg import PoseStamped
 from robot_bridges.bridges.webviz_bridge import WebVizBridgeBase
 from robot_bridges.mic_recording import MicRecording
 from robot_bridges.msg import MicDirection
@@ -37,6 +42,10 @@ class VictorMicBridge(WebVizBridgeBase):
         super().__init__('victor_mic_bridge', loop, **kwargs)
         self._recording: MicRecording | None = None
         self._overflow_reported = 0
+        self._micdata_timer: asyncio.TimerHandle | None = None
+        # Set on the loop thread, read by diagnostics: why micdata is missing, or None.
+        self._micdata_missing: str | None = None
+        self._micdata_seen = False
 
     def declare_bridge_parameters(self) -> None:
         """Declare the connection parameters, ``frame_id`` and ``max_samples``."""
@@ -45,6 +54,10 @@ class VictorMicBridge(WebVizBridgeBase):
         params.declare(self, 'max_samples', 100_000,
                        'Samples the recording keeps; overflow drops the oldest.',
                        min_value=1, max_value=100_000_000)
+        params.declare(self, 'micdata_timeout_s', 5.0,
+                       'No micdata this long after subscribing: diagnostics WARN (only '
+                       'development builds of the firmware send micdata), seconds.',
+                       min_value=0.1, max_value=3600.0)
         self.declare_pacing_parameter('mic_direction')
 
     def modules(self) -> Sequence[str]:
@@ -55,10 +68,13 @@ class VictorMicBridge(WebVizBridgeBase):
         """Create the link, the publisher, the recording buffer and the services."""
         self.setup_link()
         self._frame_id = params.get(self, 'frame_id')
+        self._micdata_timeout_s = params.get(self, 'micdata_timeout_s')
         self._recording = MicRecording(params.get(self, 'max_samples'))
         self._overflow_reported = 0
         self._publisher = self.make_paced_publisher(
             MicDirection, 'mic_direction', reliable(params.get(self, 'qos_depth')))
+        self._pose_publisher = self.make_publisher(
+            PoseStamped, 'mic_direction/pose', reliable(params.get(self, 'qos_depth')))
         self.make_service(SetBool, 'set_recording', self._on_set_recording)
         self.make_service(CompileMicResults, 'compile_results', self._on_compile)
 
@@ -74,7 +90,45 @@ class VictorMicBridge(WebVizBridgeBase):
             return ()
         return (('recording', str(recording.recording).lower()),
                 ('recorded_samples', str(len(recording))),
-                ('recording_overflowed', str(recording.overflowed)))
+                ('recording_overflowed', str(recording.overflowed)),
+                ('micdata_seen', str(self._micdata_seen).lower()),
+                *super().diagnostic_values())
+
+    def diagnostic_warning(self) -> str | None:
+        """Say so while the robot sends no micdata (a production build)."""
+        return self._micdata_missing
+
+    # -- asyncio thread: link ------------------------------------------------------------
+
+    def link_up(self) -> None:
+        """Announce the link and start waiting for the first micdata."""
+        super().link_up()
+        self._micdata_seen = False
+        self._micdata_missing = None
+        self._cancel_micdata_timer()
+        self._micdata_timer = asyncio.get_running_loop().call_later(
+            self._micdata_timeout_s, self._no_micdata)
+
+    def link_down(self, reason: str) -> None:
+        """Announce the loss of the link; a missing micdata is no longer the news."""
+        self._cancel_micdata_timer()
+        self._micdata_missing = None
+        super().link_down(reason)
+
+    def _cancel_micdata_timer(self) -> None:
+        if self._micdata_timer is not None:
+            self._micdata_timer.cancel()
+            self._micdata_timer = None
+
+    def _no_micdata(self) -> None:
+        self._micdata_timer = None
+        if self._micdata_seen or not self.stats.connected:
+            return
+        self._micdata_missing = (
+            f'no micdata {self._micdata_timeout_s:g} s after subscribing: the robot sends '
+            'micdata only on development builds of its firmware (a production robot '
+            'accepts the subscription and stays silent); still waiting')
+        self.get_logger().warning(self._micdata_missing)
 
     # -- asyncio thread: hot path --------------------------------------------------------
 
@@ -93,8 +147,16 @@ class VictorMicBridge(WebVizBridgeBase):
             self.count_bad_input(f'bad micdata: {exc}')
             return
         self.stats.messages_in += 1
-        self._publisher.publish(
-            translate.to_message(sample, self.get_clock().now().to_msg(), self._frame_id))
+        if not self._micdata_seen:
+            self._micdata_seen = True
+            if self._micdata_missing is not None:
+                self._micdata_missing = None
+                self.get_logger().info('micdata arrives')
+        stamp = self.get_clock().now().to_msg()
+        self._publisher.publish(translate.to_message(sample, stamp, self._frame_id))
+        pose = self._pose_publisher
+        if sample.direction < webviz.DIRECTION_COUNT and pose.get_subscription_count():
+            pose.publish(translate.to_pose(sample.direction, stamp, self._frame_id))
         recording = self._recording
         if recording is not None and recording.recording:
             if not recording.append(sample.direction, sample.confidence):

@@ -3,10 +3,13 @@ Node webviz_bridge: any Victor webViz modules as JSON string topics.
 
 For each module in parameter ``modules`` it publishes ``webviz/<module>`` (the data of every
 push, as compact JSON) and forwards ``webviz/<module>/request`` to the robot as
-``{"type": "data", "module": <module>, "data": <request>}``.
+``{"type": "data", "module": <module>, "data": <request>}`` once it has the shape the
+firmware's handler accepts (a request that could crash the robot's engine is refused).
+It writes only its own ``~/connected``: ``/victor/connected`` is victor_mic_bridge's.
 
 :class:`WebVizBridgeBase` is what every webViz bridge shares (the Victor mic bridge too): the
-connection parameters, one websocket that re-subscribes its modules on every (re)connect.
+connection parameters, one websocket that re-subscribes its modules on every (re)connect and
+sends the protocol's keepalive (the robot never answers a websocket ping).
 """
 
 from __future__ import annotations
@@ -55,6 +58,11 @@ class WebVizBridgeBase(WebSocketBridge):
                        min_value=1024, max_value=1 << 30)
         params.declare(self, 'qos_depth', 100, 'History depth of the published topics.',
                        min_value=1, max_value=1_000_000)
+        params.declare(self, 'keepalive_interval_s', 10.0,
+                       'Send {"keepalive": true} this often, seconds (0 = never). The robot '
+                       'answers it but never a websocket ping, and closes a client silent '
+                       'for an hour: without it a quiet link is redialled every '
+                       'ping_interval_s + ping_timeout_s.', min_value=0.0, max_value=3600.0)
 
     def modules(self) -> Sequence[str]:
         """Return the modules to subscribe on every (re)connect."""
@@ -66,7 +74,9 @@ class WebVizBridgeBase(WebSocketBridge):
                          params.get(self, 'path'))
         hello = tuple(webviz.subscribe_frame(module) for module in self.modules())
         self.setup_client(url, max_message_bytes=params.get(self, 'max_message_bytes'),
-                          outbox_size=outbox_size, hello=lambda: hello)
+                          outbox_size=outbox_size, hello=lambda: hello,
+                          keepalive_frame=webviz.keepalive_frame(),
+                          keepalive_interval_s=params.get(self, 'keepalive_interval_s'))
 
     def receive_push(self, frame: Frame) -> Push | None:
         """
@@ -85,9 +95,13 @@ class WebVizBridgeBase(WebSocketBridge):
 class WebVizBridge(WebVizBridgeBase):
     """``webviz/<module>`` and ``webviz/<module>/request`` for each configured module."""
 
+    # victor_mic_bridge writes /victor/connected; this node's link is ~/connected.
+    NAMESPACE_CONNECTED = False
+
     def __init__(self, loop: LoopThread, **kwargs: Any) -> None:
         """Create the node; interfaces and link come with the configure transition."""
         super().__init__('webviz_bridge', loop, **kwargs)
+        self._requests_refused = 0
         self._modules: tuple[str, ...] = ()
         self._module_publishers: dict[str, LifecyclePublisher] = {}
 
@@ -131,7 +145,8 @@ class WebVizBridge(WebVizBridgeBase):
 
     def diagnostic_values(self) -> Iterable[tuple[str, str]]:
         """Report the modules and the queued requests."""
-        return (('modules', ','.join(self._modules)), *super().diagnostic_values())
+        return (('modules', ','.join(self._modules)),
+                ('requests_refused', str(self._requests_refused)), *super().diagnostic_values())
 
     # -- asyncio thread: hot path --------------------------------------------------------
 
@@ -161,9 +176,13 @@ class WebVizBridge(WebVizBridgeBase):
         try:
             frame = webviz.data_frame(module, msg.data)
         except LocalProtocolError as exc:
+            self.loop.call_soon(self._refused)
             self.count_bad_input(f'bad request: rejected a request for {module}: {exc}')
             return
         self.send_frame(frame, f'request for {module}')
+
+    def _refused(self) -> None:
+        self._requests_refused += 1  # on the loop thread, like every counter
 
 
 def main(args: Sequence[str] | None = None) -> int:

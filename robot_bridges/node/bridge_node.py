@@ -7,7 +7,9 @@ The lifecycle base of every bridge node.
 * deactivate: closes the transport cleanly (close handshake); traffic stops.
 * cleanup: destroys what configure created (:meth:`BridgeNode.teardown`).
 
-Every bridge publishes ``connected`` (std_msgs/Bool, transient-local) on each change and a
+Every bridge publishes ``~/connected`` (std_msgs/Bool, transient-local: the truth of its own
+link) on each change, and the same on the namespace's ``connected`` unless the bridge leaves
+that topic to another node of its namespace (:attr:`BridgeNode.NAMESPACE_CONNECTED`), and a
 DiagnosticArray on ``/diagnostics`` at 1 Hz. The node is the transport's
 :class:`~robot_bridges.runtime.link.LinkListener`; its link callbacks run on the asyncio
 thread and publish from there (rcl publish is thread-safe).
@@ -50,6 +52,9 @@ class BridgeNode(LifecycleNode):
 
     #: What follows a lost link, in the log line that reports it (a server waits instead).
     AFTER_LINK_DOWN = 'reconnecting'
+    #: Whether the node also writes the namespace-level ``connected``: one writer per
+    #: latched topic, or a late subscriber sees whichever node wrote last.
+    NAMESPACE_CONNECTED = True
 
     def __init__(self, node_name: str, loop: LoopThread, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
@@ -67,7 +72,8 @@ class BridgeNode(LifecycleNode):
         self._pacers: list[tuple[str, PacedPublisher]] = []
         self._last_warning: dict[str, float] = {}
         params.declare(self, 'autostart', True,
-                       'Configure and activate by itself when started plainly.', read_only=True)
+                       'Configure and activate by itself when started plainly.',
+                       takes_effect='at start')
         params.declare(self, 'reconnect_min_s', 0.5,
                        'Shortest delay before reconnecting, seconds.',
                        min_value=0.01, max_value=60.0)
@@ -76,10 +82,13 @@ class BridgeNode(LifecycleNode):
                        min_value=0.01, max_value=600.0)
         self.declare_link_parameters()
         self.declare_bridge_parameters()
-        self._connected_pub = self.create_publisher(Bool, 'connected', LATCHED)
+        self._connected_pubs = [self.create_publisher(Bool, '~/connected', LATCHED)]
+        if self.NAMESPACE_CONNECTED:
+            self._connected_pubs.append(self.create_publisher(Bool, 'connected', LATCHED))
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._diagnostics_timer = self.create_timer(1.0, self.publish_diagnostics)
-        self._connected_pub.publish(Bool(data=False))
+        for publisher in self._connected_pubs:
+            publisher.publish(Bool(data=False))
 
     # -- hooks for subclasses ------------------------------------------------------------
 
@@ -131,6 +140,10 @@ class BridgeNode(LifecycleNode):
     def diagnostic_values(self) -> Iterable[tuple[str, str]]:
         """Extra key/values for diagnostics."""
         return ()
+
+    def diagnostic_warning(self) -> str | None:
+        """Why a connected bridge is not doing its job (diagnostics WARN), or None."""
+        return None
 
     # -- shared helpers ------------------------------------------------------------------
 
@@ -194,18 +207,22 @@ class BridgeNode(LifecycleNode):
                        'just below what the slowest subscriber takes (README, High-rate '
                        'topics): below it nothing waits; above it messages wait in order, at '
                        'most qos_depth of them (the oldest is dropped and counted).',
-                       min_value=0.0, max_value=1e6)
+                       min_value=0.0, max_value=1e6, apply=self._apply_publish_rate)
+
+    def _apply_publish_rate(self, rate: float) -> None:
+        # Executor thread (a parameter change); the pacers are the loop's.
+        pacers = [pacer for _, pacer in self._pacers]
+        if pacers:
+            self.loop.call_soon(lambda: [pacer.set_rate(rate) for pacer in pacers])
 
     def make_paced_publisher(self, msg_type: Any, topic: str, qos: QoSProfile) -> Any:
         """
         Return a publisher (``publish`` on the loop thread) paced to ``max_publish_rate``.
 
-        Without a rate it is the plain lifecycle publisher, so the hot path is unchanged.
+        Without a rate its ``publish`` is the plain lifecycle publisher's, so the hot path is
+        unchanged; a rate set at run time takes effect at the next message.
         """
         publisher = self.make_publisher(msg_type, topic, qos)
-        rate = params.get(self, 'max_publish_rate')
-        if rate <= 0:
-            return publisher
 
         def publish(msg: Any) -> None:
             # Also a timer callback of the loop: nothing may raise out of it.
@@ -217,10 +234,29 @@ class BridgeNode(LifecycleNode):
             except Exception as exc:  # noqa: B902 - counted like a failed hot-path publish
                 self._count_bad_input(f'publish failed on {topic}: {describe_exception(exc)}')
 
-        pacer = PacedPublisher(
-            publish, rate, qos.depth, self.loop.loop,
-            lambda count: self._count_dropped(  # called on the loop thread
-                f'max_publish_rate: dropped the oldest message waiting for {topic}', count))
+        def dropped(count: int) -> None:  # loop thread; logged by overflowing()
+            self.stats.dropped += count
+
+        dropped_before = 0
+
+        def overflowing(started: bool) -> None:  # loop thread
+            nonlocal dropped_before
+            if started:
+                self.get_logger().warning(
+                    f'max_publish_rate: {topic} receives more than {pacer.rate:g} msg/s: the '
+                    f'oldest of {qos.depth} waiting messages is dropped for each new one '
+                    f'(counted in dropped; paced_overflow in diagnostics)')
+                dropped_before = self.stats.dropped - 1
+            else:
+                count = self.stats.dropped - dropped_before
+                if not self.context.ok():
+                    return  # shutting down: nobody to tell, and /rosout is gone
+                self.get_logger().info(f'max_publish_rate: {topic} no longer overflows; '
+                                       f'{count} message(s) were dropped')
+
+        pacer = PacedPublisher(publish, params.get(self, 'max_publish_rate'), qos.depth,
+                               self.loop.loop, dropped, direct=publisher.publish,
+                               overflowing=overflowing)
         self._pacers.append((topic, pacer))
         return pacer
 
@@ -311,10 +347,12 @@ class BridgeNode(LifecycleNode):
         """Publish the node's DiagnosticArray (1 Hz timer; also callable on demand)."""
         stats = self.stats
         values = tuple(self.diagnostic_values())
-        if self._pacers:  # len() of a deque is safe from this thread
-            values += (('paced_waiting', str(sum(len(pacer) for _, pacer in self._pacers))),)
+        pacers = [pacer for _, pacer in self._pacers]
+        if pacers:  # len() of a deque is safe from this thread
+            values += (('paced_waiting', str(sum(len(pacer) for pacer in pacers))),
+                       ('paced_overflow', str(any(p.overflowing for p in pacers)).lower()))
         status = to_status(self.get_fully_qualified_name(), self.hardware_id(),
-                           self._lifecycle_state, stats, values)
+                           self._lifecycle_state, stats, values, self.diagnostic_warning())
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics_pub.publish(array)
@@ -327,7 +365,7 @@ class BridgeNode(LifecycleNode):
             self.stats.reconnects += 1
         self._ever_connected = True
         self.stats.connected = True
-        if self.publish_unless_shut_down(self._connected_pub, Bool(data=True)):
+        if self._publish_connected(True):
             self.get_logger().info(f'connected to {self.hardware_id()}')
 
     def link_down(self, reason: str) -> None:
@@ -335,7 +373,7 @@ class BridgeNode(LifecycleNode):
         reason = cut(redact(reason, self.secrets))
         self.stats.connected = False
         self.stats.last_error = reason
-        if not self.publish_unless_shut_down(self._connected_pub, Bool(data=False)):
+        if not self._publish_connected(False):
             return
         if self.is_active and not self._link_stopping:
             self._warn_throttled(f'disconnected from {self.hardware_id()}: {reason}',
@@ -343,6 +381,13 @@ class BridgeNode(LifecycleNode):
                                  f'{self.stats.reconnects})')
         else:
             self.get_logger().info(f'disconnected from {self.hardware_id()}: {reason}')
+
+    def _publish_connected(self, connected: bool) -> bool:
+        msg = Bool(data=connected)
+        published = True
+        for publisher in self._connected_pubs:  # every one, even after a refusal
+            published = self.publish_unless_shut_down(publisher, msg) and published
+        return published
 
     def publish_unless_shut_down(self, publisher: Publisher, msg: Any) -> bool:
         """

@@ -31,12 +31,19 @@ class LinkStats:
 
 
 def to_status(name: str, hardware_id: str, lifecycle_state: str, stats: LinkStats,
-              extra: Iterable[tuple[str, str]] = ()) -> DiagnosticStatus:
-    """Render the counters; the level says whether the bridge is doing its job."""
+              extra: Iterable[tuple[str, str]] = (),
+              warning: str | None = None) -> DiagnosticStatus:
+    """
+    Render the counters; the level says whether the bridge is doing its job.
+
+    ``warning`` (why a connected bridge still gets nothing useful) turns OK into WARN.
+    """
     if stats.failed:
         level, message = DiagnosticStatus.ERROR, stats.last_error
     elif lifecycle_state != 'active':
         level, message = DiagnosticStatus.OK, f'lifecycle state {lifecycle_state}'
+    elif stats.connected and warning:
+        level, message = DiagnosticStatus.WARN, f'connected, but {warning}'
     elif stats.connected:
         level, message = DiagnosticStatus.OK, 'connected'
     else:

@@ -43,9 +43,15 @@ class WebSocketBridge(BridgeNode):
                      hello: Callable[[], Sequence[Frame]] = tuple,
                      headers: Mapping[str, str] | None = None,
                      subprotocols: Sequence[str] = (),
-                     ssl_context: ssl.SSLContext | None = None) -> None:
+                     ssl_context: ssl.SSLContext | None = None,
+                     keepalive_frame: Frame | None = None,
+                     keepalive_interval_s: float = 0.0) -> None:
         """
         Create the client (call from setup); raises ValueError for an unusable URL.
+
+        ``keepalive_frame`` is the service's own keepalive, sent every
+        ``keepalive_interval_s`` while connected (0: never); its answer, like anything
+        received, keeps the link from being declared dead.
 
         ``headers`` go on every upgrade request; a secret among them (a bearer token) must
         be added to :attr:`secrets` by the caller, after this call.
@@ -58,7 +64,8 @@ class WebSocketBridge(BridgeNode):
             ssl_context=ssl_context,
             ping_interval_s=params.get(self, 'ping_interval_s'),
             ping_timeout_s=params.get(self, 'ping_timeout_s'),
-            max_send_buffer_bytes=params.get(self, 'max_send_buffer_bytes'))
+            max_send_buffer_bytes=params.get(self, 'max_send_buffer_bytes'),
+            keepalive_frame=keepalive_frame, keepalive_interval_s=keepalive_interval_s)
         self._max_frame_bytes = config.max_send_buffer_bytes
         self._client = WebSocketClient(config, self, outbox_size=outbox_size, hello=hello)
 

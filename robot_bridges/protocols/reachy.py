@@ -45,9 +45,11 @@ class Reply:
     One client reply: what the server keeps of it.
 
     ``present`` maps known motor names to motor-frame degrees (unknown names are skipped:
-    ``unknown_count`` of them, the first few in ``unknown``). An eye is its JPEG bytes, or
-    None when absent or unusable; a force is None when absent or unusable. ``problems``
-    says what was skipped and why (bounded excerpts): the rest of the reply is still good.
+    ``unknown_count`` of them, the first few in ``unknown``; a known motor whose position is
+    not a finite number is skipped too: ``bad_positions`` of them, the first few named in
+    ``problems``). An eye is its JPEG bytes, or None when absent or unusable; a force is
+    None when absent or unusable. ``problems`` says what was skipped and why (bounded
+    excerpts): the rest of the reply is still good.
     """
 
     present: dict[str, float]
@@ -58,6 +60,7 @@ class Reply:
     unknown: tuple[str, ...] = ()
     unknown_count: int = 0
     problems: tuple[str, ...] = ()
+    bad_positions: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +117,11 @@ def parse_reply(frame: str | bytes, known: Collection[str]) -> Reply:
     Decode one client reply; keep present positions of the ``known`` motor names.
 
     Raises :class:`RemoteProtocolError` when the frame is unusable as a whole: not a JSON
-    object, no ``motors`` array, an entry that is not ``{"name": str, "present_position":
-    finite number}``. A bad eye (not a string, not base64, not a JPEG) or force value
-    (not a finite number) is skipped and named in ``problems``.
+    object, no ``motors`` array, an entry that is not an object with a string ``name``. A
+    present position that is not a finite number (Unity's JSON writes a NaN as ``NaN``), a
+    bad eye (not a string, not base64, not a JPEG) or force value (not a finite number) is
+    skipped and named in ``problems``: the rest of the reply is used. An empty eye string is
+    what Unity sends before its camera rendered a frame: no eye, and no problem.
     """
     value = json_text.loads_object(frame, RemoteProtocolError)
     entries = _entries(value, 'motors', required=True)
@@ -124,19 +129,26 @@ def parse_reply(frame: str | bytes, known: Collection[str]) -> Reply:
     present: dict[str, float] = {}
     unknown: list[str] = []
     unknown_count = 0
+    bad_positions = 0
+    problems: list[str] = []
     for entry in entries:
         name, position = _present(entry)
-        if name in known:
-            present[name] = position
-        else:
+        if name not in known:
             unknown_count += 1
             if len(unknown) < MAX_NAMED_UNKNOWN:
                 unknown.append(excerpt(name))
-    problems: list[str] = []
+        elif position is None:
+            bad_positions += 1
+            if bad_positions <= MAX_NAMED_UNKNOWN:
+                problems.append(f'motor {excerpt(name)}: present_position '
+                                f'{excerpt(entry.get("present_position"))} is not a finite '
+                                'number')
+        else:
+            present[name] = position
     eyes = [_eye(value, key, problems) for key in EYES]
     forces = [_force(value, key, problems) for key in FORCE_SENSORS]
     return Reply(present, eyes[0], eyes[1], forces[0], forces[1], tuple(unknown),
-                 unknown_count, tuple(problems))
+                 unknown_count, tuple(problems), bad_positions)
 
 
 def _entries(value: dict[str, Any], key: str, required: bool) -> list[Any]:
@@ -149,18 +161,13 @@ def _entries(value: dict[str, Any], key: str, required: bool) -> list[Any]:
     return entries
 
 
-def _present(entry: Any) -> tuple[str, float]:
+def _present(entry: Any) -> tuple[str, float | None]:
     if type(entry) is not dict:
         raise RemoteProtocolError(f'motor entry {excerpt(entry)} is not an object')
     name = entry.get('name')
-    position = _finite(entry.get('present_position'))
     if type(name) is not str:
         raise RemoteProtocolError(f'motor entry {excerpt(entry)}: "name" is not a string')
-    if position is None:
-        raise RemoteProtocolError(
-            f'motor {excerpt(name)}: present_position {excerpt(entry.get("present_position"))} '
-            'is not a finite number')
-    return name, position
+    return name, _finite(entry.get('present_position'))
 
 
 def _float(value: Any) -> float:
@@ -179,7 +186,7 @@ def _finite(value: Any) -> float | None:
 
 def _eye(value: dict[str, Any], key: str, problems: list[str]) -> bytes | None:
     text = value.get(key)
-    if text is None:
+    if text is None or text == '':
         return None
     if type(text) is not str:
         problems.append(f'{key} is a JSON {json_text.json_type(text)}, not a base64 string')

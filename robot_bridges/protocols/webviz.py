@@ -38,7 +38,6 @@ _FLOAT32_MAX = 3.4028234663852886e38
 _FLOAT64_MAX = 1.7976931348623157e308
 _INT32_MIN, _INT32_MAX = -2**31, 2**31 - 1
 _COMPACT = (',', ':')
-_STYLED = (',', ' : ')
 
 
 # -- robot -> client ---------------------------------------------------------------------
@@ -62,7 +61,11 @@ class MicData:
     The fields of one micdata payload that a bridge uses, validated.
 
     ``robot_time`` is NaN when the robot sent no ``time``; ``directions`` is empty when it
-    sent no ``directions`` (otherwise exactly 13 finite numbers, as decoded).
+    sent no ``directions`` (otherwise exactly 13 finite numbers, as decoded). The fields
+    after ``active_state`` are named after the firmware's (``selectedDirection``,
+    ``maxConfidence``, ``delayTime`` in ms, ``latestPowerValue``, ``latestNoiseFloor``,
+    ``beatDetector.confidence`` / ``.tempo_bpm``); one the robot did not send is
+    :data:`DIRECTION_UNKNOWN` (selected direction), -1 (delay) or NaN (the numbers).
     """
 
     robot_time: float
@@ -71,6 +74,13 @@ class MicData:
     directions: list[float]
     trigger_detected: bool
     active_state: int
+    selected_direction: int = DIRECTION_UNKNOWN
+    max_confidence: float = nan
+    delay_time_ms: int = -1
+    latest_power_value: float = nan
+    latest_noise_floor: float = nan
+    beat_confidence: float = nan
+    beat_tempo_bpm: float = nan
 
 
 def parse_push(frame: str | bytes) -> Push | KeepaliveAck:
@@ -117,7 +127,20 @@ def parse_micdata(data: Any) -> MicData:
         raise RemoteProtocolError(f'micdata "triggerDetected" is not a boolean: {_short(trigger)}')
     active_state = _integer(data, 'activeState', _INT32_MIN, _INT32_MAX) \
         if 'activeState' in data else 0
-    return MicData(robot_time, direction, confidence, directions, trigger, active_state)
+    beat = data.get('beatDetector', {})
+    if not isinstance(beat, dict):
+        raise RemoteProtocolError(f'micdata "beatDetector" is not an object: {_short(beat)}')
+    return MicData(
+        robot_time, direction, confidence, directions, trigger, active_state,
+        selected_direction=_integer(data, 'selectedDirection', 0, DIRECTION_UNKNOWN)
+        if 'selectedDirection' in data else DIRECTION_UNKNOWN,
+        max_confidence=_optional_number(data, 'maxConfidence', _FLOAT32_MAX),
+        delay_time_ms=_integer(data, 'delayTime', _INT32_MIN, _INT32_MAX)
+        if 'delayTime' in data else -1,
+        latest_power_value=_optional_number(data, 'latestPowerValue', _FLOAT64_MAX),
+        latest_noise_floor=_optional_number(data, 'latestNoiseFloor', _FLOAT64_MAX),
+        beat_confidence=_optional_number(beat, 'confidence', _FLOAT32_MAX, 'beatDetector.'),
+        beat_tempo_bpm=_optional_number(beat, 'tempo_bpm', _FLOAT32_MAX, 'beatDetector.'))
 
 
 def subscribe_frame(module: str) -> str:
@@ -131,21 +154,50 @@ def unsubscribe_frame(module: str) -> str:
 
 
 def keepalive_frame() -> str:
-    """Return a keepalive frame; the robot answers ``{"keepalive": true}``."""
-    return '{"keepalive":true}'
+    """Return a keepalive frame (what the robot's own page sends); the robot answers it."""
+    return '{"keepalive": true}'
+
+
+#: What the firmware's request handlers read as strings (``asString()``, which throws, and
+#: ends the engine process, for an object or an array): webService.cpp and the module
+#: handlers of digital-dream-labs/vector at 360cccbf7ab2db049b4b15c25cc3169e269ca741.
+REQUEST_STRINGS: dict[str, tuple[str, ...]] = {
+    'intents': ('intentType', 'request'),
+    'behaviors': ('behaviorName',),
+    'animations': ('type', 'animation'),
+}
+
+
+def check_request(module: str, value: Any) -> None:
+    """
+    Raise :class:`LocalProtocolError` naming what is wrong unless the robot accepts ``value``.
+
+    Every module takes a JSON object; ``intents``, ``behaviors`` and ``animations`` also need
+    the string fields of :data:`REQUEST_STRINGS` (present, strings).
+    """
+    if not isinstance(value, dict):
+        raise LocalProtocolError(f'request is JSON {_json_type(value)}, not an object')
+    for name in REQUEST_STRINGS.get(module, ()):
+        if name not in value:
+            raise LocalProtocolError(f'{module} request without "{name}" (a string)')
+        if not isinstance(value[name], str):
+            raise LocalProtocolError(f'{module} request "{name}" is JSON '
+                                     f'{_json_type(value[name])}, not a string (it would '
+                                     f'crash the engine process of the robot)')
 
 
 def data_frame(module: str, text: str) -> str:
     """
     Return the frame that sends ``text`` (a JSON object) as a module request.
 
-    Raises :class:`LocalProtocolError` if ``text`` is not JSON or not an object (the
-    robot's modules read their requests as objects), whatever it holds.
+    Raises :class:`LocalProtocolError` if ``text`` is not JSON, not an object, or not of the
+    shape the module's firmware handler accepts (:func:`check_request`).
     """
     try:
         value = json_text.loads_object(text, LocalProtocolError, ros_strings=False)
     except LocalProtocolError as exc:
         raise LocalProtocolError(f'request is {exc}') from None
+    check_request(module, value)
     return json_text.dumps({'type': 'data', 'module': _module(module), 'data': value},
                            LocalProtocolError)[0]
 
@@ -253,17 +305,106 @@ def push_frame(module: str, data: Any, pretty: bool = False) -> str:
     """
     Return the robot's push frame; ``pretty`` writes it as the robot's writer does.
 
-    The robot serializes with jsoncpp's ``operator<<``: tab-indented lines, ``" : "``
-    between key and value.
+    The robot serializes with jsoncpp's ``operator<<`` (:func:`styled_json`).
     """
     if pretty:
-        return json.dumps({'module': module, 'data': data}, indent='\t', separators=_STYLED)
+        return styled_json({'module': module, 'data': data})
     return json.dumps({'module': module, 'data': data}, separators=_COMPACT)
 
 
-def keepalive_answer() -> str:
-    """Return the robot's answer to a keepalive."""
-    return '{"keepalive":true}'
+def styled_json(value: Any) -> str:
+    """
+    Write ``value`` as jsoncpp's styled stream writer does (what ``ss << value`` gives).
+
+    Keys in byte order; tab indentation; ``"key" : value``; an object or a multi-line array
+    that is a member's value starts on a line of its own; an array is one line
+    (``[ 1, 2 ]``) unless it holds a non-empty array or object, has 25 elements or more, or
+    its line would reach 74 characters: then one element per line. Doubles with 17
+    significant digits, a whole double keeps ``.0``; non-ASCII escaped. The rules are
+    jsoncpp 1.x's ``StyledStreamWriter`` (the writer behind ``operator<<``, which
+    webService.cpp uses); the firmware's own copy of jsoncpp is not in the public tree, so
+    its version is inferred.
+    Raises ValueError for a value JSON cannot hold.
+    """
+    out: list[str] = []
+    _Styled(out).value(value, indented=True)
+    return ''.join(out)
+
+
+class _Styled:
+    _MARGIN = 74
+
+    def __init__(self, out: list[str]) -> None:
+        self._out = out
+        self._indent = ''
+
+    def value(self, value: Any, indented: bool) -> None:
+        out = self._out
+        if isinstance(value, dict) and value:
+            self._line('{', indented)
+            self._indent += '\t'
+            items = sorted(value.items(), key=_byte_order)
+            for index, (key, child) in enumerate(items):
+                self._line(_scalar(str(key)), False)
+                out.append(' : ')
+                self.value(child, indented=False)
+                if index < len(items) - 1:
+                    out.append(',')
+            self._indent = self._indent[:-1]
+            self._line('}', False)
+        elif isinstance(value, (list, tuple)) and value:
+            simple = self._one_line(value)
+            if simple is not None:
+                out.append('[ ' + ', '.join(simple) + ' ]')
+                return
+            self._line('[', indented)
+            self._indent += '\t'
+            for index, child in enumerate(value):
+                self._line('', False)
+                self.value(child, indented=True)
+                if index < len(value) - 1:
+                    out.append(',')
+            self._indent = self._indent[:-1]
+            self._line(']', False)
+        else:
+            out.append(_scalar(value))
+
+    def _line(self, text: str, indented: bool) -> None:
+        if not indented:
+            self._out.append('\n' + self._indent)
+        self._out.append(text)
+
+    def _one_line(self, values: list[Any] | tuple[Any, ...]) -> list[str] | None:
+        if len(values) * 3 >= self._MARGIN:
+            return None
+        if any(isinstance(v, (list, tuple, dict)) and v for v in values):
+            return None
+        parts = [_scalar(v) for v in values]
+        if 4 + (len(values) - 1) * 2 + sum(len(p) for p in parts) >= self._MARGIN:
+            return None
+        return parts
+
+
+def _byte_order(item: tuple[str, Any]) -> bytes:
+    # jsoncpp's std::map orders keys by their UTF-8 bytes.
+    return str(item[0]).encode('utf-8', 'surrogatepass')
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, float):
+        if value != value or value in (float('inf'), float('-inf')):
+            return 'null'
+        text = '%.17g' % value
+        return text if '.' in text or 'e' in text else text + '.0'
+    if isinstance(value, (dict, list, tuple)):
+        return '{}' if isinstance(value, dict) else '[]'
+    # Non-ASCII as \\u escapes (jsoncpp without emitUTF8), which also keeps a lone surrogate.
+    return json.dumps(value)
+
+
+def keepalive_answer(pretty: bool = False) -> str:
+    """Return the robot's answer to a keepalive (``pretty``: as its writer has it)."""
+    return styled_json({'keepalive': True}) if pretty else '{"keepalive":true}'
 
 
 def micdata_payload(robot_time: float, direction: int, confidence: int, *,
@@ -272,12 +413,13 @@ def micdata_payload(robot_time: float, direction: int, confidence: int, *,
                     delay_time_ms: int = 0, active_state: int = 0,
                     latest_power: float = 0.0, latest_noise_floor: float = 0.0,
                     directions: list[float] | None = None,
-                    beat_confidence: float = 0.0, tempo_bpm: float = 0.0) -> dict[str, Any]:
+                    beat_confidence: float = -1.0, tempo_bpm: float = -1.0) -> dict[str, Any]:
     """
     Build a complete micdata payload with every field of PROTOCOLS.md section 1.
 
     ``field`` picks the name(s) of the winning direction: ``dominant``, ``direction`` or
-    ``both``. Raises :class:`LocalProtocolError` for an unknown ``field``.
+    ``both``. The beat detector's -1 / -1 is what the robot sends while it is off.
+    Raises :class:`LocalProtocolError` for an unknown ``field``.
     """
     if field not in DIRECTION_FIELDS:
         raise LocalProtocolError(f'field must be one of {DIRECTION_FIELDS}, got {field!r}')
@@ -326,6 +468,16 @@ def _number(data: dict[str, Any], name: str, limit: float) -> float:
     if (kind is not float and kind is not int) or not -limit <= value <= limit:
         raise RemoteProtocolError(f'micdata "{name}" is not a finite number: {_short(value)}')
     return value
+
+
+def _optional_number(data: dict[str, Any], name: str, limit: float, prefix: str = '') -> float:
+    if name not in data:
+        return nan
+    try:
+        return float(_number(data, name, limit))
+    except RemoteProtocolError:
+        raise RemoteProtocolError(f'micdata "{prefix}{name}" is not a finite number: '
+                                  f'{_short(data[name])}') from None
 
 
 def _confidences(values: Any) -> bool:

@@ -56,7 +56,12 @@ class WebSocketClientConfig:
 
     Liveness: after ``ping_interval_s`` without receiving anything the client pings; after
     ``ping_interval_s + ping_timeout_s`` the link is dead, whatever waits to be sent (None
-    disables either). ``max_send_buffer_bytes`` bounds the bytes waiting in the socket's
+    disables either). Anything received counts: data, a pong, or the answer to an
+    application-level keepalive. ``keepalive_frame`` (with ``keepalive_interval_s`` > 0) is
+    sent every ``keepalive_interval_s`` while connected, for peers that never answer a
+    websocket ping but answer a frame of their protocol (Victor's webViz): the answer keeps
+    the link alive, and the frame itself keeps a peer that closes silent clients from
+    closing us. ``max_send_buffer_bytes`` bounds the bytes waiting in the socket's
     write buffer (our frames, pong replies): past it the link is aborted. Both abort the
     link and redial with backoff; it must exceed the largest frame sent.
     """
@@ -72,6 +77,8 @@ class WebSocketClientConfig:
     ssl_context: ssl.SSLContext | None = None
     ping_timeout_s: float | None = 20.0
     max_send_buffer_bytes: int = DEFAULT_MAX_SEND_BUFFER_BYTES
+    keepalive_frame: Frame | None = None
+    keepalive_interval_s: float = 0.0
 
 
 class WebSocketClient:
@@ -178,6 +185,7 @@ class WebSocketClient:
     async def _serve(self, connection: ClientConnection) -> None:
         listener = self._listener
         sender: asyncio.Task[None] | None = None
+        keepalive: asyncio.Task[None] | None = None
         try:
             for frame in self._hello():
                 await connection.send(frame)
@@ -189,6 +197,7 @@ class WebSocketClient:
                 asyncio.get_running_loop().call_soon(self._ended, connection,
                                                      getattr(connection, 'aborted', None))
             sender = asyncio.create_task(self.outbox.drain(connection.send, listener.link_sent))
+            keepalive = self._start_keepalive(connection)
             async for frame in connection:
                 try:
                     listener.link_frame(frame)
@@ -197,13 +206,27 @@ class WebSocketClient:
         except ConnectionClosed:
             pass  # reported by _ended
         finally:
-            if sender is not None:
-                sender.cancel()
-                # Collect its outcome (ConnectionClosed if a send was cut off) so asyncio
-                # never reports an exception nobody retrieved.
-                await asyncio.gather(sender, return_exceptions=True)
+            tasks = [task for task in (sender, keepalive) if task is not None]
+            for task in tasks:
+                task.cancel()
+            # Collect their outcome (ConnectionClosed if a send was cut off) so asyncio
+            # never reports an exception nobody retrieved.
+            await asyncio.gather(*tasks, return_exceptions=True)
             self._connection = None
             self._ended(connection, getattr(connection, 'aborted', None))
+
+    def _start_keepalive(self, connection: ClientConnection) -> asyncio.Task[None] | None:
+        frame, interval = self._config.keepalive_frame, self._config.keepalive_interval_s
+        if frame is None or interval <= 0:
+            return None
+
+        async def keep_alive() -> None:
+            # Beside the outbox, not in it: a full outbox must not delay or drop it, and it
+            # is no frame of the owner's (link_sent does not count it).
+            while True:
+                await asyncio.sleep(interval)
+                await connection.send(frame)
+        return asyncio.create_task(keep_alive())
 
     def _ended(self, connection: Connection, aborted: str | None) -> None:
         # The guard calls this as soon as a close starts or it aborts; _serve when the

@@ -7,9 +7,13 @@ the lifetime of :meth:`WebSocketServer.run`; a peer that goes away is simply wai
 
 * One peer at a time: a second concurrent client completes the opening handshake and is
   closed at once with code 1013 (try again later); the listener hears of it through
-  ``link_error``. A frame the server rejects (over ``max_message_bytes``, text that is not
-  UTF-8) closes that peer's connection and is reported through ``link_bad_frame``; a frame
-  whose handling raises is counted the same way, and the next one is handled.
+  ``link_error``. With ``takeover=True`` the newest client wins instead: the current peer is
+  closed with :data:`REPLACED_CODE` and a reason naming the newcomer, and once it is gone
+  the newcomer is served (a peer that never reconnects, such as the Reachy Unity client, can
+  then always be restarted). A frame the server rejects (over ``max_message_bytes``, text
+  that is not UTF-8) closes that peer's connection and is reported through
+  ``link_bad_frame``; a frame whose handling raises is counted the same way, and the next
+  one is handled.
 * A peer that stops reading (write buffer over ``max_send_buffer_bytes``) or goes silent
   (nothing received for ``ping_interval_s + ping_timeout_s``) is aborted and reported
   through ``link_aborted``; the link is down the moment a close starts.
@@ -38,6 +42,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 _LOGGER = logging.getLogger('robot_bridges.websocket_server')
+# Close code of a peer replaced by a newer one (application range 4000-4999): a client that
+# reconnects by itself should not, or two of them replace each other forever.
+REPLACED_CODE = 4001
 
 
 @dataclass(frozen=True)
@@ -73,19 +80,24 @@ class WebSocketServer:
 
     def __init__(self, config: WebSocketServerConfig, listener: LinkListener, *,
                  outbox_size: int = 100,
-                 hello: Callable[[], Sequence[Frame]] = tuple) -> None:
+                 hello: Callable[[], Sequence[Frame]] = tuple,
+                 takeover: bool = False) -> None:
         self._config = config
+        self._takeover = takeover
         self._listener = listener
         self._hello = hello
         self.outbox: Outbox[Frame] = Outbox(outbox_size)
         self._server: Server | None = None
         # The peer being served, and the one the listener was told is up.
         self._peer: ServerConnection | None = None
+        self._peer_gone = asyncio.Event()
         self._up: Connection | None = None
         self._listening = asyncio.Event()
         self._closed = asyncio.Event()
         #: Peers refused because another was connected (close code 1013).
         self.refused = 0
+        #: Peers closed because a newer one connected (``takeover``, close code 4001).
+        self.replaced = 0
 
     @property
     def connected(self) -> bool:
@@ -191,6 +203,14 @@ class WebSocketServer:
 
     async def _handle(self, connection: ServerConnection) -> None:
         listener = self._listener
+        while self._peer is not None and self._takeover and not self._closed.is_set():
+            old, gone = self._peer, self._peer_gone
+            self.replaced += 1
+            listener.link_error(f'{_address(connection)} replaces {_address(old)}: one peer '
+                                'at a time, the newest wins')
+            await old.close(REPLACED_CODE, f'replaced by a newer client from '
+                            f'{_address(connection)}')
+            await gone.wait()
         if self._peer is not None or self._closed.is_set():
             self.refused += 1
             listener.link_error(f'refused a second peer from {_address(connection)}: '
@@ -198,6 +218,7 @@ class WebSocketServer:
             await connection.close(CloseCode.TRY_AGAIN_LATER, 'one peer at a time')
             return
         self._peer = connection
+        self._peer_gone = gone = asyncio.Event()
         sender: asyncio.Task[None] | None = None
         try:
             for frame in self._hello():
@@ -223,6 +244,7 @@ class WebSocketServer:
                 sender.cancel()
             self._peer = None
             self._ended(connection, getattr(connection, 'aborted', None))
+            gone.set()
 
     def _ended(self, connection: Connection, aborted: str | None) -> None:
         # The guard calls this as soon as a close starts or it aborts; _handle when the

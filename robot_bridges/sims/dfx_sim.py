@@ -57,6 +57,7 @@ from robot_bridges.protocols import dfx, dfx_service
 from robot_bridges.protocols.dfx_service import (Authenticate, BadRequest, ReceivedChunk,
                                                  SubscribeResults)
 from robot_bridges.protocols.text import excerpt
+from robot_bridges.sims import command_line
 from robot_bridges.sims.signals import stop_event
 from websockets.asyncio.server import broadcast, serve, Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -445,7 +446,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument('--chaos', action='append', default=[], choices=sorted(CHAOS),
                         help='inject a fault (repeatable): ' +
                              '; '.join(f'{k}: {v}' for k, v in CHAOS.items()))
-    args = parser.parse_args(argv)
+    args = command_line.parse_args(parser, argv)
     if not 0 <= args.port < 65536:
         parser.error('--port must be in 0..65535')
     if args.measurement_limit_s <= 0 or args.processing_delay_s < 0:

@@ -47,6 +47,7 @@ import time
 from typing import Any, Sequence
 
 from aiohttp import web
+from robot_bridges.sims import command_line
 from robot_bridges.sims import letsrobot_audience as audience
 from robot_bridges.sims.letsrobot_load import CommandLoad
 from robot_bridges.sims.letsrobot_relay import RelaySink
@@ -490,7 +491,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help='Engine.IO ping interval of every socket, whole seconds')
     parser.add_argument('--ping-timeout', type=float, default=20.0,
                         help='Engine.IO ping timeout of every socket, whole seconds')
-    args = parser.parse_args(argv)
+    args = command_line.parse_args(parser, argv)
     # Engine.IO announces whole seconds (python-engineio truncates 0.5 to 0).
     if not (1 <= args.ping_interval <= 3600 and 1 <= args.ping_timeout <= 3600):
         parser.error('--ping-interval and --ping-timeout must be in 1..3600')

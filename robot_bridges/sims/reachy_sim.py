@@ -2,11 +2,17 @@
 Executable reachy_sim: a Unity-like Reachy client for the lockstep sync loop.
 
 Connects to the bridge's server (``ws://127.0.0.1:6171``), retrying until it is there and
-after every disconnection, and answers every goal frame with exactly one text frame: the
-present positions of its motors (moving toward the goals at a bounded speed, in the motor
-frame received), two JPEG eyes whose scene follows the head and antenna goals, and force
-sensors that rise while a gripper is closed on its limit. Like the Unity simulator it sends
-no present position for the Orbita disks unless ``--disks`` is given.
+after every disconnection (``--once``: one connection, never again, as the real Unity client
+does), and answers every goal frame with exactly one text frame: the present positions of
+its motors (moving toward the goals at a bounded speed, in the motor frame received, and
+stopped at the limits of Unity's joint drives), two JPEG eyes whose scene follows the head
+and antenna goals, and force sensors in Unity's units that rise while a gripper is closed on
+its limit. Like the Unity simulator it sends no present position for the Orbita disks unless
+``--disks`` is given, and every other field in every reply.
+
+The Unity facts are those of pollen-robotics/reachy-unity-package at commit 5256a33d
+(``Assets/Scripts/WsIO.cs``, ``ReachyController.cs``, ``ForceSensor.cs`` and the
+ArticulationBody drives of ``Assets/Prefabs/Reachy.prefab``).
 
 Library use (tests, benchmarks)::
 
@@ -32,19 +38,46 @@ from robot_bridges.protocols.reachy_joints import (closing_limit_motor_deg, DEFA
 from robot_bridges.protocols.text import cut
 from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.redact import describe_exception
+from robot_bridges.runtime.websocket_server import REPLACED_CODE
+from robot_bridges.sims import command_line
 from robot_bridges.sims.reachy_scene import EYE_SIZE, render_jpeg, SceneState
 from robot_bridges.sims.signals import stop_event
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-__all__ = ['ReachySim', 'SimOptions', 'run_client', 'main']
+__all__ = ['ReachySim', 'Session', 'SimOptions', 'run_client', 'main']
 
 DEFAULT_URL = 'ws://127.0.0.1:6171'
-# Force sensors (arbitrary load-cell units): rise while squeezing, fall when released.
-FORCE_MAX = 10.0
-FORCE_RISE_PER_S = 20.0
-FORCE_FALL_PER_S = 40.0
+# Unity's force sensor reports the contact impulse x 10000 and ignores impulses up to 0.01:
+# a touching gripper reads 100 or more, a free one 0 (ForceSensor.cs). The SDK's grasp
+# detection closes until |force| reaches 100 (reachy/parts/hand.py, target_grip_force).
+FORCE_CONTACT_MIN = 100.0
+FORCE_MAX = 1000.0
+FORCE_RISE_PER_S = 2000.0
 CLOSED_TOLERANCE_DEG = 1.0
+# The xDrive limits of Unity's ArticulationBodies, motor-frame degrees: the drive target is
+# the goal as received, and the joint stops there. Where they differ from the SDK's
+# angle-limits (shoulder_pitch, forearm_yaw, wrist_pitch), Unity's are wider.
+UNITY_DRIVE_LIMITS: dict[str, tuple[float, float]] = {
+    'left_arm.shoulder_pitch': (-90.0, 180.0),
+    'left_arm.shoulder_roll': (-90.0, 100.0),
+    'left_arm.arm_yaw': (-90.0, 90.0),
+    'left_arm.elbow_pitch': (0.0, 125.0),
+    'left_arm.hand.forearm_yaw': (-150.0, 150.0),
+    'left_arm.hand.wrist_pitch': (-50.0, 50.0),
+    'left_arm.hand.wrist_roll': (-45.0, 45.0),
+    'left_arm.hand.gripper': (-20.0, 69.0),
+    'right_arm.shoulder_pitch': (-180.0, 90.0),
+    'right_arm.shoulder_roll': (-100.0, 90.0),
+    'right_arm.arm_yaw': (-90.0, 90.0),
+    'right_arm.elbow_pitch': (0.0, 125.0),
+    'right_arm.hand.forearm_yaw': (-150.0, 150.0),
+    'right_arm.hand.wrist_pitch': (-50.0, 50.0),
+    'right_arm.hand.wrist_roll': (-45.0, 45.0),
+    'right_arm.hand.gripper': (-69.0, 20.0),
+    'head.left_antenna': (-150.0, 150.0),
+    'head.right_antenna': (-150.0, 150.0),
+}
 # A cycle longer than this (a paused client) moves the joints as if it lasted this long.
 MAX_STEP_S = 0.1
 RETRY_S = 0.3
@@ -69,6 +102,7 @@ class SimOptions:
     eye_size: tuple[int, int] = EYE_SIZE
     forces: bool = True
     disks: bool = False
+    drive_limits: bool = True
     chaos: float = 0.0
     seed: int | None = None
 
@@ -83,6 +117,7 @@ class ReachySim:
         self.present = {j.wire_name: j.to_motor(j.start_deg) for j in joints}
         self.goals = dict(self.present)
         self._disks = {j.wire_name for j in joints if j.is_disk}
+        self._limits = UNITY_DRIVE_LIMITS if options.drive_limits else {}
         self._grippers = [(j.wire_name, closing_limit_motor_deg(j)) for j in joints
                           if j.wire_name.endswith('.gripper')]
         self.forces = {name: 0.0 for name, _ in self._grippers}
@@ -115,10 +150,12 @@ class ReachySim:
         return self._reply()
 
     def _take_goals(self, goals: reachy.Goals) -> None:
+        limits = self._limits
         for part in (goals.motors, goals.disks):
             for name, goal in part.items():
                 if name in self.goals:
-                    self.goals[name] = goal
+                    low, high = limits.get(name, (goal, goal))
+                    self.goals[name] = min(max(goal, low), high)
 
     def _move(self, now: float) -> None:
         last, self._last_time = self._last_time, now
@@ -129,11 +166,14 @@ class ReachySim:
             position = present[name]
             present[name] = position + max(-reach, min(reach, goal - position))
         for name, closed in self._grippers:
-            # Squeezing: commanded to (or past) the closed end, and arrived there.
+            # Squeezing: commanded to (or past) the closed end, and arrived there. Contact
+            # reads at least FORCE_CONTACT_MIN, as Unity's does; no contact reads 0.
             beyond = goals[name] <= closed if closed < 0 else goals[name] >= closed
             squeezing = beyond and abs(present[name] - closed) <= CLOSED_TOLERANCE_DEG
-            delta = FORCE_RISE_PER_S if squeezing else -FORCE_FALL_PER_S
-            self.forces[name] = min(FORCE_MAX, max(0.0, self.forces[name] + delta * step_s))
+            force = self.forces[name]
+            self.forces[name] = (min(FORCE_MAX, max(FORCE_CONTACT_MIN,
+                                                    force + FORCE_RISE_PER_S * step_s))
+                                 if squeezing else 0.0)
 
     def _reply(self) -> str:
         options = self.options
@@ -141,7 +181,8 @@ class ReachySim:
         if not options.disks:
             present = {name: value for name, value in present.items()
                        if name not in self._disks}
-        left_eye = right_eye = None
+        # Unity sends an empty string until its cameras rendered: --no-eyes sends that.
+        left_eye = right_eye = ''
         if options.eyes:
             left_eye, right_eye = self._render_eyes()
         left_force = right_force = None
@@ -167,15 +208,29 @@ class ReachySim:
         return self._eyes
 
 
-async def run_client(url: str, sim: ReachySim, stop: asyncio.Event, *, rate_hz: float = 0.0,
-                     status_period_s: float = 0.0) -> None:
-    """
-    Sync with the server at ``url`` until ``stop`` is set, reconnecting whenever it goes.
+@dataclass(frozen=True)
+class Session:
+    """How the client connects: ``once`` as Unity does, or again after every disconnection."""
 
-    ``rate_hz`` > 0 caps the cycle rate (a Unity frame rate); ``status_period_s`` > 0 prints
-    the cycle rate that often. Reconnection is websockets' own policy, with short delays.
+    once: bool = False
+    rate_hz: float = 0.0
+    status_period_s: float = 0.0
+    # After this many replies (0: never), answer nothing for pause_s: a paused Unity editor.
+    pause_after: int = 0
+    pause_s: float = 0.0
+
+
+async def run_client(url: str, sim: ReachySim, stop: asyncio.Event,
+                     session: Session = Session()) -> str:
     """
-    client = _Client(url, sim, stop, rate_hz, status_period_s)
+    Sync with the server at ``url`` until ``stop`` is set; return why it ended.
+
+    Without ``session.once`` it reconnects whenever the connection goes (websockets' own
+    policy, with short delays), except after a newer client replaced it (close code 4001):
+    two such clients would otherwise replace each other forever. With ``once`` it connects
+    one time, as Unity does, and returns when that connection ends (or failed to open).
+    """
+    client = _Client(url, sim, stop, session)
     serving = asyncio.ensure_future(client.serve_all())
     stopping = asyncio.ensure_future(stop.wait())
     try:
@@ -186,39 +241,58 @@ async def run_client(url: str, sim: ReachySim, stop: asyncio.Event, *, rate_hz: 
     finally:
         stopping.cancel()
         serving.cancel()
+    return client.ended
 
 
 class _Client:
     """One simulated Unity client: connections to the server, one after the other."""
 
-    def __init__(self, url: str, sim: ReachySim, stop: asyncio.Event, rate_hz: float,
-                 status_period_s: float) -> None:
+    def __init__(self, url: str, sim: ReachySim, stop: asyncio.Event,
+                 session: Session) -> None:
         self.url = url
         self.sim = sim
         self.stop = stop
-        self.rate_hz = rate_hz
-        self.status_period_s = status_period_s
+        self.session = session
         self.connected = False
+        self.ended = 'stopped'
         self._waiting_said = False
 
     async def serve_all(self) -> None:
+        if self.session.once:
+            try:
+                connection = await connect(self.url, open_timeout=5.0, max_size=1 << 20,
+                                           compression=None, close_timeout=1.0)
+            except (OSError, TimeoutError) as exc:
+                self.ended = f'could not connect ({cut(describe_exception(exc), 120)})'
+                print(f'reachy_sim: {self.ended}; not trying again (--once)', flush=True)
+                return
+            async with connection:
+                await self._serve(connection)
+            return
         attempts = connect(self.url, open_timeout=5.0, max_size=1 << 20, compression=None,
                            close_timeout=1.0, process_exception=self._retry,
                            reconnect_delays=Backoff(min_s=0.05, max_s=RETRY_S).delays)
         async with contextlib.aclosing(aiter(attempts)) as connections:
             async for connection in connections:
-                self._waiting_said = False
-                self.connected = True
-                print(f'reachy_sim: connected to {self.url}', flush=True)
                 opened = time.monotonic()
-                reason = await _sync(connection, self.sim, self.stop, self.rate_hz,
-                                     self.status_period_s)
-                self.connected = False
-                print(f'reachy_sim: disconnected ({reason})', flush=True)
+                code = await self._serve(connection)
                 if self.stop.is_set():
+                    return
+                if code == REPLACED_CODE:
+                    print('reachy_sim: a newer client took over; not reconnecting', flush=True)
                     return
                 if time.monotonic() - opened < 1.0:
                     await asyncio.sleep(RETRY_S)  # refused (1013) or dropped at once
+
+    async def _serve(self, connection: ClientConnection) -> int | None:
+        """Sync over one connection; return the close code it ended with, if any."""
+        self._waiting_said = False
+        self.connected = True
+        print(f'reachy_sim: connected to {self.url}', flush=True)
+        self.ended, code = await _sync(connection, self.sim, self.stop, self.session)
+        self.connected = False
+        print(f'reachy_sim: disconnected ({self.ended})', flush=True)
+        return code
 
     def _retry(self, exc: Exception) -> Exception | None:
         # Unity keeps trying until the server is there.
@@ -230,8 +304,10 @@ class _Client:
 
 
 async def _sync(connection: ClientConnection, sim: ReachySim, stop: asyncio.Event,
-                rate_hz: float, status_period_s: float) -> str:
-    period = 1.0 / rate_hz if rate_hz > 0 else 0.0
+                session: Session) -> tuple[str, int | None]:
+    period = 1.0 / session.rate_hz if session.rate_hz > 0 else 0.0
+    status_period_s = session.status_period_s
+    pause_at = sim.cycles + session.pause_after if session.pause_after > 0 else -1
     stopping = asyncio.ensure_future(stop.wait())
     clock = time.monotonic
     last_status, cycles_then = clock(), sim.cycles
@@ -243,8 +319,15 @@ async def _sync(connection: ClientConnection, sim: ReachySim, stop: asyncio.Even
             if not receiving.done():
                 receiving.cancel()
                 await connection.close()
-                return 'stopped'
+                return 'stopped', None
             frame = receiving.result()
+            if sim.cycles == pause_at:
+                # Paused: the socket stays open (websockets answers pings meanwhile, as the
+                # Unity editor's socket thread does), but no reply goes out.
+                print(f'reachy_sim: pausing {session.pause_s:g} s after {sim.cycles} replies',
+                      flush=True)
+                await asyncio.wait((stopping,), timeout=session.pause_s)
+                print('reachy_sim: resuming', flush=True)
             now = clock()
             if period:
                 if now < next_reply:
@@ -259,9 +342,9 @@ async def _sync(connection: ClientConnection, sim: ReachySim, stop: asyncio.Even
     except ConnectionClosed as exc:
         close = exc.rcvd or exc.sent
         if close is None:
-            return 'connection lost'
-        return f'closed with code {int(close.code)}' + (f' ({close.reason})'
-                                                        if close.reason else '')
+            return 'connection lost', None
+        return (f'closed with code {int(close.code)}' +
+                (f' ({close.reason})' if close.reason else ''), int(close.code))
     finally:
         stopping.cancel()
 
@@ -292,17 +375,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help='send no force sensor values (the bridge publishes NaN)')
     parser.add_argument('--disks', action='store_true',
                         help='also report Orbita disk positions (Unity does not)')
+    parser.add_argument('--no-drive-limits', action='store_true',
+                        help="move to any goal (Unity's joint drives stop at their limits)")
+    parser.add_argument('--once', action='store_true',
+                        help='connect one time and never again, as the Unity client does')
+    parser.add_argument('--pause-after', type=int, default=0, metavar='N',
+                        help='after N replies, answer nothing for --pause-s (a paused editor)')
+    parser.add_argument('--pause-s', type=float, default=0.0,
+                        help='how long the pause of --pause-after lasts, seconds')
     parser.add_argument('--chaos', type=float, default=0.0,
                         help='fraction of replies replaced by malformed ones (0..1)')
     parser.add_argument('--status-period', type=float, default=5.0,
                         help='print the cycle rate every this many seconds (0: never)')
-    args = parser.parse_args(argv)
+    args = command_line.parse_args(parser, argv)
     if not 0.0 < args.speed_deg_s <= 1e6:
         parser.error('--speed-deg-s must be in (0, 1e6]')
     if not 0.0 <= args.rate <= 1e6:
         parser.error('--rate must be in [0, 1e6]')
     if not 0.0 <= args.chaos <= 1.0:
         parser.error('--chaos must be in [0, 1]')
+    if args.pause_after < 0 or not 0.0 <= args.pause_s <= 3600.0:
+        parser.error('--pause-after must be >= 0 and --pause-s in [0, 3600]')
     if not args.url.startswith(('ws://', 'wss://')):
         parser.error('--url must be a ws:// or wss:// URL')
     return args
@@ -311,10 +404,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 async def _main(args: argparse.Namespace) -> None:
     options = SimOptions(speed_deg_s=args.speed_deg_s, eyes=not args.no_eyes,
                          eye_size=args.eye_size, forces=not args.no_force, disks=args.disks,
-                         chaos=args.chaos)
+                         drive_limits=not args.no_drive_limits, chaos=args.chaos)
     sim = ReachySim(options)
-    await run_client(args.url, sim, stop_event(), rate_hz=args.rate,
-                     status_period_s=args.status_period)
+    session = Session(once=args.once, rate_hz=args.rate, status_period_s=args.status_period,
+                      pause_after=args.pause_after, pause_s=args.pause_s)
+    await run_client(args.url, sim, stop_event(), session)
     # The count a soak compares with what arrived.
     print(f'reachy_sim: sent {sim.cycles} replies', flush=True)
 

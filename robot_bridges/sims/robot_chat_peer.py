@@ -16,6 +16,7 @@ from typing import Sequence
 
 from ament_index_python.packages import get_package_share_directory
 from robot_bridges.protocols.text import cut
+from robot_bridges.sims import command_line
 from robot_bridges.sims.signals import stop_event
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -69,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--user', default='sim_peer')
     parser.add_argument('--period', type=float, default=2.0, help='seconds between lines')
     parser.add_argument('--count', type=int, default=0, help='lines to say, 0 = forever')
-    args = parser.parse_args(argv)
+    args = command_line.parse_args(parser, argv)
     asyncio.run(chat(args.url, args.user, args.period, args.count))
     return 0
 

@@ -20,6 +20,7 @@ from typing import Sequence
 from robot_bridges.protocols.robot_chat import users_frame
 from robot_bridges.runtime.websocket_guard import (DEFAULT_MAX_SEND_BUFFER_BYTES,
                                                    guarded_server)
+from robot_bridges.sims import command_line
 from robot_bridges.sims.signals import stop_event
 from websockets.asyncio.server import broadcast, serve, Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -86,7 +87,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument('--max-send-buffer', type=int, default=DEFAULT_MAX_SEND_BUFFER_BYTES,
                         help='bytes allowed to wait for one client; past it, the client is '
                              'disconnected')
-    args = parser.parse_args(argv)
+    args = command_line.parse_args(parser, argv)
     if args.max_send_buffer < 1:
         parser.error('--max-send-buffer must be positive')
     return args

@@ -22,15 +22,21 @@ SOURCE_STEPS_PER_S = 1.0
 #: 12 s orbit lets every direction be heard within the first 20 s.
 SPEECH_CYCLE_S = 7.0
 SPEECH_S = 6.0
-#: The trigger word is heard at the start of each burst of speech, for 100 ms.
-TRIGGER_S = 0.1
+#: The trigger word is heard at the start of each burst of speech; the robot holds
+#: ``triggerDetected`` for its 2 s display window (a level, not a one-sample pulse).
+TRIGGER_S = 2.0
+#: The firmware's cadence: a 0.1 s gate checked on the 33 ms animation tick, so one push
+#: every 4 ticks (faceInfoScreenManager.cpp: ``nextWebServerUpdateTime = currentTime + 0.1``).
+MICDATA_PERIOD_S = 0.132
+#: The robot's confidence display never scales below this (``confMaxDefault``).
+MAX_CONFIDENCE_FLOOR = 1000.0
 
 
 def mic_source(robot_time: float) -> tuple[int, int, bool]:
     """Return (direction, confidence, trigger detected) of the scripted source at a time."""
     phase = robot_time % SPEECH_CYCLE_S
     if phase >= SPEECH_S:
-        return DIRECTION_UNKNOWN, int(8 + 4 * math.sin(robot_time)), False
+        return DIRECTION_UNKNOWN, 0, False
     direction = int(robot_time * SOURCE_STEPS_PER_S) % DIRECTION_COUNT
     confidence = int(150 + 60 * math.sin(2 * math.pi * robot_time / 4.7))
     return direction, confidence, phase < TRIGGER_S
@@ -41,29 +47,33 @@ def make_micdata(robot_time: float, direction: int, confidence: int, field: str 
     """
     Build a complete micdata payload (every field of PROTOCOLS.md section 1).
 
-    ``field`` names the winning direction ``dominant``, ``direction`` or ``both``. The
-    per-direction confidences peak at ``direction`` (index 12 when unknown); the other
-    fields are plausible values derived from the three given.
+    ``field`` names the winning direction ``dominant``, ``direction`` or ``both``. As the
+    firmware sends it: the per-direction confidences peak at ``direction`` and
+    ``directions[12]`` is always 0; an unknown direction has confidence 0 and all 13
+    confidences 0 (``confidence`` is then ignored); the beat detector is off (-1 / -1).
+    The other fields are plausible values derived from the three given.
     """
     known = 0 <= direction < DIRECTION_COUNT
+    if not known:
+        direction, confidence = DIRECTION_UNKNOWN, 0
     directions = []
     for index in range(DIRECTION_COUNT):
         if known:
             closeness = math.cos(math.pi / 6 * (index - direction))
             value = 2.0 + confidence * max(0.0, closeness) ** 4
         else:
-            value = 2.0
+            value = 0.0
         directions.append(round(value, 3))
-    directions.append(float(confidence) if not known else 0.5)
+    directions.append(0.0)
     assert len(directions) == CONFIDENCE_COUNT
     return micdata_payload(
         robot_time, direction, confidence, field=field, trigger_detected=trigger_detected,
+        max_confidence=max(MAX_CONFIDENCE_FLOOR, float(confidence)),
         delay_time_ms=(direction * 7) % 40 if known else 0,
         active_state=1 if known else 0,
         latest_power=round(1200.0 + 900.0 * confidence, 1),
         latest_noise_floor=1180.5,
-        directions=directions,
-        beat_confidence=0.0, tempo_bpm=0.0)
+        directions=directions)
 
 
 # -- animations (anim process) -----------------------------------------------------------
@@ -91,6 +101,12 @@ def observed_object(robot_time: float) -> dict[str, Any]:
     """Return a sighting of the light cube; ``timestamp`` is the robot clock in ms."""
     return {'type': 'RobotObservedObject', 'objectID': CUBE_ID, 'objectType': CUBE_TYPE,
             'isActive': 1, 'timestamp': int(robot_time * 1000)}
+
+
+def observed_face(robot_time: float) -> dict[str, Any]:
+    """Return a sighting of a face, as faceWorld.cpp sends it to observedobjects."""
+    return {'type': 'RobotObservedFace', 'faceID': FACE_ID, 'name': 'Ada',
+            'timestamp': int(robot_time * 1000), 'originID': 1}
 
 
 def deleted_object() -> dict[str, Any]:
@@ -150,13 +166,40 @@ def intent_for_request(request: Any) -> tuple[str, str] | None:
 BEHAVIOR_IDS = ('Wait', 'ObservingOnCharger', 'Exploring', 'FistBump', 'LookAtMe')
 
 
-def behavior_tree() -> dict[str, Any]:
-    """Return the behavior stack sent to a new subscriber (shape inferred, not from firmware)."""
-    return {'behaviorID': 'CoordinateGlobalInterrupts', 'children': [
-        {'behaviorID': 'HighLevelAI', 'children': [{'behaviorID': 'Exploring', 'children': []}]},
-    ]}
+def behavior_tree(robot_time: float = 0.0) -> dict[str, Any]:
+    """
+    Return the behaviors push: ``{time, tree: [{behaviorID, parent}], stack}``.
+
+    The tree lists each behavior with its parent's ID ('' at the root); the stack is the
+    active path from the root. Shape from the issue's reading of the firmware; the values
+    are this simulator's.
+    """
+    tree = [{'behaviorID': 'CoordinateGlobalInterrupts', 'parent': ''},
+            {'behaviorID': 'HighLevelAI', 'parent': 'CoordinateGlobalInterrupts'},
+            {'behaviorID': 'Exploring', 'parent': 'HighLevelAI'}]
+    return {'time': robot_time, 'tree': tree,
+            'stack': ['CoordinateGlobalInterrupts', 'HighLevelAI', 'Exploring']}
 
 
 def behavior_ids() -> list[str]:
     """Return the list of behavior IDs, sent after the tree."""
     return list(BEHAVIOR_IDS)
+
+
+# -- soundreactions, speechrecognizersys (served by the engine as well) --------------------
+
+def speech_recognizer_result(index: int) -> dict[str, Any]:
+    """
+    Return a trigger-word recognition, the fields micDataSystem.cpp sends.
+
+    ``speechrecognizersys`` (what the recognizer heard, and why it was ignored, if so).
+    """
+    start_ms = index * 7000
+    return {'result': 'HeyVector', 'startTime_ms': start_ms, 'endTime_ms': start_ms + 640,
+            'startSampleIndex': start_ms * 16, 'endSampleIndex': (start_ms + 640) * 16,
+            'score': 612.0 + index % 5, 'notch': False, 'playback': False}
+
+
+def sound_reaction(robot_time: float, direction: int) -> dict[str, Any]:
+    """Return a ``soundreactions`` event (shape inferred: the firmware's is not public)."""
+    return {'time': robot_time, 'direction': direction, 'reacted': True}

@@ -44,8 +44,8 @@ PROCESSES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ('chat-server', 'robot_chat_server', ('--port', '5001')),
     ('chat-bridge', 'robot_chat_bridge', ()),
     ('chat-peer', 'robot_chat_peer', ('--period', '3')),
-    ('victor-anim-sim', 'victor_sim', ('--port', '8889', '--rate', '10')),
-    ('victor-engine-sim', 'victor_sim', ('--port', '8888', '--rate', '10')),
+    ('victor-anim-sim', 'victor_sim', ('--port', '8889')),  # the firmware's cadence
+    ('victor-engine-sim', 'victor_sim', ('--port', '8888')),
     ('victor-mic-bridge', 'victor_mic_bridge', ()),
     ('webviz-bridge', 'webviz_bridge', ()),
     ('reachy-bridge', 'reachy_bridge', ()),

@@ -28,7 +28,7 @@ def wave(t: float) -> dict[str, float]:
     phase = math.sin(2 * math.pi * t / WAVE_PERIOD_S)
     return {'r_shoulder_pitch': -120.0,           # arm raised in front
             'r_shoulder_roll': -20.0,
-            'r_elbow_pitch': 60.0 + 40.0 * phase,  # the forearm waves
+            'r_elbow_pitch': -60.0 - 40.0 * phase,  # the forearm waves (bent: negative)
             'l_antenna': 60.0 * phase,
             'r_antenna': -60.0 * phase}
 

@@ -1,10 +1,16 @@
-"""Victor micdata <-> robot_bridges/msg/MicDirection, and the robot's directions as azimuths."""
+"""
+Victor micdata -> robot_bridges/msg/MicDirection and geometry_msgs/PoseStamped.
+
+The robot's directions become REP-103 azimuths; a known direction is also a pose whose yaw
+is the azimuth (rviz draws it as an arrow in the microphone frame).
+"""
 
 from __future__ import annotations
 
 import math
 
 from builtin_interfaces.msg import Time
+from geometry_msgs.msg import PoseStamped
 from robot_bridges.msg import MicDirection
 from robot_bridges.protocols.webviz import DIRECTION_COUNT, MicData
 
@@ -45,9 +51,34 @@ def to_message(sample: MicData, stamp: Time, frame_id: str) -> MicDirection:
         trigger_detected=sample.trigger_detected,
         active_state=sample.active_state,
         robot_time=float(sample.robot_time),
+        selected_direction=sample.selected_direction,
+        max_confidence=float(sample.max_confidence),
+        delay_time_ms=sample.delay_time_ms,
+        latest_power_value=float(sample.latest_power_value),
+        latest_noise_floor=float(sample.latest_noise_floor),
+        beat_confidence=float(sample.beat_confidence),
+        beat_tempo_bpm=float(sample.beat_tempo_bpm),
     )
     # The decoded list goes in as is: the message stores it as array('f') in one step.
     msg.direction_confidences = sample.directions
     msg.header.stamp = stamp
     msg.header.frame_id = frame_id
+    return msg
+
+
+def to_pose(direction: int, stamp: Time, frame_id: str) -> PoseStamped:
+    """
+    Return the pose at the frame's origin facing a known direction (0..11): yaw = azimuth.
+
+    The quaternion of a rotation by yaw about z is (0, 0, sin(yaw/2), cos(yaw/2)).
+    Raises ValueError for an unknown direction (it has no yaw: publish nothing).
+    """
+    yaw = azimuth(direction)
+    if math.isnan(yaw):
+        raise ValueError(f'direction {direction} is unknown: it has no pose')
+    msg = PoseStamped()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    msg.pose.orientation.z = math.sin(yaw / 2.0)
+    msg.pose.orientation.w = math.cos(yaw / 2.0)
     return msg
