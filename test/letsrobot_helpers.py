@@ -47,6 +47,12 @@ class SimControl:
     def port_shape(self, shape: str) -> None:
         self._call('/sim/discovery', {'port_shape': shape})
 
+    def move(self, socket: str) -> int:
+        return int(self._call('/sim/move', {'socket': socket})['port'])
+
+    def video(self, on: bool) -> int:
+        return int(self._call('/sim/video', {'on': on})['sent_to'])
+
     def received(self, event: str, socket: str | None = None) -> list[Any]:
         return [r['data'] for r in self.state()['received']
                 if r['event'] == event and (socket is None or r['socket'] == socket)]

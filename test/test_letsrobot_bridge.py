@@ -76,10 +76,10 @@ def test_commands_chat_exclusive_control_and_counters(procs: Callable[..., Proc]
         'L', 'bob', '', True)
     owner = send_and_wait(sim, bridge, command(OWNER, 'stop', 'up'))
     assert owner.from_owner and owner.key_position == 'up'
-    # The app socket delivers commands too.
+    # The app socket's commands are the video side's (VIDOFF / VIDON), never drive commands.
     sim.emit('app', 'command_to_robot', command('dave', 'B'))
-    bridge.commands.wait_count(4)
-    assert bridge.commands.last.user == 'dave'
+    bridge.values(lambda v: v['app_commands_ignored'] == '1')
+    assert len(bridge.commands.messages) == 3
 
     sim.emit('control', 'command_to_robot', command('alice', robot_id='another-robot'))
     bridge.values(lambda v: v['filtered'] == '1')
@@ -239,3 +239,29 @@ def test_an_empty_robot_id_fails_configure_clearly(procs: Callable[..., Proc]) -
     bridge = procs(NODE, namespace='/lr_cfg', params={'camera_id': 'cam'})  # no robot_id
     assert bridge.wait_exit(30) == 1
     assert 'robot_id is empty' in bridge.output and 'Traceback' not in bridge.output
+
+
+def test_a_moved_control_server_is_followed_at_the_disconnect(procs: Callable[..., Proc],
+                                                              ros: ProbeNode) -> None:
+    sim_proc, sim, sim_params = start_sim(procs)
+    bridge = Bridge(procs, ros, '/lr_move', sim_params)
+    sim.wait_identified()
+    bridge.wait_connected()
+    for name in ('control', 'chat'):
+        requests = sim.state()['requests'][name]
+        started = time.monotonic()
+        port = sim.move(name)
+        wait_for(lambda: sim.state()['sockets'][name]['identified'] == 1, 10, f'{name} moved')
+        # Discovery is read at the disconnect: the first reconnect goes to the new port.
+        assert time.monotonic() - started < 5.0
+        assert sim.state()['ports'][name] == port
+        assert sim.state()['requests'][name] == requests + 1
+    values = bridge.values(lambda v: v['moves_control'] == '1' and v['moves_chat'] == '1')
+    assert str(sim.state()['ports']['control']) in values['server_control']
+    bridge.wait_connected()
+    assert send_and_wait(sim, bridge, command('after_move')).user == 'after_move'
+    # The bridge's auto offered Engine.IO 3 on every connect; the refusal is no error line.
+    assert values['engineio_protocol_control'] == '4'
+    assert values['moderators'] == '1'  # sim_mod, from the owner's account
+    assert 'unsupported version' not in sim_proc.output
+    assert bridge.proc.returncode is None and 'Traceback' not in bridge.proc.output

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from robot_bridges.protocols import letsrobot
-from robot_bridges.protocols.letsrobot import (ChatCommand, Command, ExclusiveControl, HostPort,
+from robot_bridges.protocols.letsrobot import (ChatCommand, Command, ExclusiveControl,
+                                               ExclusiveMods, HostPort,
                                                LocalProtocolError, MessageRemoved,
                                                RemoteProtocolError)
 
@@ -50,10 +51,17 @@ def test_chat_without_a_bracket_is_all_text_and_dot_is_a_command() -> None:
 
 @pytest.mark.parametrize('text, expected', [
     ('.exclusive bob', ExclusiveControl(True, 'bob')),
-    ('. exclusive  bob  extra', ExclusiveControl(True, 'bob')),
-    ('.EXCLUSIVE Bob', ExclusiveControl(True, 'Bob')),
-    ('.exclusive', ExclusiveControl(False, '')),
+    ('.exclusive mods', ExclusiveControl(True, 'mods')),  # the reference: a user named mods
     ('.exclusive off', ExclusiveControl(False, '')),
+    ('.exclusive off now', ExclusiveControl(False, '')),
+    ('.exclusive mods on', ExclusiveMods(True)),
+    ('.exclusive mods off', ExclusiveMods(False)),
+    # Forms the reference ignores: a bare .exclusive, extra words, another case, a space.
+    ('.exclusive', ChatCommand('exclusive', '')),
+    ('.exclusive bob extra', ChatCommand('exclusive', 'bob extra')),
+    ('.exclusive mods maybe', ChatCommand('exclusive', 'mods maybe')),
+    ('.EXCLUSIVE Bob', ChatCommand('EXCLUSIVE', 'Bob')),
+    ('. exclusive bob', ChatCommand('', 'exclusive bob')),
     ('.tts on', ChatCommand('tts', 'on')),
     ('hello', None),
 ])
@@ -159,15 +167,29 @@ def test_settings_too_deep_or_with_a_lone_surrogate() -> None:
         letsrobot.parse_settings({'name': '\udc00'})
 
 
+def test_the_owners_moderators() -> None:
+    assert letsrobot.parse_moderators({'moderators': ['a', 'b'], 'x': 1}) == ('a', 'b')
+    assert letsrobot.parse_moderators({'username': 'o'}) == ()
+    assert letsrobot.account_path('o w') == '/api/v1/accounts/o%20w'
+    for bad in ({'moderators': 'a'}, {'moderators': [1]}, [], {'moderators': ['\x00']}):
+        with pytest.raises(RemoteProtocolError):
+            letsrobot.parse_moderators(bad)
+
+
 def test_what_the_robot_emits() -> None:
     assert letsrobot.video_status(True, 'cam1') == {
         'send_video_process_exists': True, 'camera_id': 'cam1'}
+    # The site's camera ids are numbers, sent as numbers (the reference's getint).
+    assert letsrobot.video_status(False, '77') == {
+        'send_video_process_exists': False, 'camera_id': 77}
+    assert letsrobot.ip_information('10.0.0.5', '12') == {'ip': '10.0.0.5', 'robot_id': '12'}
     assert letsrobot.charge_state('12', False) == {'robot_id': '12', 'charging': False}
     assert letsrobot.stream_path('k/ey', 640, 480) == '/k%2Fey/640/480/'
     assert letsrobot.discovery_paths('12', '')['control'] == '/get_control_host_port/12'
     assert letsrobot.discovery_paths('12', 'c 1')['video_port'] == '/get_video_port/c%201'
     assert letsrobot.settings_path('12') == '/api/v1/robots/12'
     for build in (lambda: letsrobot.video_status(True, ''), lambda: letsrobot.charge_state('', 1),
+                  lambda: letsrobot.ip_information('', '12'),
                   lambda: letsrobot.stream_path('k', 0, 480),
                   lambda: letsrobot.discovery_paths('', 'c')):
         with pytest.raises(LocalProtocolError):

@@ -13,6 +13,7 @@ from letsrobot_helpers import (alive, bridge_params, CAMERA_ID, ffmpeg_children,
 from lifecycle_msgs.msg import Transition
 from rcl_interfaces.msg import Log
 from rclpy.qos import qos_profile_sensor_data
+from robot_bridges.msg import LetsRobotCommand
 from ros_helpers import Collector, Diagnostics, ProbeNode, Proc, wait_for
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
@@ -189,3 +190,31 @@ def test_image_reliability_must_match_the_camera(procs: Callable[..., Proc],
     finally:
         stop.set()
         thread.join(5)
+
+
+def test_the_sites_vidoff_stops_both_encoders_and_vidon_starts_them(
+        procs: Callable[..., Proc], ros: ProbeNode) -> None:
+    _, sim, sim_params = start_sim(procs)
+    commands: Collector[LetsRobotCommand] = ros.subscribe(LetsRobotCommand, '/lr_vid/command')
+    diagnostics = Diagnostics(ros)
+    bridge = start_bridge(procs, '/lr_vid', sim_params, **STREAMS)
+    valid_stream(sim, 'video', 50)
+    wait_for(lambda: len(ffmpeg_children(bridge._popen.pid)) == 2, 10, 'two encoders')
+
+    assert sim.video(False) == 1
+    wait_for(lambda: not ffmpeg_children(bridge._popen.pid), 10, 'no encoder after VIDOFF')
+    wait_for(lambda: sim.state()['video_reported'] == {
+        'send_video_process_exists': False, 'camera_id': CAMERA_ID}, 10, 'status false')
+    time.sleep(1.5)  # periodic statuses keep saying false, nothing restarts the encoders
+    assert not ffmpeg_children(bridge._popen.pid)
+    assert statuses(sim)[-1] is False
+
+    streams = sim.state()['relays']['video']['streams']
+    assert sim.video(True) == 1
+    wait_for(lambda: sim.state()['relays']['video']['streams'] > streams, 20, 'a new stream')
+    valid_stream(sim, 'video', 50)
+    wait_for(lambda: statuses(sim)[-1] is True, 10, 'status true after VIDON')
+    values = diagnostics.wait('/lr_vid/letsrobot_bridge', lambda v: v['app_commands'] == '2')
+    assert values['video_off_by_site'] == 'false' and values['commands'] == '0'
+    assert not commands.messages  # the site's video commands never drive the robot
+    assert bridge.returncode is None and 'Traceback' not in bridge.output

@@ -55,8 +55,26 @@ def test_exclusive_control_by_the_owners_chat_command() -> None:
     assert rules.chat(chat('owner', '.exclusive off'))
     assert rules.decide(command('alice')) == 'publish'
     assert rules.chat(chat('owner', '.exclusive carol'))
-    assert rules.chat(chat('owner', '.exclusive'))
-    assert rules.exclusive_user == ''
+    # As the reference: a bare .exclusive and extra words do nothing.
+    assert not rules.chat(chat('owner', '.exclusive'))
+    assert not rules.chat(chat('owner', '.exclusive dave now'))
+    assert rules.exclusive_user == 'carol'
+
+
+def test_exclusive_mods_lets_moderators_drive_while_it_is_on() -> None:
+    rules = ControlFilter('1', 'owner', moderators=('mod1',))
+    assert rules.chat(chat('owner', '.exclusive bob'))
+    assert rules.decide(command('mod1')) == 'excluded'
+    assert not rules.chat(chat('mod1', '.exclusive mods on'))  # only the owner
+    assert not rules.exclusive_mods
+    assert not rules.chat(chat('owner', '.exclusive mods on'))  # the user stays bob
+    assert rules.exclusive_mods and rules.exclusive_user == 'bob'
+    assert [rules.decide(command(u)) for u in ('mod1', 'alice', 'bob')] == [
+        'publish', 'excluded', 'publish']
+    rules.chat(chat('owner', '.exclusive mods off'))
+    assert rules.decide(command('mod1')) == 'excluded'
+    assert rules.chat(chat('owner', '.exclusive mods'))  # two words: a user named mods
+    assert rules.exclusive_user == 'mods'
 
 
 def test_exclusive_control_by_the_site() -> None:

@@ -12,6 +12,7 @@ import pytest
 from robot_bridges.runtime.backoff import Backoff
 from robot_bridges.runtime.socketio_client import (Emit, reconnection_options, SocketIOClient,
                                                    SocketIOClientConfig)
+from robot_bridges.runtime.socketio_eio3 import EngineIOClient
 import socketio
 
 FAST = Backoff(min_s=0.05, max_s=0.2)
@@ -292,3 +293,49 @@ def test_reconnection_options_follow_the_backoff() -> None:
     options = reconnection_options(Backoff(min_s=0.5, max_s=8.0))
     assert options == {'reconnection_delay': 0.5, 'reconnection_delay_max': 8.0,
                        'randomization_factor': 0.25}
+
+
+@pytest.mark.parametrize('protocol, expected', [('auto', 4), ('4', 4)])
+def test_a_protocol_4_server_is_detected_and_held(protocol: str, expected: int) -> None:
+    async def test() -> tuple[int | None, list[str]]:
+        server = await SioServer().start()
+        recorder = Recorder()
+        client = client_for(server.url, recorder, engineio_protocol=protocol)
+        task = asyncio.create_task(client.run())
+        await server.until(lambda: len(server.received) == 2)
+        await recorder.until(lambda: bool(recorder.of('up')))
+        found = client.engineio_protocol
+        await stopped(client, task)
+        await server.stop()
+        return found, server.sids
+
+    found, sids = run(test())
+    assert found == expected and len(sids) == 1  # the refused protocol-3 offer made no session
+
+
+def test_protocol_3_forced_on_a_protocol_4_server_is_refused_and_reported() -> None:
+    async def test() -> Recorder:
+        server = await SioServer().start()
+        recorder = Recorder()
+        client = client_for(server.url, recorder, engineio_protocol='3')
+        task = asyncio.create_task(client.run())
+        await recorder.until(lambda: len(recorder.of('error')) >= 2)
+        assert not server.sids and client.engineio_protocol is None
+        await stopped(client, task)
+        await server.stop()
+        return recorder
+
+    assert not run(test()).of('up')
+
+
+def test_an_unknown_protocol_choice_is_refused_at_once() -> None:
+    with pytest.raises(ValueError, match='engineio_protocol'):
+        SocketIOClientConfig(url='http://127.0.0.1:1', engineio_protocol='5')  # type: ignore
+
+
+def test_the_handshake_names_the_protocol() -> None:
+    for protocol, expected in (('3', 'EIO=3'), ('4', 'EIO=4')):
+        client = EngineIOClient(protocol=protocol, handle_sigint=False)  # type: ignore
+        client.protocol = int(protocol)
+        url = client._get_engineio_url('http://h:1/?a=b', 'socket.io', 'websocket')
+        assert url == f'ws://h:1/socket.io/?a=b&transport=websocket&{expected}'

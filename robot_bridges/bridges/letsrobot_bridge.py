@@ -2,24 +2,26 @@
 Node letsrobot_bridge: a ROS robot on LetsRobot.tv.
 
 Activate runs, on the asyncio loop: discovery over HTTP (retried with backoff until every
-route answers), then four socket.io connections (control, chat, app, user) that stay up for
-the node's active life, the periodic emits (identification, video status, charge state) and
-one supervised ffmpeg per stream (:mod:`robot_bridges.bridges.letsrobot_video`). Events are
+route answers), then four socket.io connections (control, chat, app, user;
+:mod:`robot_bridges.bridges.letsrobot_sockets`) that stay up for the node's active life, the
+periodic emits (identification and ``ip_information``, video status, charge state) and one
+supervised ffmpeg per stream (:mod:`robot_bridges.bridges.letsrobot_video`). Events are
 parsed, filtered and published on the loop thread. ``connected`` is true while control and
 chat are both up.
 
-Control and chat servers are dialled as ``http://host:port`` (the reference client's plain
-socket.io); python-socketio 5 speaks Engine.IO 4 only, so the historical socket.io 1.x/2.x
-servers cannot be reached (see README, known limits).
+Drive commands come from the control socket only and are published on ``command``
+(:meth:`LetsRobotBridge._command`). The app socket's ``command_to_robot`` is for the video
+side, as in the reference client (``video/ffmpeg.py``): ``VIDOFF`` stops both encoders and
+reports ``send_video_status`` false, ``VIDON`` starts them again; others are logged and
+counted. Both Engine.IO protocols are spoken (``engineio_protocol``; see
+:mod:`robot_bridges.runtime.socketio_eio3`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 import functools
 import os
-import shutil
 import time
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
@@ -30,26 +32,27 @@ from rclpy.event_handler import (QoSMessageLostInfo, QoSRequestedIncompatibleQoS
 from rclpy.lifecycle import State, TransitionCallbackReturn
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_policy_name_from_kind,
                        qos_profile_sensor_data, QoSProfile, ReliabilityPolicy)
-from robot_bridges.bridges import letsrobot_cmd_vel
-from robot_bridges.bridges.letsrobot_video import Frame, FrameFeed, Stream
+from robot_bridges.bridges import letsrobot_cmd_vel, letsrobot_sockets as site
+from robot_bridges.bridges.letsrobot_av import AvConfig, find_ffmpeg, frame_of, Relay, VideoSide
+from robot_bridges.bridges.letsrobot_sockets import Discovered, SiteSockets, SOCKETS
+from robot_bridges.bridges.letsrobot_video import Frame
 from robot_bridges.msg import LetsRobotChat, LetsRobotCommand
 from robot_bridges.node import params
 from robot_bridges.node.bridge_node import BridgeNode
 from robot_bridges.node.qos import LATCHED, reliable
 from robot_bridges.node.runner import run_bridge
 from robot_bridges.protocols import letsrobot as proto
-from robot_bridges.protocols.letsrobot import HostPort, RemoteProtocolError, Settings
+from robot_bridges.protocols.letsrobot import RemoteProtocolError, Settings
 from robot_bridges.protocols.text import excerpt
-from robot_bridges.runtime.http_json import fetch_json, retry_with_backoff, RetryStopped
+from robot_bridges.runtime.http_json import retry_with_backoff, RetryStopped
 from robot_bridges.runtime.loop_thread import LoopThread
 from robot_bridges.runtime.redact import describe_exception, redact, redact_url
-from robot_bridges.runtime.socketio_client import Emit, SocketIOClient, SocketIOClientConfig
+from robot_bridges.runtime.socketio_eio3 import PROTOCOLS
 from robot_bridges.translate import letsrobot as translate
-from robot_bridges.translate.letsrobot import AudioSpec, ControlFilter, FramePacer, VideoSpec
+from robot_bridges.translate.letsrobot import ControlFilter
 from sensor_msgs.msg import BatteryState, Image
 from std_msgs.msg import Bool, String
 
-SOCKETS = ('control', 'chat', 'app', 'user')
 # Which socket may deliver which event (PROTOCOLS.md section 2); others are ignored.
 EVENTS = {
     proto.COMMAND_TO_ROBOT: ('control', 'app'),
@@ -58,26 +61,12 @@ EVENTS = {
     proto.SETTINGS_CHANGED: ('app',),
     proto.MESSAGE_REMOVED: ('user',),
 }
-HTTP_TIMEOUT_S = 10.0
 FINAL_STATUS_TIMEOUT_S = 0.25
 STREAM_KEY_ENV = 'LETSROBOT_STREAM_KEY'
 IMAGE_RELIABILITY = {'reliable': ReliabilityPolicy.RELIABLE,
                      'best_effort': ReliabilityPolicy.BEST_EFFORT}
 # Frames the image subscription holds for the executor: the newest wins.
 IMAGE_DEPTH = 2
-
-
-@dataclass(frozen=True)
-class Discovered:
-    """What discovery found: where the sockets and the relay are, whose robot it is."""
-
-    control: HostPort
-    chat: HostPort
-    owner: str
-    settings: Settings
-    relay_host: str
-    video_port: int
-    audio_port: int
 
 
 class LetsRobotBridge(BridgeNode):
@@ -94,12 +83,19 @@ class LetsRobotBridge(BridgeNode):
         d('stream_key', '', f'Secret stream key; empty: read from {STREAM_KEY_ENV}.')
         d('info_server', 'https://letsrobot.tv', 'Discovery server (get_* routes).')
         d('api_server', 'https://api.letsrobot.tv', 'Settings API server.')
-        d('app_server', 'https://letsrobot.tv:8022', 'App server socket.io URL.')
+        d('app_server', 'http://letsrobot.tv:8022',
+          'App server socket.io URL (the reference clients dial plain http on 8022).')
         d('user_server', 'https://letsrobot.tv:8000', 'User socket.io URL (removals).')
         d('relay_scheme', 'http', 'Scheme of the video/audio relay URLs: http or https.')
         d('owner', '', 'Owner name; empty: from get_robot_owner.')
+        d('moderators', [], 'Users who may drive during exclusive control after the '
+          "owner's .exclusive mods on, besides the owner's account's moderators.")
+        d('engineio_protocol', 'auto', 'Engine.IO protocol of the socket.io servers: auto '
+          '(detected at every connect), 3 (socket.io 1.x/2.x) or 4 (socket.io 3.x/4.x).')
         d('identify_period_s', 60.0, 'Re-identify on every socket this often, seconds.',
           min_value=1.0, max_value=3600.0)
+        d('ip_information', True, 'Send ip_information {ip, robot_id} on the app socket '
+          'with every identification (the address of the connection to the app server).')
         d('video_status_period_s', 30.0, 'Send the video status this often, seconds.',
           min_value=1.0, max_value=3600.0)
         d('charge_state_period_s', 60.0, 'Send the charge state this often, seconds.',
@@ -132,10 +128,15 @@ class LetsRobotBridge(BridgeNode):
             raise ValueError('robot_id is empty: set it to the robot id LetsRobot.tv gave you')
         self._camera_id = get('camera_id').strip()
         key = get('stream_key') or os.environ.get(STREAM_KEY_ENV, '')
-        self._stream_key = key
         self.secrets = translate.key_forms(key)
-        self._servers = {name: _checked_url(name, get(name)) for name in (
-            'info_server', 'api_server', 'app_server', 'user_server')}
+        urls = {name: _checked_url(name, get(f'{name}_server'))
+                for name in ('info', 'api', 'app', 'user')}
+        self._servers = site.Servers(**urls, robot_id=self._robot_id, camera_id=self._camera_id)
+        self._engineio_protocol = get('engineio_protocol')
+        if self._engineio_protocol not in PROTOCOLS:
+            raise ValueError(f'engineio_protocol {self._engineio_protocol!r}: expected auto, '
+                             '3 or 4')
+        self._ip_information = get('ip_information')
         self._relay_scheme = get('relay_scheme')
         if self._relay_scheme not in ('http', 'https'):
             raise ValueError(f'relay_scheme {self._relay_scheme!r}: expected http or https')
@@ -150,7 +151,7 @@ class LetsRobotBridge(BridgeNode):
         streams = self._video_source != 'none' or self._audio_source != 'none'
         if streams and not key:
             raise ValueError(f'stream_key is empty and {STREAM_KEY_ENV} is not set')
-        self._ffmpeg = _find_ffmpeg(get('ffmpeg')) if streams else ''
+        self._ffmpeg = find_ffmpeg(get('ffmpeg')) if streams else ''
         image_reliability = get('image_reliability')
         if image_reliability not in IMAGE_RELIABILITY:
             raise ValueError(f'image_reliability {image_reliability!r}: expected '
@@ -180,21 +181,19 @@ class LetsRobotBridge(BridgeNode):
                     message_lost=self._on_frames_lost,
                     incompatible_qos=self._on_image_incompatible))
 
-        self._filter = ControlFilter(self._robot_id, self._owner_param)
-        self._pacer = FramePacer(self._fps)
+        self._filter = ControlFilter(self._robot_id, self._owner_param,
+                                     params.get_strings(self, 'moderators'))
         self._counts = dict.fromkeys(('commands', 'filtered', 'excluded', 'chat',
                                       'chat_other_robot', 'removed', 'video_status_sent',
-                                      'charge_state_sent', 'discovery_failures'), 0)
+                                      'charge_state_sent', 'discovery_failures',
+                                      'app_commands', 'app_commands_ignored'), 0)
         self._discovery = 'not started'
         self._found: Discovered | None = None
-        self._sockets: dict[str, SocketIOClient] = {}
-        self._up = dict.fromkeys(SOCKETS, False)
-        self._ever_up = dict.fromkeys(SOCKETS, False)
-        self._socket_reconnects = dict.fromkeys(SOCKETS, 0)
-        self._streams = {kind: Stream(kind, self, self._backoff, self.secrets)
-                         for kind in ('video', 'audio')}
-        self._feed = FrameFeed(self._streams['video'], self._reshape)
-        self._video_size = (0, 0)
+        self._sockets: SiteSockets | None = None
+        self._av = VideoSide(
+            AvConfig(self._ffmpeg, self._video_source, self._audio_source, self._fps,
+                     get('video_kbps'), get('audio_kbps'), self._relay_scheme, key),
+            self, self._backoff, self.secrets, log=self.get_logger().info, spawn=self._spawn)
         self._live = False
         self._charging: bool | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -222,20 +221,27 @@ class LetsRobotBridge(BridgeNode):
             self._session = session
             self._discovery = 'running'
             try:
-                found = await retry_with_backoff(lambda: self._discover(session),
-                                                 self._backoff, self._discovery_failed,
-                                                 stop=closing)
+                found = await retry_with_backoff(
+                    lambda: site.discover(session, self._servers, self._owner_param,
+                                          self._video_source != 'none',
+                                          self._audio_source != 'none'),
+                    self._backoff, self._discovery_failed, stop=closing)
             except RetryStopped:
                 return
             self._discovery = 'done'
             self._found = found
             self._apply_owner(found.owner)
+            self._filter.moderators |= frozenset(found.moderators)
+            if found.moderators_error:
+                self.link_error(f"the owner's moderators could not be read: "
+                                f'{found.moderators_error}')
             self._apply_settings(found.settings)
-            for name in SOCKETS:
-                self._sockets[name] = client = self._make_client(name, found)
-                self._spawn(client.run())
-            self._start_streams()
-            self._spawn(self._every('identify', self._identify))
+            self._sockets = sockets = SiteSockets(
+                self, self._servers, self._backoff, self.secrets,
+                engineio_protocol=self._engineio_protocol, ip_information=self._ip_information)
+            sockets.start(session, found)
+            self._av.begin(Relay(found.relay_host, found.video_port, found.audio_port))
+            self._spawn(self._every('identify', sockets.identify))
             if self._camera_id:
                 self._spawn(self._every('video_status', self._send_video_status))
             self._spawn(self._every('charge_state', self._send_charge_state))
@@ -248,11 +254,10 @@ class LetsRobotBridge(BridgeNode):
         """Say the video is off, then stop streams and sockets."""
         if self._closing is None:
             return
-        app = self._sockets.get('app')
-        if app is not None and self._camera_id:
+        if self._sockets is not None and self._camera_id:
             try:
-                await asyncio.wait_for(app.emit_now(
-                    proto.VIDEO_STATUS, proto.video_status(False, self._camera_id)),
+                await asyncio.wait_for(self._sockets.emit_now(
+                    'app', proto.VIDEO_STATUS, proto.video_status(False, self._camera_id)),
                     FINAL_STATUS_TIMEOUT_S)
                 self._counts['video_status_sent'] += 1
             except asyncio.TimeoutError:
@@ -261,14 +266,13 @@ class LetsRobotBridge(BridgeNode):
         await self._stop_everything()
 
     async def _stop_everything(self) -> None:
-        clients, self._sockets = list(self._sockets.values()), {}
-        await asyncio.gather(self._feed.close(), *(s.stop() for s in self._streams.values()),
-                             *(c.close() for c in clients), return_exceptions=True)
+        sockets, self._sockets = self._sockets, None
+        await asyncio.gather(self._av.stop(), *([sockets.close()] if sockets else []),
+                             return_exceptions=True)
         tasks, self._tasks = list(self._tasks), set()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._up = dict.fromkeys(SOCKETS, False)
 
     def _spawn(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)
@@ -282,37 +286,6 @@ class LetsRobotBridge(BridgeNode):
 
     # -- discovery ---------------------------------------------------------------------------
 
-    async def _discover(self, session: aiohttp.ClientSession) -> Discovered:
-        paths = proto.discovery_paths(self._robot_id, self._camera_id)
-        info = self._servers['info_server'].rstrip('/')
-
-        async def get(url: str, name: str, parse: Callable[[Any], Any]) -> Any:
-            value = await fetch_json(url, timeout_s=HTTP_TIMEOUT_S, session=session)
-            try:
-                return parse(value)
-            except RemoteProtocolError as exc:
-                raise RemoteProtocolError(f'{name} ({redact_url(url)}): {exc}') from None
-
-        def route(name: str, parse: Callable[[Any], Any]) -> Awaitable[Any]:
-            return get(info + paths[name], name, parse)
-
-        control = await route('control', proto.parse_host_port)
-        chat = await route('chat', proto.parse_host_port)
-        owner = self._owner_param or await route('owner', proto.parse_owner)
-        settings = await get(self._servers['api_server'].rstrip('/') +
-                             proto.settings_path(self._robot_id), 'settings',
-                             proto.parse_settings)
-        relay, video_port, audio_port = '', 0, 0
-        if self._video_source != 'none' or self._audio_source != 'none':
-            relay = await route('relay', proto.parse_host)
-        if self._video_source != 'none':
-            video_port = await route('video_port',
-                                     lambda v: proto.parse_port(v, 'mpeg_stream_port'))
-        if self._audio_source != 'none':
-            audio_port = await route('audio_port',
-                                     lambda v: proto.parse_port(v, 'audio_stream_port'))
-        return Discovered(control, chat, owner, settings, relay, video_port, audio_port)
-
     def _discovery_failed(self, what: str) -> None:
         self._counts['discovery_failures'] += 1
         self._discovery = f'retrying: {redact(what, self.secrets)}'
@@ -325,20 +298,14 @@ class LetsRobotBridge(BridgeNode):
     def _apply_settings(self, settings: Settings) -> None:
         self._settings = settings
         self._settings_pub.publish(String(data=settings.text))
-        size = self._stream_size()
-        if size != self._video_size and self._video_size != (0, 0):
-            self._video_size = size
-            self._restart_video()
-        self._video_size = size
+        self._av.resize(self._stream_size())
 
     async def _refetch_settings(self) -> None:
         if self._refetching:
             return
         self._refetching = True
-        url = self._servers['api_server'].rstrip('/') + proto.settings_path(self._robot_id)
         try:
-            settings = proto.parse_settings(
-                await fetch_json(url, timeout_s=HTTP_TIMEOUT_S, session=self._session))
+            settings = await site.refetch_settings(self._session, self._servers)
         except Exception as exc:  # noqa: B902 - FetchError or RemoteProtocolError: keep the old
             self.link_error(f'settings re-fetch failed: {describe_exception(exc)}')
             return
@@ -348,64 +315,41 @@ class LetsRobotBridge(BridgeNode):
 
     # -- sockets -----------------------------------------------------------------------------
 
-    def _make_client(self, name: str, found: Discovered) -> SocketIOClient:
-        if name in ('control', 'chat'):
-            where = found.control if name == 'control' else found.chat
-            host = f'[{where.host}]' if ':' in where.host else where.host
-            url = f'http://{host}:{where.port}'
-        else:
-            url = self._servers[f'{name}_server']
-        config = SocketIOClientConfig(url=url, backoff=self._backoff, transports=('websocket',),
-                                      connect_timeout_s=5.0, secrets=self.secrets)
-        return SocketIOClient(config, _SocketListener(self, name), outbox_size=20,
-                              on_event=functools.partial(self._on_event, name),
-                              hello=functools.partial(self._hello, name))
-
-    def _hello(self, name: str) -> Sequence[Emit]:
-        if name == 'control':
-            return ((proto.ROBOT_ID, self._robot_id),)
-        if name in ('chat', 'app'):
-            return ((proto.IDENTIFY, self._robot_id),)
-        return ()
-
-    def _identify(self) -> None:
-        for name, client in self._sockets.items():
-            if client.connected:
-                for event, data in self._hello(name):
-                    client.emit(event, data)
-
     def socket_up(self, name: str) -> None:
         """One socket connected and identified itself."""
-        if self._ever_up[name]:
-            self._socket_reconnects[name] += 1
-        self._ever_up[name] = True
-        self._up[name] = True
         if name == 'app':
             self._send_video_status()  # the site learns at once, not a period later
-        if self._up['control'] and self._up['chat'] and not self.stats.connected:
+        up = self._sockets.up if self._sockets is not None else {}
+        if up.get('control') and up.get('chat') and not self.stats.connected:
             self.link_up()
 
     def socket_down(self, name: str, reason: str) -> None:
         """One socket lost its connection (it reconnects by itself)."""
         self._cmd_vel.halt()
-        self._up[name] = False
         if name in ('control', 'chat') and self.stats.connected:
             self.link_down(f'{name} socket: {reason}')
+
+    def log_info(self, what: str) -> None:
+        """Log one line (the sockets' news, e.g. a server that moved)."""
+        self.get_logger().info(redact(what, self.secrets))
 
     def hardware_id(self) -> str:
         """Return the info server, without credentials."""
         servers = getattr(self, '_servers', None)
-        return redact_url(servers['info_server']) if servers else ''
+        return redact_url(servers.info) if servers else ''
 
     # -- events (asyncio thread: hot path) ---------------------------------------------------
 
-    def _on_event(self, socket_name: str, event: str, data: object) -> None:
+    def socket_event(self, socket_name: str, event: str, data: object) -> None:
+        """Parse, filter and publish one event (loop thread: the hot path)."""
         sockets = EVENTS.get(event)
         if sockets is None or socket_name not in sockets:
             return  # the site sends more events than a robot uses
         self.stats.messages_in += 1
         try:
-            if event == proto.COMMAND_TO_ROBOT:
+            if event == proto.COMMAND_TO_ROBOT and socket_name == 'app':
+                self._app_command(proto.parse_command(data))
+            elif event == proto.COMMAND_TO_ROBOT:
                 self._command(proto.parse_command(data))
             elif event == proto.CHAT_MESSAGE:
                 self._chat(proto.parse_chat(data))
@@ -430,6 +374,29 @@ class LetsRobotBridge(BridgeNode):
             command, self.get_clock().now().to_msg(), self._filter.is_owner(command.user)))
         self._cmd_vel.command(command.command, command.key_position)
 
+    def _app_command(self, command: proto.Command) -> None:
+        # The reference's video side obeys VIDOFF / VIDON for this robot; nothing else of
+        # the app socket's commands drives the robot.
+        if not self._filter.for_this_robot(command.robot_id):
+            self._counts['filtered'] += 1
+            return
+        if command.command not in (proto.VIDEO_OFF, proto.VIDEO_ON):
+            self._counts['app_commands_ignored'] += 1
+            self.get_logger().info(f'app socket command {excerpt(command.command)} ignored '
+                                   '(not VIDOFF or VIDON)')
+            return
+        self._counts['app_commands'] += 1
+        self.get_logger().info(f'app socket: {command.command}')
+        if command.command == proto.VIDEO_OFF:
+            self._spawn(self._site_video_off())
+        else:
+            self._av.site_on()
+            self._send_video_status()
+
+    async def _site_video_off(self) -> None:
+        await self._av.site_off()
+        self._send_video_status()
+
     def _chat(self, chat: proto.ChatMessage) -> None:
         if not self._filter.for_this_robot(chat.robot_id):
             self._counts['chat_other_robot'] += 1
@@ -447,19 +414,19 @@ class LetsRobotBridge(BridgeNode):
     # -- periodic emits ----------------------------------------------------------------------
 
     def _send_video_status(self) -> None:
-        app = self._sockets.get('app')
-        if app is None or not self._camera_id:
+        if self._sockets is None or not self._camera_id:
             return
-        running = self._streams['video'].running
-        app.emit(proto.VIDEO_STATUS, proto.video_status(running, self._camera_id))
-        self._counts['video_status_sent'] += 1
+        running = self._av.video_running
+        if self._sockets.emit('app', proto.VIDEO_STATUS,
+                              proto.video_status(running, self._camera_id)):
+            self._counts['video_status_sent'] += 1
 
     def _send_charge_state(self) -> None:
-        app = self._sockets.get('app')
-        if app is None or self._charging is None:
+        if self._sockets is None or self._charging is None:
             return
-        app.emit(proto.CHARGE_STATE, proto.charge_state(self._robot_id, self._charging))
-        self._counts['charge_state_sent'] += 1
+        if self._sockets.emit('app', proto.CHARGE_STATE,
+                              proto.charge_state(self._robot_id, self._charging)):
+            self._counts['charge_state_sent'] += 1
 
     def _set_charging(self, charging: bool) -> None:
         changed = charging != self._charging
@@ -479,65 +446,15 @@ class LetsRobotBridge(BridgeNode):
             height = (settings.yres if settings else None) or default_h
         return width, height
 
-    def _url(self, port: int) -> str:
-        assert self._found is not None
-        width, height = self._video_size
-        return translate.stream_url(self._relay_scheme, self._found.relay_host, port,
-                                    self._stream_key, width, height)
-
-    def _video_spec(self, frame: Frame | None = None) -> VideoSpec:
-        width, height = self._video_size
-        kbps = params.get(self, 'video_kbps')
-        if frame is None:
-            return VideoSpec(self._video_source, width, height, self._fps, kbps)
-        return VideoSpec('topic', width, height, self._fps, kbps,
-                         (frame.width, frame.height), frame.pixel_format)
-
-    def _start_streams(self) -> None:
-        assert self._found is not None
-        if self._video_source not in ('none', 'topic'):
-            video = self._streams['video']
-            video.start(translate.video_argv(self._ffmpeg, self._video_spec(),
-                                             self._url(self._found.video_port)))
-            self.get_logger().info(f'video: {video.display_command}')
-        if self._audio_source != 'none':
-            audio = self._streams['audio']
-            audio.start(translate.audio_argv(
-                self._ffmpeg, AudioSpec(self._audio_source, params.get(self, 'audio_kbps')),
-                self._url(self._found.audio_port)))
-            self.get_logger().info(f'audio: {audio.display_command}')
-
-    def _restart_video(self) -> None:
-        if self._found is None or self._video_source == 'none':
-            return
-        if self._video_source == 'topic':
-            self._feed.shape = None  # the next frame restarts the encoder at the new size
-            return
-        argv = translate.video_argv(self._ffmpeg, self._video_spec(),
-                                    self._url(self._found.video_port))
-        self._spawn(self._streams['video'].restart(argv))
-
-    def _reshape(self, frame: Frame) -> None:
-        if self._found is None:
-            return
-        argv = translate.video_argv(self._ffmpeg, self._video_spec(frame),
-                                    self._url(self._found.video_port))
-        video = self._streams['video']
-        self._spawn(video.restart(argv, pipe_stdin=True))
-        shown = translate.display_argv(argv, self._stream_key)
-        self.get_logger().info(f'video from {frame.width}x{frame.height} '
-                               f'{frame.pixel_format} frames: {shown}')
-
     def _offer(self, frame: Frame) -> None:
-        if self._found is not None and self._closing is not None and \
-                not self._closing.is_set():
-            self._feed.offer(frame)
+        if self._closing is not None and not self._closing.is_set():
+            self._av.offer(frame)
 
     def stream_changed(self, kind: str, running: bool) -> None:
         """Update ``live`` and tell the site: an ffmpeg started or ended."""
         if kind != 'video':
             return
-        live = self._streams['video'].running
+        live = self._av.streams['video'].running
         if live != self._live:
             self._live = live
             if self.context.ok():
@@ -551,7 +468,7 @@ class LetsRobotBridge(BridgeNode):
             return
         self.stats.last_error = f'{kind} ffmpeg: {redact(reason, self.secrets)}'
         self._warn_throttled(f'{kind} ffmpeg: {redact(reason, self.secrets)}',
-                             f'(starts: {self._streams[kind].starts}; restarting)')
+                             f'(starts: {self._av.streams[kind].starts}; restarting)')
 
     # -- executor thread ---------------------------------------------------------------------
 
@@ -562,26 +479,14 @@ class LetsRobotBridge(BridgeNode):
     def _on_image(self, msg: Image) -> None:
         if self._video_source != 'topic' or not self.is_active:
             return
-        if not self._pacer.admit(time.monotonic()):
+        if not self._av.pacer.admit(time.monotonic()):
             return
         try:
-            pixel_format, depth = translate.raw_format(msg.encoding)
+            frame = frame_of(msg.width, msg.height, msg.step, msg.encoding, msg.data)
         except ValueError as exc:
             self.count_bad_input(f'image: {exc}')
             return
-        row = msg.width * depth
-        if not (msg.width and msg.height and msg.step >= row and
-                len(msg.data) >= msg.step * msg.height):
-            self.count_bad_input(f'image: {msg.width}x{msg.height} step {msg.step} does not '
-                                 f'fit {len(msg.data)} bytes')
-            return
-        data = memoryview(msg.data)  # the message's own buffer, which nothing else holds
-        if msg.step != row:  # drop row padding: ffmpeg reads tightly packed rows
-            step = msg.step
-            data = memoryview(b''.join(data[y * step:y * step + row] for y in range(msg.height)))
-        else:
-            data = data[:row * msg.height]
-        self.loop.call_soon(self._offer, Frame(msg.width, msg.height, pixel_format, data))
+        self.loop.call_soon(self._offer, frame)
 
     def _on_frames_lost(self, info: QoSMessageLostInfo) -> None:
         # Large frames over best-effort links lose fragments; DDS tells how many samples.
@@ -604,53 +509,25 @@ class LetsRobotBridge(BridgeNode):
         if not hasattr(self, '_counts'):
             return ()
         values = [('discovery', self._discovery), ('owner', self._filter.owner),
-                  ('exclusive_user', self._filter.exclusive_user)]
+                  ('exclusive_user', self._filter.exclusive_user),
+                  ('exclusive_mods', str(self._filter.exclusive_mods).lower()),
+                  ('moderators', str(len(self._filter.moderators)))]
+        sockets = self._sockets
         for name in SOCKETS:
-            values += [(f'socket_{name}', 'up' if self._up[name] else 'down'),
-                       (f'reconnects_{name}', str(self._socket_reconnects[name]))]
+            up = sockets is not None and sockets.up[name]
+            values += [(f'socket_{name}', 'up' if up else 'down'),
+                       (f'reconnects_{name}', str(sockets.reconnects[name] if sockets else 0)),
+                       (f'engineio_protocol_{name}',
+                        sockets.protocol(name) if sockets else 'unknown'),
+                       (f'server_{name}', sockets.where(name) if sockets else '')]
+        if sockets is not None:
+            values += [(f'moves_{name}', str(count)) for name, count in sockets.moves.items()]
+            values += [('ip_information_sent', str(sockets.ip_information_sent))]
         values += [(key, str(count)) for key, count in self._counts.items()]
-        for kind, stream in self._streams.items():
-            pid = stream.pid
-            values += [(f'{kind}_process', f'running (pid {pid})' if pid else 'stopped'),
-                       (f'{kind}_starts', str(stream.starts)),
-                       (f'{kind}_last_error', redact(stream.last_error, self.secrets))]
-        values += [('live', str(self._live).lower()),
-                   ('frames_written', str(self._feed.written)),
-                   ('frames_dropped', str(self._feed.dropped + self._pacer.dropped)),
-                   ('frames_over_rate', str(self._pacer.dropped)),
-                   ('frames_superseded', str(self._feed.dropped))]
+        values += [*self._av.diagnostic_values(), ('live', str(self._live).lower())]
         values += [(key, str(count)) for key, count in self._image_events.items()]
         values += self._cmd_vel.diagnostic_values()
         return values
-
-
-class _SocketListener:
-    """One socket's link callbacks, forwarded to the node with the socket's name."""
-
-    def __init__(self, node: LetsRobotBridge, name: str) -> None:
-        self._node = node
-        self._name = name
-
-    def link_up(self) -> None:
-        self._node.socket_up(self._name)
-
-    def link_down(self, reason: str) -> None:
-        self._node.socket_down(self._name, reason)
-
-    def link_frame(self, frame: object) -> None:
-        pass  # socket.io delivers events through on_event
-
-    def link_sent(self, count: int) -> None:
-        self._node.link_sent(count)
-
-    def link_bad_frame(self, what: str) -> None:
-        self._node.count_bad_input(f'{self._name} socket: {what}')
-
-    def link_error(self, what: str) -> None:
-        self._node.link_error(f'{self._name} socket: {what}')
-
-    def link_aborted(self, reason: str) -> None:
-        self._node.link_aborted(f'{self._name} socket: {reason}')
 
 
 def _image_qos(reliability: str) -> QoSProfile:
@@ -669,23 +546,6 @@ def _checked_url(name: str, url: str) -> str:
     if not ok:
         raise ValueError(f'{name} {excerpt(redact_url(url))}: expected http(s)://host[:port]')
     return url
-
-
-def _find_ffmpeg(configured: str) -> str:
-    if configured:
-        found = shutil.which(configured)
-        if found is None:
-            raise ValueError(f'ffmpeg {configured!r} not found or not executable')
-        return found
-    try:
-        import imageio_ffmpeg  # noqa: I100 - optional: the pip-only world's ffmpeg
-        return str(imageio_ffmpeg.get_ffmpeg_exe())
-    except (ImportError, RuntimeError):
-        found = shutil.which('ffmpeg')
-        if found is None:
-            raise ValueError('no ffmpeg: install imageio-ffmpeg or ffmpeg, or set the '
-                             'ffmpeg parameter') from None
-        return found
 
 
 def main(args: Sequence[str] | None = None) -> int:

@@ -11,7 +11,8 @@ library. Payload facts are in ``PROTOCOLS.md`` section 2:
   older servers nested the user as ``{"username", "anonymous"}``: both are accepted.
 * ``chat_message_with_name``: ``{"_id", "name", "message": "[name] text", "robot_id",
   "room", "non_global", "username_color", "anonymous"}``; the text is what follows the
-  first ``]``; a text starting with ``.`` is a chat command (``.exclusive <user>``).
+  first ``]``; a text starting with ``.`` is a chat command (``.exclusive <user>``, see
+  :func:`parse_chat_command`).
 * ``exclusive_control``: ``{"status": "start"|"end", "robot_id", ...}``. Which field names
   the user is not documented: ``user`` (a name or the nested object) or ``username`` is
   accepted here, as in ``command_to_robot``.
@@ -34,11 +35,11 @@ from robot_bridges.protocols.json_text import dumps, json_type, loads
 from robot_bridges.protocols.text import excerpt
 
 __all__ = [
-    'ChatCommand', 'ChatMessage', 'Command', 'ExclusiveControl', 'HostPort',
+    'ChatCommand', 'ChatMessage', 'Command', 'ExclusiveControl', 'ExclusiveMods', 'HostPort',
     'LocalProtocolError', 'MessageRemoved', 'RemoteProtocolError', 'Settings',
     'charge_state', 'parse_chat', 'parse_chat_command', 'parse_command', 'parse_exclusive',
     'parse_host', 'parse_host_port', 'parse_owner', 'parse_port', 'parse_removed',
-    'parse_settings', 'stream_path', 'video_status',
+    'parse_moderators', 'parse_settings', 'stream_path', 'video_status', 'ip_information',
 ]
 
 # Events, by the socket they arrive on or leave by.
@@ -51,6 +52,10 @@ ROBOT_ID = 'robot_id'
 IDENTIFY = 'identify_robot_id'
 VIDEO_STATUS = 'send_video_status'
 CHARGE_STATE = 'charge_state'
+IP_INFORMATION = 'ip_information'
+# App-socket commands the reference's video side obeys (video/ffmpeg.py onCommandToRobot).
+VIDEO_OFF = 'VIDOFF'
+VIDEO_ON = 'VIDON'
 
 KEY_POSITIONS = ('down', 'up', 'intermediate', '')
 # Bounds of what the site sends: a name, a command button, a chat line, a settings document.
@@ -58,6 +63,7 @@ MAX_NAME_CHARS = 256
 MAX_COMMAND_CHARS = 1024
 MAX_MESSAGE_CHARS = 16_384
 MAX_SETTINGS_CHARS = 262_144
+MAX_MODERATORS = 1000
 DEFAULT_RESOLUTION = (640, 480)
 MAX_RESOLUTION = 8192
 
@@ -117,6 +123,21 @@ def parse_owner(value: Any) -> str:
     if not owner:
         raise RemoteProtocolError('owner answer names no owner')
     return owner
+
+
+def parse_moderators(value: Any) -> tuple[str, ...]:
+    """
+    Read the owner's account answer (``/api/v1/accounts/<owner>``): its ``moderators`` names.
+
+    As the reference client's ``getOwnerDetails(owner)['moderators']``; a missing list reads
+    as none.
+    """
+    obj = _object(value, 'account answer')
+    names = obj.get('moderators', [])
+    if type(names) is not list or len(names) > MAX_MODERATORS:
+        raise RemoteProtocolError(f'moderators is JSON {json_type(names)} {excerpt(names)}, '
+                                  f'not a list of at most {MAX_MODERATORS} names')
+    return tuple(_string({'moderator': name}, 'moderator', MAX_NAME_CHARS) for name in names)
 
 
 def parse_settings(value: Any) -> Settings:
@@ -206,8 +227,15 @@ class MessageRemoved:
 
 
 @dataclass(frozen=True, slots=True)
+class ExclusiveMods:
+    """``.exclusive mods on|off``: whether moderators may drive while exclusive control is on."""
+
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ChatCommand:
-    """A chat command other than ``.exclusive``: its word and the rest of the line."""
+    """A chat command the bridge does not act on: its word (no dot) and the rest."""
 
     name: str
     argument: str
@@ -269,31 +297,58 @@ def parse_removed(data: Any) -> MessageRemoved:
     return MessageRemoved(message_id)
 
 
-def parse_chat_command(text: str) -> ExclusiveControl | ChatCommand | None:
+def parse_chat_command(text: str) -> ExclusiveControl | ExclusiveMods | ChatCommand | None:
     """
     Read a chat command from a message's text; None if the text is not a command.
 
-    ``.exclusive <user>`` turns exclusive control on for ``<user>``; ``.exclusive`` and
-    ``.exclusive off`` turn it off. Other commands come back as :class:`ChatCommand`.
+    As the reference client (letsRobot/letsrobot ``extended_command.py``, commit
+    8e82f13186ca14d9ba2e3cab8a690358c0f269e4): the text is split on single spaces, the
+    command word is matched exactly (``.exclusive``, not ``.EXCLUSIVE``), and of
+    ``.exclusive`` only these forms act: ``.exclusive off`` (off), ``.exclusive <user>`` (on
+    for ``<user>``, whatever the name, ``mods`` too), ``.exclusive mods on|off``
+    (:class:`ExclusiveMods`). Any other form (a bare ``.exclusive``, extra words) and any
+    other command come back as :class:`ChatCommand`, which changes nothing.
     """
     if not text.startswith('.'):
         return None
-    word, _, rest = text[1:].strip().partition(' ')
-    argument = rest.strip()
-    if word.lower() != 'exclusive':
-        return ChatCommand(word, argument)
-    if not argument or argument.lower() == 'off':
+    words = text.strip().split(' ')
+    name, argument = words[0][1:], ' '.join(words[1:])
+    if words[0] != '.exclusive' or len(words) < 2:
+        return ChatCommand(name, argument)
+    if words[1] == 'off':
         return ExclusiveControl(False, '')
-    return ExclusiveControl(True, argument.split()[0])
+    if len(words) == 2:
+        return ExclusiveControl(True, words[1])
+    if words[1] == 'mods' and words[2] in ('on', 'off'):
+        return ExclusiveMods(words[2] == 'on')
+    return ChatCommand(name, argument)
 
 
 # -- what the robot emits ------------------------------------------------------------------
 
 def video_status(process_exists: bool, camera_id: str) -> dict[str, Any]:
-    """Return the ``send_video_status`` payload."""
+    """
+    Return the ``send_video_status`` payload.
+
+    ``camera_id`` goes out as the type the site gave it: the site's ids are numbers, and the
+    reference client sent them as JSON numbers (``getint``); an id that is not all digits
+    stays a string.
+    """
     if not camera_id:
         raise LocalProtocolError('send_video_status needs a camera_id')
-    return {'send_video_process_exists': bool(process_exists), 'camera_id': camera_id}
+    return {'send_video_process_exists': bool(process_exists),
+            'camera_id': _site_id(camera_id)}
+
+
+def ip_information(ip: str, robot_id: str) -> dict[str, Any]:
+    """Return the ``ip_information`` payload, ``{ip, robot_id}``."""
+    if not ip or not robot_id:
+        raise LocalProtocolError('ip_information needs an ip and a robot_id')
+    return {'ip': ip, 'robot_id': robot_id}
+
+
+def _site_id(value: str) -> int | str:
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else value
 
 
 def charge_state(robot_id: str, charging: bool) -> dict[str, Any]:
@@ -329,6 +384,11 @@ def discovery_paths(robot_id: str, camera_id: str) -> dict[str, str]:
             'audio_port': f'/get_audio_port/{camera}',
         }
     return paths
+
+
+def account_path(owner: str) -> str:
+    """Return the API server's account route of the owner (its moderators)."""
+    return f'/api/v1/accounts/{_quoted(owner, "owner")}'
 
 
 def settings_path(robot_id: str) -> str:

@@ -16,13 +16,14 @@ python-socketio 5.x's :class:`socketio.AsyncClient`:
 * Incoming events go to ``on_event(event, data)`` on the loop thread; the connection state
   goes to a :class:`~robot_bridges.runtime.link.LinkListener` (``link_frame`` is not used).
   An event whose handling raises is counted (``link_bad_frame``) and the next is handled.
-* Liveness is Engine.IO's own: the server pings, and the library drops a session that
-  missed ``pingInterval + pingTimeout`` (then reconnects as above).
-
-Known limit: python-socketio 5.x speaks Engine.IO protocol 4 (socket.io 3+) only. The
-historical LetsRobot servers ran socket.io 1.x/2.x (Engine.IO protocol 3), which this client
-cannot talk to: against such a server every attempt fails and is reported through
-``link_error``. Simulators and test servers must speak socket.io 3+ (python-socketio 5.x).
+* Both Engine.IO protocols: 3 (socket.io 1.x/2.x servers, the ones LetsRobot ran) and 4
+  (socket.io 3.x/4.x), through :mod:`robot_bridges.runtime.socketio_eio3`, a small
+  adaptation of the library's client classes: ``engineio_protocol`` ``auto`` (detected
+  in the handshake of every connect), ``3`` or ``4``. The protocol of the current session
+  is :attr:`SocketIOClient.engineio_protocol`.
+* Liveness is Engine.IO's own: in protocol 4 the server pings, in protocol 3 the client
+  does; either way the library drops a session that heard nothing for
+  ``pingInterval + pingTimeout`` (then reconnects as above).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from robot_bridges.runtime.backoff import Backoff, sleep_unless
 from robot_bridges.runtime.http_json import retry_with_backoff, RetryStopped
 from robot_bridges.runtime.link import LinkListener, Outbox
 from robot_bridges.runtime.redact import describe_exception, redact, redact_url
-import socketio
+from robot_bridges.runtime.socketio_eio3 import AsyncClient, Protocol, PROTOCOLS
 from socketio.exceptions import SocketIOError
 
 Emit = tuple[str, object]
@@ -52,6 +53,8 @@ class SocketIOClientConfig:
     ``transports`` empty means the library's default (long-polling, then upgrade to
     websocket); ``('websocket',)`` skips polling. ``connect_timeout_s`` bounds each HTTP
     request of the handshake and the wait for the namespace to be accepted.
+    ``engineio_protocol`` is ``auto``, ``3`` or ``4``; protocol 3 always uses the websocket
+    transport.
     """
 
     url: str
@@ -61,6 +64,13 @@ class SocketIOClientConfig:
     headers: Mapping[str, str] = field(default_factory=dict)
     connect_timeout_s: float = 5.0
     secrets: Sequence[str] = ()
+    engineio_protocol: Protocol = 'auto'
+
+    def __post_init__(self) -> None:
+        """Check the protocol choice (ValueError)."""
+        if self.engineio_protocol not in PROTOCOLS:
+            raise ValueError(f'engineio_protocol {self.engineio_protocol!r}: expected '
+                             'auto, 3 or 4')
 
 
 def reconnection_options(backoff: Backoff) -> dict[str, float]:
@@ -98,7 +108,8 @@ class SocketIOClient:
         self.outbox: Outbox[Emit] = Outbox(outbox_size)
         query = urlsplit(config.url).query if '?' in config.url else ''
         self._secrets = tuple(s for s in (*config.secrets, query) if s)
-        self._sio: socketio.AsyncClient | None = None
+        self._sio: AsyncClient | None = None
+        self._protocol: int | None = None
         self._sender: asyncio.Task[None] | None = None
         self._up = False
         self._closed = asyncio.Event()
@@ -109,6 +120,31 @@ class SocketIOClient:
     def connected(self) -> bool:
         """Whether the namespace is connected and identified right now."""
         return self._up
+
+    @property
+    def engineio_protocol(self) -> int | None:
+        """Return the Engine.IO protocol (3 or 4) of the last session that connected, or None."""
+        return self._protocol
+
+    @property
+    def listener(self) -> LinkListener:
+        """Return the listener this client reports to."""
+        return self._listener
+
+    @property
+    def local_address(self) -> str | None:
+        """
+        Return this end's IP address of the current connection; None while disconnected.
+
+        The address of the interface that reaches the server (the kernel chose it), as the
+        server sees it unless a NAT lies between.
+        """
+        sio = self._sio
+        ws = getattr(sio.eio, 'ws', None) if sio is not None and self._up else None
+        sockname = ws.get_extra_info('sockname') if ws is not None else None
+        if isinstance(sockname, tuple) and sockname and isinstance(sockname[0], str):
+            return sockname[0]
+        return None
 
     @property
     def display_url(self) -> str:
@@ -149,8 +185,9 @@ class SocketIOClient:
         self._closed.clear()
         self._stopped.clear()
         config = self._config
-        sio = socketio.AsyncClient(
-            reconnection=True, reconnection_attempts=0, **reconnection_options(config.backoff),
+        sio = AsyncClient(
+            engineio_protocol=config.engineio_protocol, reconnection=True,
+            reconnection_attempts=0, **reconnection_options(config.backoff),
             logger=False, engineio_logger=False, handle_sigint=False,
             request_timeout=config.connect_timeout_s, http_session=self._http_session)
         sio.on('connect', self._connected)
@@ -187,7 +224,7 @@ class SocketIOClient:
         if self._sio is not None:
             await self._stopped.wait()
 
-    async def _connect_once(self, sio: socketio.AsyncClient) -> None:
+    async def _connect_once(self, sio: AsyncClient) -> None:
         config = self._config
         self._connect_error_reported = False
         await sio.connect(config.url, headers=dict(config.headers),
@@ -205,7 +242,7 @@ class SocketIOClient:
         return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
             total=None, sock_connect=timeout, sock_read=timeout))
 
-    async def _shut_down(self, sio: socketio.AsyncClient) -> None:
+    async def _shut_down(self, sio: AsyncClient) -> None:
         # shutdown() disconnects (the server hears a DISCONNECT packet) or aborts the
         # library's reconnect task; eio.disconnect() then closes its HTTP session.
         try:
@@ -226,6 +263,7 @@ class SocketIOClient:
         except SocketIOError as exc:
             self._report(f'identification failed: {describe_exception(exc)}')
             return
+        self._protocol = sio.engineio.protocol
         self._up = True
         self._listener.link_up()
         self._stop_sender()
@@ -256,7 +294,7 @@ class SocketIOClient:
         if not self._connect_error_reported:
             self._report(f'connect to {self.display_url} failed: {what}')
 
-    async def _drain(self, sio: socketio.AsyncClient) -> None:
+    async def _drain(self, sio: AsyncClient) -> None:
         async def send(item: Emit) -> None:
             await sio.emit(item[0], item[1])
 

@@ -3,9 +3,10 @@ The simulator's scripted audience: what a few users, the owner and the site do, 
 
 Every step is (socket, event, payload). The script holds commands with key down/up from a
 few users (both user shapes), chat in the site's ``[name] text`` form, a ``.exclusive`` by
-the owner and its end, the same by the site's ``exclusive_control``, a message removal, a
-settings change, a command for another robot id, a ``.exclusive`` by someone who is not the
-owner, and a few malformed payloads.
+the owner and its end, the owner's forms the reference client ignores (a bare
+``.exclusive``, extra words) and ``.exclusive mods on|off``, the same by the site's
+``exclusive_control``, a message removal, a settings change, a command for another robot id,
+a ``.exclusive`` by someone who is not the owner, and a few malformed payloads.
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ def script(robot_id: str, owner: str, round_: int) -> Iterator[Step]:
     yield from press('bob', 'L', nested=True)
     yield *say, chat(robot_id, owner, '.exclusive bob', 'o' + message_id)
     yield from press('alice', 'B')  # dropped by the robot: bob has exclusive control
+    yield *say, chat(robot_id, owner, '.exclusive', 'q' + message_id)  # no effect
+    yield *say, chat(robot_id, owner, '.exclusive carol now', 'r' + message_id)  # no effect
+    yield *say, chat(robot_id, owner, '.exclusive mods on', 's' + message_id)
     yield from press('bob', 'R')
+    yield *say, chat(robot_id, owner, '.exclusive mods off', 't' + message_id)
     yield 'chat', 'chat_message_with_name', chat(robot_id, 'bob', 'I drive now', 'b' + message_id)
     yield 'user', 'message_removed', {'message_id': 'b' + message_id}
     yield *say, chat(robot_id, owner, '.exclusive off', 'p' + message_id)

@@ -2,7 +2,8 @@
 Executable letsrobot_sim: everything a LetsRobot.tv robot talks to, in one process.
 
 * ``http://<host>:<port>``: the info server's discovery routes (``/get_control_host_port/<id>``
-  ...), the API server's settings (``/api/v1/robots/<id>``) and the control surface
+  ...), the API server's settings (``/api/v1/robots/<id>``) and the owner's account
+  (``/api/v1/accounts/<owner>``: its moderators, ``sim_mod``), and the control surface
   (``/sim/...``, below). Use it as both ``info_server`` and ``api_server``.
 * ``port+1`` .. ``port+4``: socket.io servers (python-socketio ``AsyncServer``) standing in for
   the control, chat, app (``app_server``) and user (``user_server``) sockets. Each checks
@@ -22,7 +23,15 @@ figures), ``POST /sim/emit`` ``{"socket", "event", "data"}``, ``POST /sim/drop``
 ``mistyped``, ``port_range``) or ``{"port_shape": "named"|"port"}``, ``POST /sim/settings``
 ``{"settings": {...}}`` (then ``robot_settings_changed`` on the app socket),
 ``POST /sim/commands`` ``{"rate_hz"}`` (numbered ``command_to_robot`` at that rate, 0: stop;
-:mod:`robot_bridges.sims.letsrobot_load`; ``commands`` in the state counts them).
+:mod:`robot_bridges.sims.letsrobot_load`; ``commands`` in the state counts them),
+``POST /sim/move`` ``{"socket": "control"|"chat"}`` (that server moves to a new port: the old
+one closes, discovery answers the new one, as when LetsRobot moved a robot's control server),
+``POST /sim/video`` ``{"on": bool}`` (the site's ``VIDON`` / ``VIDOFF`` on the app socket;
+``video_reported`` in the state is the robot's last ``send_video_status``).
+
+Engine.IO: python-socketio's server speaks protocol 4 only (socket.io 3+); the servers
+LetsRobot ran spoke protocol 3, which the conformance tests play with the real npm servers
+(``test/peers/letsrobot``).
 """
 
 from __future__ import annotations
@@ -50,10 +59,12 @@ __all__ = ['LetsRobotSim', 'SOCKETS', 'start', 'main']
 SOCKETS = ('control', 'chat', 'app', 'user')
 IDENTIFY_EVENTS = {'control': 'robot_id', 'chat': 'identify_robot_id',
                    'app': 'identify_robot_id'}
-ROUTES = ('control', 'chat', 'owner', 'relay', 'video_port', 'audio_port', 'settings')
+ROUTES = ('control', 'chat', 'owner', 'relay', 'video_port', 'audio_port', 'settings',
+          'account')
 FAULTS = ('none', 'status', 'not_json', 'missing', 'mistyped', 'port_range')
 DEFAULT_STREAM_KEY = 'sim-stream-key'
 DEFAULT_OWNER = 'sim_owner'
+DEFAULT_MODERATORS = ('sim_mod',)
 AUDIENCE_STEP_S = 0.5
 REPORT_PERIOD_S = 5.0
 _log = logging.getLogger('letsrobot_sim')
@@ -66,12 +77,16 @@ class SocketServer:
                  ping_timeout_s: float = 20.0) -> None:
         self.name = name
         self.sim = sim
+        self.ping = (ping_interval_s, ping_timeout_s)
         # Engine.IO liveness: the server pings every ping_interval_s; a client that heard
         # nothing for ping_interval_s + ping_timeout_s drops the session.
         self.sio = socketio.AsyncServer(async_mode='aiohttp', logger=False,
                                         engineio_logger=False, cors_allowed_origins='*',
                                         ping_interval=ping_interval_s,
                                         ping_timeout=ping_timeout_s)
+        # A robot in engineio_protocol auto offers Engine.IO 3 first and expects this server's
+        # refusal (HTTP 400): an answer, not an error worth a line at every start.
+        self.sio.eio.log_message_keys.add('bad-version')
         self.app = web.Application()
         self.sio.attach(self.app)
         self.sids: set[str] = set()
@@ -144,11 +159,14 @@ class LetsRobotSim:
                        for kind in ('video', 'audio')}
         self.settings: dict[str, Any] = {'xres': 320, 'yres': 240, 'mic_enabled': True,
                                          'custom_panels': False}
+        self.moderators = list(DEFAULT_MODERATORS)
         self.faults = dict.fromkeys(ROUTES, 'none')
         self.port_shape = 'named'
         self.requests = dict.fromkeys(ROUTES, 0)
         self.received: deque[dict[str, Any]] = deque(maxlen=5000)
         self.ports: dict[str, int] = {}
+        self.moves = dict.fromkeys(('control', 'chat'), 0)
+        self._socket_runners: dict[str, web.AppRunner] = {}
         self.audience_steps = 0
         self.load = CommandLoad(
             lambda data: self.sockets['control'].emit('command_to_robot', data))
@@ -170,9 +188,40 @@ class LetsRobotSim:
             self._runners.append(runner)
             await web.TCPSite(runner, self.host, port + offset if port else 0).start()
             self.ports[name] = int(runner.addresses[0][1])
+            if name in self.sockets:
+                self._socket_runners[name] = runner
         if self.audience_on:
             self._tasks.append(asyncio.create_task(self._play()))
         self._tasks.append(asyncio.create_task(self._report()))
+
+    async def move(self, socket_name: str) -> int:
+        """Move the control or chat server to a new port (any); return the port."""
+        old = self.sockets[socket_name]
+        new = SocketServer(socket_name, self, *old.ping)
+        new.connects, new.identifications = old.connects, old.identifications
+        runner = web.AppRunner(new.app, shutdown_timeout=0.2, handle_signals=False,
+                               access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, self.host, 0).start()
+        self.sockets[socket_name] = new
+        self.ports[socket_name] = int(runner.addresses[0][1])
+        self.announced.pop(socket_name, None)
+        self.moves[socket_name] += 1
+        old_runner = self._socket_runners[socket_name]
+        self._socket_runners[socket_name] = runner
+        self._runners[self._runners.index(old_runner)] = runner
+        try:
+            await asyncio.wait_for(old.drop(), 1.0)
+        finally:
+            await old_runner.cleanup()
+        return self.ports[socket_name]
+
+    def video_reported(self) -> Any:
+        """Return the robot's last ``send_video_status`` payload, or None."""
+        for item in reversed(self.received):
+            if item['event'] == 'send_video_status':
+                return item['data']
+        return None
 
     async def close(self) -> None:
         """Stop the audience, end every session and close every port."""
@@ -216,7 +265,8 @@ class LetsRobotSim:
             'received': list(self.received)[-500:], 'requests': self.requests,
             'relays': {kind: relay.summary() for kind, relay in self.relays.items()},
             'audience_steps': self.audience_steps, 'settings': self.settings,
-            'commands': self.load.state(),
+            'commands': self.load.state(), 'moves': self.moves,
+            'video_reported': self.video_reported(),
         }
 
     async def emit(self, socket_name: str, event: str, data: Any = None,
@@ -239,12 +289,15 @@ class LetsRobotSim:
         add('/get_video_port/{id}', self._route('video_port'))
         add('/get_audio_port/{id}', self._route('audio_port'))
         add('/api/v1/robots/{id}', self._route('settings'))
+        add('/api/v1/accounts/{owner}', self._route('account'))
         add('/sim/state', self._state)
         app.router.add_post('/sim/emit', self._emit)
         app.router.add_post('/sim/drop', self._drop)
         app.router.add_post('/sim/discovery', self._discovery)
         app.router.add_post('/sim/settings', self._settings)
         app.router.add_post('/sim/commands', self._commands)
+        app.router.add_post('/sim/move', self._move)
+        app.router.add_post('/sim/video', self._video)
 
     def _answer(self, route: str) -> dict[str, Any]:
         if route in ('control', 'chat'):
@@ -253,6 +306,8 @@ class LetsRobotSim:
             return {'owner': self.owner}
         if route == 'relay':
             return {'host': self.host}
+        if route == 'account':
+            return {'username': self.owner, 'moderators': list(self.moderators)}
         if route in ('video_port', 'audio_port'):
             kind = route.split('_')[0]
             named = 'mpeg_stream_port' if kind == 'video' else 'audio_stream_port'
@@ -324,6 +379,20 @@ class LetsRobotSim:
         except ValueError as exc:
             raise web.HTTPBadRequest(text=f'{exc}\n') from None
         return web.json_response(self.load.state())
+
+    async def _move(self, request: web.Request) -> web.Response:
+        socket_name = (await _body(request)).get('socket')
+        if socket_name not in ('control', 'chat'):
+            raise web.HTTPBadRequest(text='need "socket": control or chat')
+        return web.json_response({'port': await self.move(socket_name)})
+
+    async def _video(self, request: web.Request) -> web.Response:
+        on = (await _body(request)).get('on')
+        if not isinstance(on, bool):
+            raise web.HTTPBadRequest(text='need "on": true or false')
+        command = audience.command(self.robot_id, 'site', 'VIDON' if on else 'VIDOFF', '')
+        return web.json_response({'sent_to': await self.emit('app', 'command_to_robot',
+                                                             command)})
 
     async def _report(self) -> None:
         """Print each relay's open stream every REPORT_PERIOD_S: valid, size, bitrate."""

@@ -21,8 +21,8 @@ from urllib.parse import quote
 from builtin_interfaces.msg import Time
 from robot_bridges.msg import LetsRobotChat, LetsRobotCommand
 from robot_bridges.protocols.letsrobot import (ChatMessage, Command, ExclusiveControl,
-                                               LocalProtocolError, parse_chat_command,
-                                               stream_path)
+                                               ExclusiveMods, LocalProtocolError,
+                                               parse_chat_command, stream_path)
 from robot_bridges.runtime.redact import redact
 
 Verdict = Literal['publish', 'filtered', 'excluded']
@@ -57,14 +57,19 @@ class ControlFilter:
     Decide which commands reach ROS, and keep the exclusive user.
 
     A command reaches ROS if it is this robot's and, while exclusive control is on, comes
-    from the exclusive user or the owner. The owner is compared by exact name; an empty
-    owner (not known yet) owns nothing.
+    from the exclusive user or the owner, or from a moderator while ``exclusive_mods`` is
+    on (``.exclusive mods on``: what the reference's log says it enables; its own filter
+    then dropped moderators anyway, a bug not copied). The owner is compared by exact name;
+    an empty owner (not known yet) owns nothing.
     """
 
-    def __init__(self, robot_id: str, owner: str = '') -> None:
+    def __init__(self, robot_id: str, owner: str = '',
+                 moderators: Sequence[str] = ()) -> None:
         self.robot_id = robot_id
         self.owner = owner
+        self.moderators = frozenset(moderators)
         self.exclusive_user = ''
+        self.exclusive_mods = False
 
     def is_owner(self, user: str) -> bool:
         """Whether ``user`` is the robot's owner."""
@@ -74,7 +79,9 @@ class ControlFilter:
         """Return what to do with a command."""
         if command.robot_id != self.robot_id:
             return 'filtered'
-        if self.exclusive_user and command.user not in (self.exclusive_user, self.owner):
+        user = command.user
+        if self.exclusive_user and user != self.exclusive_user and not self.is_owner(user) \
+                and not (self.exclusive_mods and user in self.moderators):
             return 'excluded'
         return 'publish'
 
@@ -86,14 +93,18 @@ class ControlFilter:
         """
         Apply a chat message's ``.exclusive`` command if the owner sent it.
 
-        Returns True when the exclusive user changed. Anyone else's commands, and chat for
-        another robot, change nothing.
+        Returns True when the exclusive user changed. Anyone else's commands, other forms
+        (see :func:`~robot_bridges.protocols.letsrobot.parse_chat_command`) and chat for
+        another robot change nothing.
         """
         if not chat.is_command or not self.is_owner(chat.name):
             return False
         if not self.for_this_robot(chat.robot_id):
             return False
         command = parse_chat_command(chat.text)
+        if isinstance(command, ExclusiveMods):
+            self.exclusive_mods = command.enabled
+            return False
         if not isinstance(command, ExclusiveControl):
             return False
         return self._set(command.user if command.active else '')
