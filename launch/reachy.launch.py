@@ -12,10 +12,12 @@ bridge would publish for that file, publishes it on robot_description and the TF
 joint_states; the bridge's own robot_description is then off.
 """
 
+from typing import Any
+
 from launch import LaunchContext, LaunchDescription
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackagePrefix, FindPackageShare
 from robot_bridges.bridges.reachy_params import description_from_params_file
@@ -29,6 +31,18 @@ def robot_state_publisher(context: LaunchContext) -> list[Node]:
                  namespace=LaunchConfiguration('namespace'), output='screen',
                  parameters=[{'robot_description':
                               description_from_params_file(params_file)}])]
+
+
+def bridge(context: LaunchContext) -> list[Node]:
+    """Start the bridge; with robot_state_publisher its own robot_description is off."""
+    parameters: list[Any] = [LaunchConfiguration('params_file')]
+    # The same reading of `description` as the condition that starts robot_state_publisher;
+    # without it the params file decides.
+    if IfCondition(LaunchConfiguration('description')).evaluate(context):
+        parameters.append({'publish_description': False})
+    return [Node(package='robot_bridges', executable='reachy_bridge',
+                 namespace=LaunchConfiguration('namespace'), parameters=parameters,
+                 output='screen', emulate_tty=True)]
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -47,12 +61,7 @@ def generate_launch_description() -> LaunchDescription:
                               description='Also start reachy_sim (dials ws://127.0.0.1:6171).'),
         DeclareLaunchArgument('description', default_value='false',
                               description='Also start robot_state_publisher with the URDF.'),
-        Node(package='robot_bridges', executable='reachy_bridge',
-             namespace=LaunchConfiguration('namespace'),
-             parameters=[LaunchConfiguration('params_file'), {'publish_description':
-                         PythonExpression(["'", LaunchConfiguration('description'),
-                                           "'.lower() != 'true'"])}],
-             output='screen', emulate_tty=True),
+        OpaqueFunction(function=bridge),
         OpaqueFunction(function=robot_state_publisher,
                        condition=IfCondition(LaunchConfiguration('description'))),
         ExecuteProcess(cmd=[simulator], output='screen',

@@ -10,12 +10,14 @@ of each fixture. The registry is emptied before every test.
 
 from __future__ import annotations
 
+import subprocess
+import time
 from typing import Protocol
 
 #: The last lines shown of a process's output, and the longest line shown whole.
 TAIL_LINES = 40
 LINE_CHARS = 300
-#: The whole explanation is cut to this, keeping the end of each part.
+#: Each part's explanation is cut to this, keeping its end.
 PART_CHARS = 6000
 
 
@@ -45,6 +47,17 @@ def tail(lines: list[str], count: int = TAIL_LINES) -> str:
              for line in lines[-count:]]
     skipped = len(lines) - len(shown)
     return '\n'.join(([f'[... {skipped} earlier lines]'] if skipped > 0 else []) + shown)
+
+
+def describe_process(name: str, popen: subprocess.Popen[str], lines: list[str],
+                     command: str = '', started: float | None = None,
+                     count: int = TAIL_LINES) -> str:
+    """Return a process's header (pid, exit code or 'running', age, command) and last lines."""
+    code = popen.poll()
+    state = 'running' if code is None else f'exit code {code}'
+    age = f', started {time.monotonic() - started:.1f} s ago' if started is not None else ''
+    return (f'--- process {name} (pid {popen.pid}, {state}{age}): {command[:400]}\n'
+            f'{tail(list(lines), count) or "(no output)"}')
 
 
 def explain_all() -> str:

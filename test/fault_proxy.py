@@ -189,6 +189,10 @@ class FaultProxy:
         self._handlers.add(handler)
         try:
             await self._handle(reader, writer)
+        except asyncio.CancelledError:
+            # close() ends the handlers it finds; end normally: asyncio's stream callback
+            # reads a handler's exception, and a cancelled one it would log as an error.
+            pass
         finally:
             self._handlers.discard(handler)
 

@@ -13,6 +13,7 @@ import time
 from typing import Any, Sequence
 import uuid
 
+import explain
 from rcl_interfaces.srv import GetParameters
 from rclpy.parameter import parameter_value_to_python
 from ros_helpers import ProbeNode, wait_for
@@ -48,6 +49,12 @@ class Launch:
             stderr=subprocess.STDOUT, text=True, start_new_session=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+        explain.track(self)
+
+    def explain(self) -> str:
+        """Return launch's exit code (or 'running') and the last lines of it and its processes."""
+        return explain.describe_process(f'ros2 launch {self.name}', self._popen, self._lines,
+                                        ' '.join(self._popen.args), self.started_at, count=80)
 
     def _read(self) -> None:
         assert self._popen.stdout is not None

@@ -9,6 +9,7 @@ import subprocess
 import threading
 from typing import Any
 
+import explain
 from letsrobot_helpers import SimControl
 from peer_helpers import require_peer
 from ros_helpers import wait_for
@@ -45,11 +46,17 @@ class NodePeer:
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, 'NODE_PATH': str(env_dir / 'node_modules')})
         threading.Thread(target=self._read, daemon=True).start()
+        explain.track(self)
         first = wait_for(lambda: self._first_line(), 20, f'{which} server to start')
         found = json.loads(first.split(' ', 1)[1])
         assert found['version'] == VERSIONS[which], found
         self.ports: dict[str, int] = found['ports']
         self.control = PeerControl(self.url('http'))
+
+    def explain(self) -> str:
+        """Return the Node server's exit code (or 'running') and its last lines."""
+        return explain.describe_process(f'node server.js --sio {self.which}', self._popen,
+                                        self._lines, ' '.join(self._popen.args))
 
     def _read(self) -> None:
         assert self._popen.stdout is not None

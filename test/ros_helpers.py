@@ -114,12 +114,8 @@ class Proc:
 
     def explain(self) -> str:
         """Return the command, the exit code (or 'running') and the last lines printed."""
-        code = self._popen.poll()
-        state = 'running' if code is None else f'exit code {code}'
-        age = time.monotonic() - self._started
-        lines = explain.tail(list(self._lines)) or '(no output)'
-        return (f'--- process {self.name} (pid {self.pid}, {state}, started {age:.1f} s ago): '
-                f'{" ".join(self._argv)[:400]}\n{lines}')
+        return explain.describe_process(self.name, self._popen, self._lines,
+                                        ' '.join(self._argv), self._started)
 
     def _read(self) -> None:
         assert self._popen.stdout is not None

@@ -212,8 +212,14 @@ def subscriber_stalls(rig: Rig) -> Outcome:
         low = rig.stall_start(stall)
         # The bridge keeps reading: its messages_in grows well past both history depths.
         rig.values(lambda v: int(v['messages_in']) > messages_in + 6 * SUBSCRIBER_DEPTH, 30)
-        wait_for(lambda: sum(k >= low for k in published()) > 6 * SUBSCRIBER_DEPTH,
-                 30, 'the bridge to publish past both history depths')
+        # Past both depths even without what may be in flight when the subscriber resumes
+        # (a loaded machine publishes in bursts: a burst just before the resume is in flight).
+
+        def past_depths() -> bool:
+            keys = published()
+            settled = max(keys) - rig.key_span(IN_FLIGHT_S)
+            return sum(low <= k <= settled for k in keys) > 6 * SUBSCRIBER_DEPTH
+        wait_for(past_depths, 30, 'the bridge to publish past both history depths')
         settled = rig.quiesce()
         high = rig.stall_end(command('resume'), settled)
         resumed = time.monotonic()

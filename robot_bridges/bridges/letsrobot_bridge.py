@@ -181,8 +181,8 @@ class LetsRobotBridge(BridgeNode):
                     message_lost=self._on_frames_lost,
                     incompatible_qos=self._on_image_incompatible))
 
-        self._filter = ControlFilter(self._robot_id, self._owner_param,
-                                     params.get_strings(self, 'moderators'))
+        self._moderators = frozenset(params.get_strings(self, 'moderators'))
+        self._filter = ControlFilter(self._robot_id, self._owner_param, self._moderators)
         self._counts = dict.fromkeys(('commands', 'filtered', 'excluded', 'chat',
                                       'chat_other_robot', 'removed', 'video_status_sent',
                                       'charge_state_sent', 'discovery_failures',
@@ -231,7 +231,8 @@ class LetsRobotBridge(BridgeNode):
             self._discovery = 'done'
             self._found = found
             self._apply_owner(found.owner)
-            self._filter.moderators |= frozenset(found.moderators)
+            # The parameter's and the account's as they are now (the owner may remove some).
+            self._filter.moderators = self._moderators | frozenset(found.moderators)
             if found.moderators_error:
                 self.link_error(f"the owner's moderators could not be read: "
                                 f'{found.moderators_error}')
@@ -282,7 +283,10 @@ class LetsRobotBridge(BridgeNode):
     async def _every(self, name: str, act: Callable[[], None]) -> None:
         while True:
             await asyncio.sleep(self._periods[name])
-            act()
+            try:
+                act()
+            except Exception as exc:  # noqa: B902 - a failed period must not end the next
+                self.link_error(f'{name}: {describe_exception(exc)}')
 
     # -- discovery ---------------------------------------------------------------------------
 
@@ -325,7 +329,8 @@ class LetsRobotBridge(BridgeNode):
 
     def socket_down(self, name: str, reason: str) -> None:
         """One socket lost its connection (it reconnects by itself)."""
-        self._cmd_vel.halt()
+        if name == 'control':
+            self._cmd_vel.halt()  # drive commands come only from the control socket
         if name in ('control', 'chat') and self.stats.connected:
             self.link_down(f'{name} socket: {reason}')
 

@@ -348,7 +348,9 @@ def ip_information(ip: str, robot_id: str) -> dict[str, Any]:
 
 
 def _site_id(value: str) -> int | str:
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else value
+    # A number only where it reads back the same: '0123' stays a string.
+    number = value.isascii() and value.isdigit() and len(value) < 19 and str(int(value)) == value
+    return int(value) if number else value
 
 
 def charge_state(robot_id: str, charging: bool) -> dict[str, Any]:
