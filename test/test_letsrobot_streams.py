@@ -216,5 +216,15 @@ def test_the_sites_vidoff_stops_both_encoders_and_vidon_starts_them(
     wait_for(lambda: statuses(sim)[-1] is True, 10, 'status true after VIDON')
     values = diagnostics.wait('/lr_vid/letsrobot_bridge', lambda v: v['app_commands'] == '2')
     assert values['video_off_by_site'] == 'false' and values['commands'] == '0'
+
+    # VIDOFF and VIDON at once: the site's last word holds (the changes run in order).
+    streams = sim.state()['relays']['video']['streams']
+    assert sim.video(False) == 1 and sim.video(True) == 1
+    wait_for(lambda: sim.state()['relays']['video']['streams'] > streams, 20,
+             'a new stream after VIDOFF + VIDON')
+    valid_stream(sim, 'video', 50)
+    wait_for(lambda: len(ffmpeg_children(bridge._popen.pid)) == 2, 10, 'both encoders back')
+    values = diagnostics.wait('/lr_vid/letsrobot_bridge', lambda v: v['app_commands'] == '4')
+    assert values['video_off_by_site'] == 'false'
     assert not commands.messages  # the site's video commands never drive the robot
     assert bridge.returncode is None and 'Traceback' not in bridge.output

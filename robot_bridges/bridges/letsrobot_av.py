@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+import functools
 import shutil
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 
@@ -63,6 +64,9 @@ class VideoSide:
         self._secrets = tuple(secrets)
         self._log = log
         self._spawn = spawn
+        # Every change of the encoders runs under it, in the order asked: a VIDON right
+        # after a VIDOFF, or a resize during a restart, must not overtake or interleave.
+        self._changing = asyncio.Lock()
 
     @property
     def video_running(self) -> bool:
@@ -72,9 +76,15 @@ class VideoSide:
     def begin(self, relay: Relay) -> None:
         """Start both encoders towards the relay discovery named."""
         self._relay = relay
-        self.start()
+        self._in_order(self._start)
 
-    def start(self) -> None:
+    def _in_order(self, change: Callable[[], Awaitable[None]]) -> None:
+        async def run() -> None:
+            async with self._changing:
+                await change()
+        self._spawn(run())
+
+    async def _start(self) -> None:
         """Start the encoders that should run and do not (nothing while the site said off)."""
         if self._relay is None or self.off:
             return
@@ -99,28 +109,43 @@ class VideoSide:
         if self.config.video_source == 'topic':
             self.feed.shape = None  # the next frame restarts the encoder at the new size
         elif self.config.video_source != 'none':
-            argv = translate.video_argv(self.config.ffmpeg, self._video_spec(),
-                                        self._url(self._relay.video_port))
-            self._spawn(self.streams['video'].restart(argv))
+            self._in_order(self._restart_video)
+
+    async def _restart_video(self, frame: Frame | None = None) -> None:
+        """Restart the video encoder at the size (and frame shape) of now, if it should run."""
+        if self._relay is None or self.off:
+            return
+        argv = translate.video_argv(self.config.ffmpeg, self._video_spec(frame),
+                                    self._url(self._relay.video_port))
+        await self.streams['video'].restart(argv, pipe_stdin=frame is not None)
+        if frame is not None:
+            shown = translate.display_argv(argv, self.config.stream_key)
+            self._log(f'video from {frame.width}x{frame.height} {frame.pixel_format} frames: '
+                      f'{shown}')
 
     def offer(self, frame: Frame) -> None:
         """Take one frame of a ``topic`` source (dropped while off or before discovery)."""
         if self._relay is not None and not self.off:
             self.feed.offer(frame)
 
-    async def site_off(self) -> None:
-        """Stop both encoders until :meth:`site_on` (the site's VIDOFF)."""
+    def site_off(self) -> None:
+        """Stop both encoders until :meth:`site_on` (the site's VIDOFF); off at once."""
         self.off = True
-        await self.stop()
+        self._in_order(self._stop_encoders)
 
     def site_on(self) -> None:
         """Start the encoders again (the site's VIDON)."""
         self.off = False
         self.feed.shape = None  # a topic source restarts with the next frame
-        self.start()
+        self._in_order(self._start)
 
     async def stop(self) -> None:
-        """Stop the feed and both encoders (they may be started again)."""
+        """Stop the feed and both encoders; nothing starts them again before :meth:`begin`."""
+        self._relay = None
+        async with self._changing:
+            await self._stop_encoders()
+
+    async def _stop_encoders(self) -> None:
         await asyncio.gather(self.feed.close(), *(s.stop() for s in self.streams.values()),
                              return_exceptions=True)
 
@@ -156,14 +181,8 @@ class VideoSide:
                          (frame.width, frame.height), frame.pixel_format)
 
     def _reshape(self, frame: Frame) -> None:
-        if self._relay is None:
-            return
-        argv = translate.video_argv(self.config.ffmpeg, self._video_spec(frame),
-                                    self._url(self._relay.video_port))
-        self._spawn(self.streams['video'].restart(argv, pipe_stdin=True))
-        shown = translate.display_argv(argv, self.config.stream_key)
-        self._log(f'video from {frame.width}x{frame.height} {frame.pixel_format} frames: '
-                  f'{shown}')
+        if self._relay is not None:
+            self._in_order(functools.partial(self._restart_video, frame))
 
 
 def frame_of(width: int, height: int, step: int, encoding: str, data: Any) -> Frame:

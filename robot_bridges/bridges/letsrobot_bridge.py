@@ -393,13 +393,9 @@ class LetsRobotBridge(BridgeNode):
         self._counts['app_commands'] += 1
         self.get_logger().info(f'app socket: {command.command}')
         if command.command == proto.VIDEO_OFF:
-            self._spawn(self._site_video_off())
+            self._av.site_off()  # off at once; the encoders stop in order behind
         else:
             self._av.site_on()
-            self._send_video_status()
-
-    async def _site_video_off(self) -> None:
-        await self._av.site_off()
         self._send_video_status()
 
     def _chat(self, chat: proto.ChatMessage) -> None:
