@@ -23,6 +23,7 @@ from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from robot_bridges.node.qos import LATCHED, reliable
+from robot_bridges.runtime.redact import redact_url
 
 T = TypeVar('T')
 
@@ -44,9 +45,21 @@ def redact_argv(argv: Sequence[str]) -> list[str]:
             shown.append('***')  # the value of `--stream-key VALUE`
             continue
         arg = SECRET_PARAM.sub(r'\1:=***', arg)
-        shown.append(SECRET_OPTION.sub(lambda m: m.group(1) + ('=***' if m.group(2) else ''),
-                                       arg))
+        arg = SECRET_OPTION.sub(lambda m: m.group(1) + ('=***' if m.group(2) else ''), arg)
+        name, assigned, value = arg.rpartition(':=')
+        shown.append(f'{name}{assigned}{_without_credentials(value)}')
     return shown
+
+
+def _without_credentials(value: str) -> str:
+    # A URL's user info and query, a host's user info, a path's query may hold secrets.
+    if '://' in value:
+        return redact_url(value)
+    if '@' in value:
+        value = '***@' + value.rpartition('@')[2]
+    if '?' in value:
+        value = value.partition('?')[0] + '?***'
+    return value
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = '') -> Any:

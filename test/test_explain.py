@@ -45,6 +45,10 @@ def test_secrets_on_a_command_line_are_not_shown() -> None:
                         '-p', 'stream_key:=k3y', '-p', 'url:=ws://h', '-p', 'token:=t0k']) == [
         'sim', '--port', '1', '--stream-key', '***', '--token=***', '--ros-args',
         '-p', 'stream_key:=***', '-p', 'url:=ws://h', '-p', 'token:=***']
+    assert redact_argv(['b', '-p', 'url:=wss://u:pw@h:1/p?token=t0k', '-p', 'host:=u:pw@h',
+                        '-p', 'path:=/socket?token=t0k', '--url', 'ws://u:pw@h/']) == [
+        'b', '-p', 'url:=wss://h:1/p', '-p', 'host:=***@h', '-p', 'path:=/socket?***',
+        '--url', 'ws://h/']
 
 
 def test_a_fault_proxy_reports_its_mode_and_counters_after_close() -> None:
