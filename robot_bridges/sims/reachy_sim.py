@@ -43,7 +43,7 @@ from robot_bridges.sims import command_line
 from robot_bridges.sims.reachy_scene import EYE_SIZE, render_jpeg, SceneState
 from robot_bridges.sims.signals import stop_event
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 __all__ = ['ReachySim', 'Session', 'SimOptions', 'run_client', 'main']
 
@@ -262,7 +262,7 @@ class _Client:
             try:
                 connection = await connect(self.url, open_timeout=5.0, max_size=1 << 20,
                                            compression=None, close_timeout=1.0)
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, InvalidHandshake) as exc:
                 self.ended = f'could not connect ({cut(describe_exception(exc), 120)})'
                 print(f'reachy_sim: {self.ended}; not trying again (--once)', flush=True)
                 return

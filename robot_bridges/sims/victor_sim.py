@@ -345,10 +345,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument('--field', choices=DIRECTION_FIELDS, default='both',
                         help='name of the winning direction: older (dominant) or later '
                              '(direction) firmware, or both')
-    parser.add_argument('--pretty', action='store_true',
-                        help="indented multi-line JSON, as the robot's writer does (default)")
-    parser.add_argument('--compact', action='store_true',
-                        help='send compact one-line JSON instead')
+    style = parser.add_mutually_exclusive_group()
+    style.add_argument('--pretty', action='store_true',
+                       help="indented multi-line JSON, as the robot's writer does (default)")
+    style.add_argument('--compact', action='store_true',
+                       help='send compact one-line JSON instead')
     parser.add_argument('--no-micdata', action='store_true',
                         help='act as a production build: accept micdata subscriptions, never '
                              'send micdata (it is compiled into development builds only)')
