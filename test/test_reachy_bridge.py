@@ -322,6 +322,7 @@ def test_a_silent_client_is_kept_reported_and_replaced_by_a_new_one(
                            'waiting for it')
         values = diagnostics.wait(node, lambda v: float(v['client_silent_s']) >= 1.5)
         assert values['connected'] == 'true' and values['clients_silent'] == '1'
+        assert values['_message'].startswith('connected, but client silent for '), values
         client.send(reply({'head.left_antenna': 3.0}))  # it answers: the loop goes on
         next_goals(client)
         bridge.wait_output(r'answers again after \d+\.\d s')

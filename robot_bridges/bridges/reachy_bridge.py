@@ -339,6 +339,15 @@ class ReachyBridge(BridgeNode):
                     f'(client_timeout_s {self._timeout_s}): still waiting for it (a paused '
                     'Unity?); a new client would take over')
 
+    def diagnostic_warning(self) -> str | None:
+        """Say so while the client is silent past client_timeout_s (kept: a paused Unity)."""
+        silent = self._client_silent_s()
+        timeout = getattr(self, '_timeout_s', None)
+        if timeout is None or silent <= timeout:
+            return None
+        return (f'client silent for {silent:.1f} s (client_timeout_s {timeout}): kept and '
+                'waited for (a paused Unity?); a new client would take over')
+
     def _client_silent_s(self) -> float:
         """Return how long the connected client has not answered (0 with none)."""
         server = self._server
