@@ -64,7 +64,14 @@ def test_config_holds_the_declared_defaults(file: str, node_name: str, values: d
     try:
         declared = {name: node.get_parameter(name).value for name in node._parameters
                     if name not in RCLPY_OWN_PARAMETERS}
-        assert set(values) == set(declared), f'{file} vs declared parameters of {node_name}'
+        # rcl's params-file reader cannot type an empty list (the node dies at start): such
+        # a default is left out of the file, and no file may hold one.
+        empty = {name for name, value in declared.items()
+                 if isinstance(value, (list, tuple)) and not value}
+        assert not [name for name, value in values.items() if value == []], \
+            f'{file}: an empty list, which rcl cannot read'
+        assert set(values) == set(declared) - empty, \
+            f'{file} vs declared parameters of {node_name}'
         for name, value in values.items():
             default = declared[name]
             assert (list(default) if isinstance(default, (list, tuple)) else default) == value, \
