@@ -21,6 +21,9 @@ from ros_helpers import ProbeNode, wait_for
 # Every process a launch starts (and theirs: ffmpeg) inherits this variable: found in
 # /proc/<pid>/environ, it tells what the launch left behind, whoever reparented it.
 MARKER = 'ROBOT_BRIDGES_LAUNCH_TEST'
+#: launch's own escalation after a SIGINT (its sigterm_timeout 5 s + sigkill_timeout 10 s).
+ESCALATION = r"failed to terminate '5' seconds after receiving 'SIGINT'"
+LAUNCH_ESCALATION_S = 15.0 + 5.0
 STARTED = re.compile(r'\[INFO\] \[([\w-]+)\]: process started with pid \[(\d+)\]')
 FINISHED = re.compile(r'\[INFO\] \[([\w-]+)\]: process has finished cleanly \[pid (\d+)\]')
 
@@ -104,10 +107,23 @@ class Launch:
                 return
 
     def wait_exit(self, timeout: float) -> int:
-        """Wait for launch to end (it waits for its processes); kill all after ``timeout``."""
+        """
+        Wait for launch to end (it waits for its processes); kill all after ``timeout``.
+
+        launch 3.7 has a race of its own: a process that exits while launch handles its
+        shutdown (a group SIGINT reaches both at once) still gets launch's SIGTERM and SIGKILL
+        timers, and launch waits them out (5 + 10 s) though the process ended cleanly. Only
+        then, and only for that, is launch given those 15 s more; every process must still
+        have ended within ``timeout``.
+        """
         try:
             return self._popen.wait(timeout)
         except subprocess.TimeoutExpired:
+            if not self.left_behind() and self.lines(ESCALATION):
+                try:
+                    return self._popen.wait(LAUNCH_ESCALATION_S)
+                except subprocess.TimeoutExpired:
+                    pass
             self.kill()
             raise AssertionError(f'{self.name} still running {timeout} s after SIGINT:\n'
                                  f'{self.output[-4000:]}') from None
