@@ -247,3 +247,34 @@ def test_invalid_config_is_refused() -> None:
         WebSocketServerConfig(port=70000)
     with pytest.raises(ValueError):
         WebSocketServerConfig(port=0, max_message_bytes=0)
+
+
+class UrlAtDown(Recorder):
+    """A listener that reads the server's display_url when the peer's link goes down."""
+
+    server: WebSocketServer | None = None
+
+    def link_down(self, reason: str) -> None:
+        assert self.server is not None
+        self._add('url', self.server.display_url)  # a bridge logs it here
+        super().link_down(reason)
+
+
+def test_the_display_url_is_there_when_the_server_closes_with_a_peer() -> None:
+    # The peer's link goes down while the server stops listening (seen in the fault matrix:
+    # the bridge's shutdown log line raised from the loop's callback).
+    async def test() -> tuple[int, list[tuple[str, object]]]:
+        listener = UrlAtDown()
+        server = listener.server = WebSocketServer(WebSocketServerConfig(port=0), listener)
+        task = asyncio.create_task(server.run())
+        port = await asyncio.wait_for(server.wait_listening(), WAIT_S)
+        async with connect(f'ws://127.0.0.1:{port}/') as peer:
+            await listener.until(lambda: server.connected)
+            await asyncio.wait_for(server.close(), WAIT_S)
+            await asyncio.wait_for(task, WAIT_S)
+            with pytest.raises(ConnectionClosed):
+                await recv(peer)
+        return port, listener.events
+    port, events = run(test())
+    assert ('url', f'ws://127.0.0.1:{port}') in events or ('url', 'ws://127.0.0.1:0') in events
+    assert [kind for kind, _ in events][-2:] == ['url', 'down']

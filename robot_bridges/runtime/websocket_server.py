@@ -127,7 +127,9 @@ class WebSocketServer:
         """Where peers should connect: safe for logs (the server holds no secret)."""
         host = self._config.host
         host = f'[{host}]' if ':' in host else host
-        port = self.port if self._server is not None else self._config.port
+        # Closing (a peer's link_down logs this during shutdown): the port asked for.
+        server = self._server
+        port = self.port if server is not None and server.sockets else self._config.port
         return f'ws://{host}:{port}'
 
     def send(self, frame: Frame) -> bool:
