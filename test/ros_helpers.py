@@ -273,6 +273,7 @@ class ProbeNode:
         self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
         self.executor.add_node(self.node)
         self._subscriptions: dict[str, Any] = {}
+        self._clients: dict[tuple[Any, str], Any] = {}
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
 
@@ -315,16 +316,21 @@ class ProbeNode:
         return pub
 
     def call(self, srv_type: Any, name: str, request: Any, timeout: float = 10.0) -> Any:
-        """Call a service and return its response (waits for the server first)."""
-        client = self.node.create_client(srv_type, name)
-        try:
-            if not client.wait_for_service(timeout_sec=timeout):
-                raise AssertionError(f'service {name} not available')
-            future = client.call_async(request)
-            wait_for(future.done, timeout, f'a response from {name}')
-            return future.result()
-        finally:
-            self.node.destroy_client(client)
+        """
+        Call a service and return its response (waits for the server first).
+
+        One client per service for the node's life: a client destroyed right after its
+        response can still be in the executor's hands, and the take then fails ("cannot use
+        Destroyable", printed when the failed task is collected).
+        """
+        client = self._clients.get((srv_type, name))
+        if client is None:
+            client = self._clients[(srv_type, name)] = self.node.create_client(srv_type, name)
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise AssertionError(f'service {name} not available')
+        future = client.call_async(request)
+        wait_for(future.done, timeout, f'a response from {name}')
+        return future.result()
 
     def lifecycle(self, node_fqn: str, transition: int) -> bool:
         """Ask node ``node_fqn`` to take a lifecycle transition; True on success."""
