@@ -18,5 +18,13 @@ if [ "${ROS_DISTRO}" = jazzy ]; then  # Fast DDS 2 reads the older name (3 warns
   export FASTRTPS_DEFAULT_PROFILES_FILE="${FASTRTPS_DEFAULT_PROFILES_FILE:-${FASTDDS_DEFAULT_PROFILES_FILE}}"
 fi
 export ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET
+# Two workers by default (pytest-xdist): most of the suite waits on processes and sockets,
+# not on the CPU. ROBOT_BRIDGES_TEST_WORKERS=0 runs it in this one process. The tests of the
+# fixed ports stay together on one worker (conftest.py), each worker on a DDS domain of its own.
+workers="${ROBOT_BRIDGES_TEST_WORKERS:-2}"
+parallel=()
+if [ "${workers}" != 0 ]; then
+  parallel=(-n "${workers}" --dist loadgroup)
+fi
 # `pytest`, not `python -m pytest`: the source tree must not shadow the built package.
-exec pytest "$@"
+exec pytest "${parallel[@]}" "$@"

@@ -22,6 +22,14 @@ settings.register_profile('fuzz', max_examples=10_000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get('ROBOT_BRIDGES_FUZZ_PROFILE', 'ci'))
 
+# Under pytest-xdist each worker gets a DDS domain of its own (set before any rclpy context
+# or child process exists): tests of two workers share names (/diagnostics, namespaces) and
+# must not see each other's nodes. The run's domain (scripts/test.sh) is the base.
+_WORKER = os.environ.get('PYTEST_XDIST_WORKER', '')
+if _WORKER.startswith('gw'):
+    _BASE = int(os.environ.get('ROS_DOMAIN_ID', '0'))
+    os.environ['ROS_DOMAIN_ID'] = str((_BASE + int(_WORKER[2:])) % 101 + 1)
+
 
 @pytest.fixture(autouse=True)
 def _explain_failures() -> Iterator[None]:
@@ -39,6 +47,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         text = explain.explain_all()
         if text:
             report.sections.append(('what this test started', text))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the lines tests kept for the summary (the fault matrix's), sorted."""
+    lines = [value for reports in terminalreporter.stats.values() for report in reports
+             if getattr(report, 'when', '') == 'call'
+             for key, value in getattr(report, 'user_properties', ()) if key == 'summary_line']
+    if lines:
+        terminalreporter.section('summary lines')
+        for line in sorted(lines):
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture
@@ -68,6 +87,13 @@ def procs() -> Iterator[Callable[..., Proc]]:
         yield start
     finally:
         stop_all(started)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep the tests of the fixed ports on one xdist worker (``--dist loadgroup``)."""
+    for item in items:
+        if 'fixed_ports' in getattr(item, 'fixturenames', ()):
+            item.add_marker(pytest.mark.xdist_group('fixed_ports'))
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """
 The fault matrix: every bridge against its real simulator, through a fault proxy, per fault.
 
-Each cell prints one line, ``FAULT-MATRIX <bridge> <fault> recovered_s=<s> lost=<n> ...``
+Each cell adds one line to the run's summary,
+``FAULT-MATRIX <bridge> <fault> recovered_s=<s> lost=<n> ...``
 (the README's matrix is built from a run: ``scripts/test.sh test/test_fault_matrix.py``).
 ``recovered_s`` is from the end of the fault (service back, proxy passing or reading again,
 the reset done) to ``connected`` true again; for ``sigterm_under_traffic`` it is the time to
@@ -46,14 +47,14 @@ def cells() -> Iterator[Any]:
 
 
 @pytest.fixture
-def report(capsys: pytest.CaptureFixture[str]) -> Callable[..., None]:
-    """Print a FAULT-MATRIX line past pytest's capture."""
+def report(request: pytest.FixtureRequest) -> Callable[..., None]:
+    """Keep a FAULT-MATRIX line for the run's summary (conftest.py; xdist carries it over)."""
     def write(bridge: str, fault: str, recovered_s: float | None, lost: int | None,
               **extra: Any) -> None:
         fields = [f'recovered_s={_num(recovered_s)}', f'lost={_num(lost)}',
                   *(f'{k}={_num(v)}' for k, v in extra.items())]
-        with capsys.disabled():
-            print(f'\nFAULT-MATRIX {bridge} {fault} {" ".join(fields)}', flush=True)
+        request.node.user_properties.append(
+            ('summary_line', f'FAULT-MATRIX {bridge} {fault} {" ".join(fields)}'))
     return write
 
 
