@@ -91,6 +91,19 @@ class BridgeNode(LifecycleNode):
         for publisher in self._connected_pubs:
             publisher.publish(Bool(data=False))
 
+    def destroy_node(self) -> None:
+        """
+        Destroy the node, and its lifecycle state machine with it.
+
+        rclpy leaves the state machine to the garbage collector, and while it lives the node
+        stays in the graph: in a container, a node that failed or was removed would still
+        be listed, though nothing answers for it.
+        """
+        super().destroy_node()
+        state_machine = getattr(self, '_state_machine', None)
+        if state_machine is not None:
+            state_machine.destroy_when_not_in_use()
+
     def _declare_parameters(self) -> None:
         params.declare(self, 'autostart', True,
                        'Configure and activate by itself when started plainly.',
