@@ -127,8 +127,8 @@ def test_a_bad_parameter_and_a_failed_configure_stay_with_their_node(
 
 def test_every_bridge_failing_exits_1_and_a_bad_spec_exits_2(
         procs: Callable[..., Proc], tmp_path: Path) -> None:
-    params = params_file(tmp_path / 'bad.yaml', {CHAT: {'url': 'http://nowhere'},
-                                                  MIC: {'max_samples': 0}})
+    params = params_file(tmp_path / 'bad.yaml',
+                         {CHAT: {'url': 'http://nowhere'}, MIC: {'max_samples': 0}})
     failed = container(procs, params, '--bridge', f'robot_chat_bridge:{NS}',
                        '--bridge', f'victor_mic_bridge:{NS}')
     assert failed.wait_exit(20) == 1, failed.output
