@@ -32,6 +32,7 @@ setup(
             'reachy_bridge = robot_bridges.bridges.reachy_bridge:main',
             'reachy_sim = robot_bridges.sims.reachy_sim:main',
             'reachy_urdf = robot_bridges.tools.reachy_urdf:main',
+            'robot_bridges_container = robot_bridges.node.container:main',
         ],
     },
 )

@@ -19,9 +19,9 @@ from launch import LaunchContext, LaunchDescription
 from launch.action import Action
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackagePrefix, FindPackageShare
 from robot_bridges.dds_profile import launch_actions as dds_profile_actions
+from robot_bridges.launch_bridges import bridge_actions
 
 SIM_URL = 'ws://127.0.0.1:9080'
 
@@ -37,10 +37,8 @@ def _bridge(context: LaunchContext) -> List[Action]:
         actions.append(ExecuteProcess(cmd=[simulator, '--port', '9080'], output='screen',
                                       additional_env={'DFX_TOKEN': token}))
         parameters.append({'url': SIM_URL, 'token': token})
-    actions.append(Node(package='robot_bridges', executable='dfx_bridge',
-                        namespace=LaunchConfiguration('namespace'), parameters=parameters,
-                        output='screen', emulate_tty=True))
-    return actions
+    return actions + bridge_actions(context, ('dfx_bridge',), LaunchConfiguration('namespace'),
+                                    parameters)
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -17,9 +17,9 @@ from launch.action import Action
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackagePrefix, FindPackageShare
 from robot_bridges.dds_profile import launch_actions as dds_profile_actions
+from robot_bridges.launch_bridges import bridge_actions
 
 SIM_PORT = 8100
 SIM_STREAM_KEY = 'sim-stream-key'
@@ -41,9 +41,8 @@ def _bridge(context: LaunchContext) -> List[Action]:
     robot_id = LaunchConfiguration('robot_id').perform(context)
     if robot_id:
         parameters.append({'robot_id': robot_id})
-    return [Node(package='robot_bridges', executable='letsrobot_bridge',
-                 namespace=LaunchConfiguration('namespace'), parameters=parameters,
-                 output='screen', emulate_tty=True)]
+    return bridge_actions(context, ('letsrobot_bridge',), LaunchConfiguration('namespace'),
+                          parameters)
 
 
 def generate_launch_description() -> LaunchDescription:

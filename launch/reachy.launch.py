@@ -15,6 +15,7 @@ joint_states; the bridge's own robot_description is then off.
 from typing import Any
 
 from launch import LaunchContext, LaunchDescription
+from launch.action import Action
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
@@ -22,6 +23,7 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackagePrefix, FindPackageShare
 from robot_bridges.bridges.reachy_params import description_from_params_file
 from robot_bridges.dds_profile import launch_actions as dds_profile_actions
+from robot_bridges.launch_bridges import bridge_actions
 
 
 def robot_state_publisher(context: LaunchContext) -> list[Node]:
@@ -33,16 +35,15 @@ def robot_state_publisher(context: LaunchContext) -> list[Node]:
                               description_from_params_file(params_file)}])]
 
 
-def bridge(context: LaunchContext) -> list[Node]:
+def bridge(context: LaunchContext) -> list[Action]:
     """Start the bridge; with robot_state_publisher its own robot_description is off."""
     parameters: list[Any] = [LaunchConfiguration('params_file')]
     # The same reading of `description` as the condition that starts robot_state_publisher;
     # without it the params file decides.
     if IfCondition(LaunchConfiguration('description')).evaluate(context):
         parameters.append({'publish_description': False})
-    return [Node(package='robot_bridges', executable='reachy_bridge',
-                 namespace=LaunchConfiguration('namespace'), parameters=parameters,
-                 output='screen', emulate_tty=True)]
+    return bridge_actions(context, ('reachy_bridge',), LaunchConfiguration('namespace'),
+                          parameters)
 
 
 def generate_launch_description() -> LaunchDescription:

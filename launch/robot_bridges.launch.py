@@ -15,18 +15,24 @@ ports it documents (chat relay 5001, Victor 8888/8889, LetsRobot 8100..8106, DFX
 reachy_sim dials the Reachy bridge on 6171), and points its bridge at them.
 ``dds_profile`` (default true) starts everything with the shipped Fast DDS profile
 (config/dds/) unless a profile variable is already set; each included file takes it too.
+``single_process`` (default true) runs every bridge as a node of one process,
+``robot_bridges_container``, with the same params files and namespaces (README, One
+process); ``single_process:=false`` starts one process per bridge. The simulators are
+separate processes either way.
 """
 
 from typing import List
 
 from launch import LaunchDescription
 from launch.action import Action
-from launch.actions import DeclareLaunchArgument, GroupAction, IncludeLaunchDescription
+from launch.actions import (DeclareLaunchArgument, GroupAction, IncludeLaunchDescription,
+                            OpaqueFunction)
 from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.substitutions import FindPackageShare
 from robot_bridges.dds_profile import launch_actions as dds_profile_actions
+from robot_bridges.launch_bridges import collect_bridges, container_actions
 
 # Enabling launch argument -> (the bridge's own launch file, its default params file).
 BRIDGES = {
@@ -62,7 +68,14 @@ def generate_launch_description() -> LaunchDescription:
         *dds_profile_actions(),
         DeclareLaunchArgument('sim', default_value='false',
                               description='Also start every simulator and use it.'),
+        DeclareLaunchArgument('single_process', default_value='true',
+                              description='Every bridge a node of one robot_bridges_container '
+                                          '(false: one process per bridge).'),
+        # The included files then collect their bridges instead of starting them.
+        OpaqueFunction(function=collect_bridges,
+                       condition=IfCondition(LaunchConfiguration('single_process'))),
     ]
     for name, (launch_file, params_file) in BRIDGES.items():
         actions += _bridge(name, launch_file, params_file)
+    actions.append(OpaqueFunction(function=container_actions))
     return LaunchDescription(actions)

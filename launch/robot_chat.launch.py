@@ -9,21 +9,28 @@ Launch the Robot Chat relay server and one robot_chat_bridge (namespace robot_ch
 """
 
 from pathlib import Path
+from typing import List
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch import LaunchContext, LaunchDescription
+from launch.action import Action
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from robot_bridges.dds_profile import launch_actions as dds_profile_actions
+from robot_bridges.launch_bridges import bridge_actions
+
+
+def _bridge(context: LaunchContext) -> List[Action]:
+    return bridge_actions(context, ('robot_chat_bridge',), 'robot_chat',
+                          [LaunchConfiguration('params_file')])
 
 
 def generate_launch_description() -> LaunchDescription:
     """Return the server on --port 5001 (loopback) and the bridge with its parameters."""
     default_params = Path(get_package_share_directory('robot_bridges')) / 'config' / \
         'robot_chat.yaml'
-    params_file = LaunchConfiguration('params_file')
     return LaunchDescription([
         *dds_profile_actions(),
         DeclareLaunchArgument('params_file', default_value=str(default_params),
@@ -38,7 +45,5 @@ def generate_launch_description() -> LaunchDescription:
              arguments=['--host', LaunchConfiguration('server_host'),
                         '--port', LaunchConfiguration('server_port')],
              output='screen', condition=IfCondition(LaunchConfiguration('sim'))),
-        Node(package='robot_bridges', executable='robot_chat_bridge',
-             name='robot_chat_bridge', namespace='robot_chat',
-             parameters=[params_file], output='screen'),
+        OpaqueFunction(function=_bridge),
     ])

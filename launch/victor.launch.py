@@ -16,20 +16,16 @@ from launch.action import Action
 from launch.actions import DeclareLaunchArgument, ExecuteProcess, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackagePrefix, FindPackageShare
 from robot_bridges.dds_profile import launch_actions as dds_profile_actions
+from robot_bridges.launch_bridges import bridge_actions
 
 
 def _bridges(context: LaunchContext) -> List[Action]:
     host = LaunchConfiguration('host').perform(context)
     parameters = [LaunchConfiguration('params_file')] + ([{'host': host}] if host else [])
-    return [
-        Node(package='robot_bridges', executable=executable,
-             namespace=LaunchConfiguration('namespace'), parameters=parameters,
-             output='screen', emulate_tty=True)
-        for executable in ('victor_mic_bridge', 'webviz_bridge')
-    ]
+    return bridge_actions(context, ('victor_mic_bridge', 'webviz_bridge'),
+                          LaunchConfiguration('namespace'), parameters)
 
 
 def _simulator(port: str) -> ExecuteProcess:

@@ -11,11 +11,16 @@ never reached the restarted service; for the faults mid-stream, the service's se
 numbers that never reached the ROS topic (messages the service produced during the outage
 included: the relay and the socket.io servers drop what they cannot deliver); for the stalled
 subscriber, what that subscriber never got. ``n/a``: nothing countable in that cell.
+
+Form ``container``: the bridge runs as a node of robot_bridges_container next to a bystander
+bridge (test/fault_container.py). The suite runs CONTAINER_CELLS in that form;
+``ROBOT_BRIDGES_FAULT_MATRIX_CONTAINER=1`` runs every cell in both forms.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 import signal
 import subprocess
@@ -23,6 +28,7 @@ import sys
 import time
 from typing import Any, Callable, Iterator
 
+from fault_container import contained
 from fault_rigs import RECONNECT_MAX_S, Rig, RIGS
 from letsrobot_helpers import alive, CAMERA_ID, children, ffmpeg_children
 import pytest
@@ -38,12 +44,21 @@ FAULTS = ('service_killed', 'handshake_blackhole', 'service_stops_reading',
 NOT_APPLICABLE: dict[tuple[str, str], str] = {}
 
 
+# The cells the suite also runs in the container form (a fault of the link, and the stop).
+CONTAINER_CELLS = {('robot_chat_bridge', 'service_killed'),
+                   ('victor_mic_bridge', 'sigterm_under_traffic')}
+ALL_IN_CONTAINER = os.environ.get('ROBOT_BRIDGES_FAULT_MATRIX_CONTAINER') == '1'
+
+
 def cells() -> Iterator[Any]:
     for bridge in RIGS:
         for fault in FAULTS:
             reason = NOT_APPLICABLE.get((bridge, fault))
             marks = [pytest.mark.skip(reason=reason)] if reason else []
-            yield pytest.param(bridge, fault, marks=marks, id=f'{bridge}-{fault}')
+            yield pytest.param(bridge, fault, 'process', marks=marks, id=f'{bridge}-{fault}')
+            if ALL_IN_CONTAINER or (bridge, fault) in CONTAINER_CELLS:
+                yield pytest.param(bridge, fault, 'container', marks=marks,
+                                   id=f'{bridge}-{fault}-container')
 
 
 @pytest.fixture
@@ -64,19 +79,25 @@ def _num(value: Any) -> str:
     return f'{value:.2f}' if isinstance(value, float) else str(value)
 
 
-@pytest.mark.parametrize('bridge, fault', list(cells()))
+@pytest.mark.parametrize('bridge, fault, form', list(cells()))
 def test_fault(procs: Callable[..., Proc], ros: ProbeNode, report: Callable[..., None],
-               bridge: str, fault: str) -> None:
-    rig = RIGS[bridge](procs, ros, f'/fm_{bridge.split("_")[0]}_{FAULTS.index(fault)}')
+               bridge: str, fault: str, form: str) -> None:
+    ns = f'/fm_{bridge.split("_")[0]}_{FAULTS.index(fault)}' + ('c' if form == 'container' else '')
+    starter = contained(procs, RIGS[bridge].executable) if form == 'container' else procs
+    rig = RIGS[bridge](starter, ros, ns)
     try:
         outcome = CELLS[fault](rig)
         assert rig.bridge is not None
         if fault != 'sigterm_under_traffic':
             assert rig.bridge.returncode is None, rig.bridge.output[-3000:]
+            if form == 'container':  # the fault stayed with its node
+                assert f'{ns}_bystander' in {n for _, n in
+                                             ros.node.get_node_names_and_namespaces()}
         assert 'Traceback' not in rig.bridge.output, rig.bridge.output[-3000:]
     finally:
         rig.close()
-    report(bridge, fault, *outcome[:2], **outcome[2])
+    report(bridge + ('@container' if form == 'container' else ''), fault, *outcome[:2],
+           **outcome[2])
 
 
 Outcome = tuple[float | None, int | None, dict[str, Any]]

@@ -103,8 +103,10 @@ def rate(collector: Collector[Any], for_s: float) -> float:
 
 
 @pytest.mark.usefixtures('fixed_ports')
+@pytest.mark.parametrize('single_process', ['true', 'false'])
 def test_bring_up_with_every_simulator_then_sigint_twice(
-        ros: ProbeNode, tools: dict[str, str], launches: list[Launch], tmp_path: Path) -> None:
+        ros: ProbeNode, tools: dict[str, str], launches: list[Launch], tmp_path: Path,
+        single_process: str) -> None:
     # Params files through the documented arguments, each with a value that differs from
     # the default, so that applying them shows. qos_depth 5: max_publish_rate's queue
     # overflows within seconds once the rate is lowered below the simulator's 10 Hz.
@@ -118,7 +120,8 @@ def test_bring_up_with_every_simulator_then_sigint_twice(
     joints = ros.subscribe(JointState, '/reachy/joint_states')
     diagnostics = Diagnostics(ros)
     launch = Launch(tools, 'robot_bridges.launch.py', 'sim:=true',
-                    f'victor_params:={victor}', f'chat_params:={chat}')
+                    f'victor_params:={victor}', f'chat_params:={chat}',
+                    f'single_process:={single_process}')
     launches.append(launch)
     up_s = wait_connected(ros, ['/robot_chat', '/victor', '/letsrobot', '/dfx', '/reachy'],
                           launch)
@@ -126,7 +129,11 @@ def test_bring_up_with_every_simulator_then_sigint_twice(
                  '/victor/webviz_bridge', '/letsrobot/letsrobot_bridge', '/dfx/dfx_bridge',
                  '/reachy/reachy_bridge'):
         assert ros.lifecycle_state(node) == 'active', node
-    assert len(launch.started()) == 12, launch.started()  # 6 bridges, 6 simulators
+    # 6 simulators, and 6 bridges: in one container or a process each.
+    bridges = 1 if single_process == 'true' else 6
+    assert len(launch.started()) == 6 + bridges, launch.started()
+    containers = [name for name in launch.started() if name.startswith('robot_bridges_container')]
+    assert len(containers) == (1 if single_process == 'true' else 0), launch.started()
     print(f'LAUNCH bring-up: every bridge active and connected {up_s:.1f} s after start')
 
     # Topics flow; the params files were applied.

@@ -54,9 +54,11 @@ class _Waiter:
 class DfxBridge(WebSocketBridge):
     """``chunks`` -> 0506, ``subscribe_results`` -> 0510, responses -> ``results`` etc."""
 
+    DEFAULT_NAMESPACE = 'dfx'
+
     def __init__(self, loop: LoopThread, **kwargs: Any) -> None:
         """Create the node; interfaces and link come with the configure transition."""
-        kwargs.setdefault('namespace', 'dfx')
+        kwargs.setdefault('namespace', self.DEFAULT_NAMESPACE)
         super().__init__('dfx_bridge', loop, **kwargs)
         self._link_ready = False
         self._unverified_tls = False

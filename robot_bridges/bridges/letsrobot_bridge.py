@@ -72,8 +72,10 @@ IMAGE_DEPTH = 2
 class LetsRobotBridge(BridgeNode):
     """command / chat / chat_removed / exclusive_user / owner / settings / live; streams."""
 
+    DEFAULT_NAMESPACE = 'letsrobot'
+
     def __init__(self, loop: LoopThread, **kwargs: Any) -> None:
-        kwargs.setdefault('namespace', 'letsrobot')
+        kwargs.setdefault('namespace', self.DEFAULT_NAMESPACE)
         super().__init__('letsrobot_bridge', loop, **kwargs)
 
     def declare_bridge_parameters(self) -> None:

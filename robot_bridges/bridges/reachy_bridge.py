@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import sys
 import time
 from typing import Any, Iterable, Sequence
 
@@ -56,11 +55,15 @@ class ReachyBridge(BridgeNode):
     """joint_commands in, joint_states / eyes / force sensors out, one sync client."""
 
     AFTER_LINK_DOWN = 'waiting for the next client'
+    DEFAULT_NAMESPACE = 'reachy'
+    # The sync loop keeps the asyncio thread busy: the executor thread (diagnostics,
+    # services) must not make it wait the default 5 ms for the GIL, nor the other way round.
+    GIL_SWITCH_INTERVAL_S = GIL_SWITCH_INTERVAL_S
     _server: WebSocketServer | None = None
     _description: String | None = None
 
     def __init__(self, loop: LoopThread, **kwargs: Any) -> None:
-        kwargs.setdefault('namespace', 'reachy')
+        kwargs.setdefault('namespace', self.DEFAULT_NAMESPACE)
         super().__init__('reachy_bridge', loop, **kwargs)
 
     def declare_bridge_parameters(self) -> None:
@@ -419,7 +422,4 @@ class ReachyBridge(BridgeNode):
 
 def main(args: Sequence[str] | None = None) -> int:
     """Entry point of ``ros2 run robot_bridges reachy_bridge``."""
-    # The sync loop keeps the asyncio thread busy: the executor thread (diagnostics,
-    # services) must not make it wait the default 5 ms for the GIL, nor the other way round.
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     return run_bridge(ReachyBridge, args)

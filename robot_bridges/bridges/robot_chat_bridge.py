@@ -20,8 +20,10 @@ from std_msgs.msg import UInt32
 class RobotChatBridge(WebSocketBridge):
     """inbox / outbox / connected_users over one websocket to the relay server."""
 
+    DEFAULT_NAMESPACE = 'robot_chat'
+
     def __init__(self, loop: LoopThread, **kwargs: object) -> None:
-        kwargs.setdefault('namespace', 'robot_chat')
+        kwargs.setdefault('namespace', self.DEFAULT_NAMESPACE)
         super().__init__('robot_chat_bridge', loop, **kwargs)  # type: ignore[arg-type]
 
     def declare_bridge_parameters(self) -> None:

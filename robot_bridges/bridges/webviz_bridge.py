@@ -40,10 +40,11 @@ class WebVizBridgeBase(WebSocketBridge):
 
     #: Port 8888 is the robot's engine process, 8889 its anim process (micdata, animations).
     default_port = 8888
+    DEFAULT_NAMESPACE = 'victor'
 
     def __init__(self, node_name: str, loop: LoopThread, **kwargs: Any) -> None:
         """Create the node in namespace ``victor`` unless told otherwise."""
-        kwargs.setdefault('namespace', 'victor')
+        kwargs.setdefault('namespace', self.DEFAULT_NAMESPACE)
         super().__init__(node_name, loop, **kwargs)
 
     def declare_bridge_parameters(self) -> None:

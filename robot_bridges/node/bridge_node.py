@@ -21,7 +21,7 @@ import asyncio
 import concurrent.futures
 import inspect
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.exceptions import InvalidHandle
@@ -55,6 +55,11 @@ class BridgeNode(LifecycleNode):
     #: Whether the node also writes the namespace-level ``connected``: one writer per
     #: latched topic, or a late subscriber sees whichever node wrote last.
     NAMESPACE_CONNECTED = True
+    #: The node's namespace unless it is given one.
+    DEFAULT_NAMESPACE = ''
+    #: What the node needs of ``sys.setswitchinterval`` (None: Python's default, 5 ms); the
+    #: runner sets the shortest of its nodes'.
+    GIL_SWITCH_INTERVAL_S: float | None = None
 
     def __init__(self, node_name: str, loop: LoopThread, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
@@ -71,6 +76,35 @@ class BridgeNode(LifecycleNode):
         self._entities: list[Any] = []
         self._pacers: list[tuple[str, PacedPublisher]] = []
         self._last_warning: dict[str, float] = {}
+        try:
+            self._declare_parameters()
+        except BaseException:
+            # A bad value: the half-made node must leave the graph at once (in a container
+            # the other bridges run on, and nothing may answer under this node's name).
+            self.destroy_node()
+            raise
+        self._connected_pubs = [self.create_publisher(Bool, '~/connected', LATCHED)]
+        if self.NAMESPACE_CONNECTED:
+            self._connected_pubs.append(self.create_publisher(Bool, 'connected', LATCHED))
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self._diagnostics_timer = self.create_timer(1.0, self.publish_diagnostics)
+        for publisher in self._connected_pubs:
+            publisher.publish(Bool(data=False))
+
+    def destroy_node(self) -> None:
+        """
+        Destroy the node, and its lifecycle state machine with it.
+
+        rclpy leaves the state machine to the garbage collector, and while it lives the node
+        stays in the graph: in a container, a node that failed or was removed would still
+        be listed, though nothing answers for it.
+        """
+        super().destroy_node()
+        state_machine = getattr(self, '_state_machine', None)
+        if state_machine is not None:
+            state_machine.destroy_when_not_in_use()
+
+    def _declare_parameters(self) -> None:
         params.declare(self, 'autostart', True,
                        'Configure and activate by itself when started plainly.',
                        takes_effect='at start')
@@ -82,13 +116,6 @@ class BridgeNode(LifecycleNode):
                        min_value=0.01, max_value=600.0)
         self.declare_link_parameters()
         self.declare_bridge_parameters()
-        self._connected_pubs = [self.create_publisher(Bool, '~/connected', LATCHED)]
-        if self.NAMESPACE_CONNECTED:
-            self._connected_pubs.append(self.create_publisher(Bool, 'connected', LATCHED))
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self._diagnostics_timer = self.create_timer(1.0, self.publish_diagnostics)
-        for publisher in self._connected_pubs:
-            publisher.publish(Bool(data=False))
 
     # -- hooks for subclasses ------------------------------------------------------------
 
@@ -502,10 +529,7 @@ class BridgeNode(LifecycleNode):
         transition is synchronous, and 'deactivate' promises a clean close. Everything the
         link task does has finished (or was cancelled) when this returns.
         """
-        try:
-            self.loop.submit(self._stop_link()).result(STOP_TIMEOUT_S)
-        except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
-            self.get_logger().warning('the link did not stop in time; it was cancelled')
+        stop_links([self])
 
     def _start_link(self) -> None:
         self._link_stopping = False
@@ -545,3 +569,21 @@ class BridgeNode(LifecycleNode):
             self.stats.last_error = redact(f'link task failed: {describe_exception(exc)}',
                                            self.secrets)
             self.get_logger().error(self.stats.last_error)
+
+
+def stop_links(nodes: Sequence[BridgeNode]) -> None:
+    """
+    Close the transports of ``nodes`` together and wait for them, at most STOP_TIMEOUT_S.
+
+    Together, not one after the other: a container's nodes must all have stopped within
+    the 2 s a signalled stop is given, however many of them there are.
+    """
+    closing = [(node, node.loop.submit(node._stop_link())) for node in nodes]  # noqa: SLF001
+    concurrent.futures.wait([future for _, future in closing], STOP_TIMEOUT_S)
+    for node, future in closing:
+        if not future.done() or future.cancelled():
+            future.cancel()
+            node.get_logger().warning('the link did not stop in time; it was cancelled')
+        elif future.exception() is not None:
+            node.get_logger().warning(
+                f'stopping the link failed: {describe_exception(future.exception())}')

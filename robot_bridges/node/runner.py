@@ -1,15 +1,19 @@
-"""Run one bridge node: rclpy + the asyncio loop thread, with a clean exit on Ctrl-C/SIGTERM."""
+"""Run bridge nodes: rclpy + one asyncio loop thread, with a clean exit on Ctrl-C/SIGTERM."""
 
 from __future__ import annotations
 
 import signal
+import sys
 from types import FrameType
 from typing import Callable, Sequence
 
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
-from robot_bridges.node.bridge_node import BridgeNode
+from rclpy.impl.rcutils_logger import RcutilsLogger
+from robot_bridges.node.bridge_node import BridgeNode, stop_links
+from robot_bridges.node.containment import (ContainingExecutor, failure_line,
+                                            report_loop_errors)
 from robot_bridges.node.params import ParameterError
 from robot_bridges.protocols.text import cut
 from robot_bridges.runtime.loop_thread import LoopThread
@@ -18,43 +22,84 @@ from robot_bridges.runtime.loop_thread import LoopThread
 EXIT_BAD_PARAMETER = 2
 EXIT_CONFIGURE_FAILED = 1
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+NodeFactory = Callable[[LoopThread], BridgeNode]
 
 
-def run_bridge(factory: Callable[[LoopThread], BridgeNode],
-               args: Sequence[str] | None = None) -> int:
+def run_bridge(factory: NodeFactory, args: Sequence[str] | None = None) -> int:
     """Spin the node made by ``factory`` until shutdown; returns the process exit code."""
+    return run_bridges([('robot_bridges', factory)], args)
+
+
+def run_bridges(factories: Sequence[tuple[str, NodeFactory]],
+                args: Sequence[str] | None = None, *, contained: bool = False) -> int:
+    """
+    Spin the nodes made by ``factories`` on one executor and one loop until shutdown.
+
+    Each factory comes with the name of the logger that reports it could not be made. A node
+    whose parameters are invalid is not made (one line naming the parameter, the value and
+    the rule; no traceback), one whose configure failed under autostart stays unconfigured;
+    the others run. ``contained`` (the container): any exception of a factory is reported
+    likewise, and a callback's exception, on the executor or the loop, is logged and the
+    spin goes on, where one bridge alone ends with a traceback. Returns 0 unless every node
+    failed: then EXIT_CONFIGURE_FAILED if a configure failed, else EXIT_BAD_PARAMETER.
+    """
     cleaning_up = interrupt_once()
     loop: LoopThread | None = None
-    node: BridgeNode | None = None
-    code = 0
+    nodes: list[BridgeNode] = []
+    failures: list[int] = []
     try:
         rclpy.init(args=args)
         loop = LoopThread()
-        node = factory(loop)
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        if not node.autostart():
-            code = EXIT_CONFIGURE_FAILED  # the reason was logged by the transition
-        else:
+        executor = ContainingExecutor() if contained else SingleThreadedExecutor()
+        if contained:
+            report_loop_errors(loop, nodes)
+        for logger, factory in factories:
+            node = _make(factory, loop, rclpy.logging.get_logger(logger), contained)
+            if node is None:
+                failures.append(EXIT_BAD_PARAMETER)
+                continue
+            nodes.append(node)
+            executor.add_node(node)
+            if not node.autostart():  # the reason was logged by the transition
+                failures.append(EXIT_CONFIGURE_FAILED)
+                if contained:
+                    node.get_logger().error('left unconfigured (its lifecycle services can '
+                                            'retry); the other bridges run')
+        intervals = [n.GIL_SWITCH_INTERVAL_S for n in nodes if n.GIL_SWITCH_INTERVAL_S]
+        if intervals:
+            sys.setswitchinterval(min(intervals))
+        if len(failures) < len(factories):
             executor.spin()
-    except (ParameterError, ParameterException) as exc:
-        # One line naming the parameter, the value and the rule; no traceback.
-        rclpy.logging.get_logger('robot_bridges').error(cut(str(exc)))
-        code = EXIT_BAD_PARAMETER
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
         cleaning_up()  # bounded: no signal interrupts it any more
-        # Link first (its callbacks publish), then the loop, then the node.
-        if node is not None:
-            node.stop_link()
+        # Links first (their callbacks publish), then the loop, then the nodes.
+        stop_links(nodes)
         if loop is not None:
             loop.stop(timeout=0.5)
-        if node is not None:
+        for node in nodes:
             node.destroy_node()
         rclpy.try_shutdown()  # puts back the handlers rclpy.init chained to
         ignore_signals()
-    return code
+    if len(failures) < len(factories):
+        return 0
+    return EXIT_CONFIGURE_FAILED if EXIT_CONFIGURE_FAILED in failures else EXIT_BAD_PARAMETER
+
+
+def _make(factory: NodeFactory, loop: LoopThread, logger: RcutilsLogger,
+          contained: bool) -> BridgeNode | None:
+    """Return the node, or None when it could not be made (logged)."""
+    try:
+        return factory(loop)
+    except (ParameterError, ParameterException) as exc:
+        logger.error(cut(str(exc) + ('; not started, the other bridges run' if contained
+                                     else '')))
+    except Exception as exc:  # noqa: B902 - contained: one bridge's bug, the others run
+        if not contained:
+            raise
+        logger.error(failure_line('making the node', exc, 'not started, the other bridges run'))
+    return None
 
 
 def interrupt_once() -> Callable[[], None]:

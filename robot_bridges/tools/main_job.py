@@ -12,12 +12,14 @@ event (topic_echo). Ctrl-C stops everything within 2 s; ``--duration`` stops by 
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import os
 import secrets
 import signal
 import sys
+import tempfile
 import time
 from typing import Callable, Sequence
 
@@ -27,6 +29,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rich.console import Console
 from rich.live import Live
+from robot_bridges.bridges.registry import BRIDGES
 from robot_bridges.dds_profile import with_profile
 from robot_bridges.msg import RobotChatMessage
 from robot_bridges.node.qos import reliable
@@ -38,6 +41,7 @@ from robot_bridges.tools.reachy_driver import ReachyDriver
 from robot_bridges.tools.status import StatusNode
 from robot_bridges.tools.topic_echo import TopicEcho
 from std_srvs.srv import SetBool
+import yaml
 
 # (label, executable, arguments): the order they start in; they stop in reverse.
 PROCESSES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -60,6 +64,33 @@ PROCESSES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         '-p', 'camera_id:=sim_camera', '-p', 'stream_key:=sim-stream-key',
         '-p', 'video_source:=test', '-p', 'audio_source:=test')),
 )
+
+
+def processes(single_process: bool) -> list[tuple[str, str, tuple[str, ...]]]:
+    """
+    Return PROCESSES, or with ``single_process`` every bridge as a node of one container.
+
+    The container takes the place of the first bridge; each bridge's ``-p`` values go into
+    a params file under its node's name (a ``-p`` of the container would reach them all).
+    """
+    if not single_process:
+        return list(PROCESSES)
+    bridges = [entry for entry in PROCESSES if entry[1] in BRIDGES]
+    values: dict[str, dict[str, object]] = {}
+    for _, kind, arguments in bridges:
+        assigned = [a.partition(':=') for a in arguments if ':=' in a]
+        if assigned:
+            values[f'/**/{kind}'] = {'ros__parameters': {
+                name: yaml.safe_load(value) for name, _, value in assigned}}
+    with tempfile.NamedTemporaryFile('w', prefix='main_job_', suffix='.yaml',
+                                     delete=False) as out:
+        yaml.safe_dump(values, out)
+    atexit.register(os.unlink, out.name)
+    container = ('bridges', 'robot_bridges_container', (
+        *(arg for _, kind, _ in bridges for arg in ('--bridge', kind)),
+        '--ros-args', '--params-file', out.name))
+    return [container if entry is bridges[0] else entry for entry in PROCESSES
+            if entry is bridges[0] or entry not in bridges]
 
 
 class DemoDriver(Node):
@@ -146,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--no-dds-profile', dest='dds_profile', action='store_false',
                         help='start the processes without the shipped Fast DDS profile '
                              '(config/dds/; the launch files take dds_profile:=false)')
+    parser.add_argument('--single-process', action=argparse.BooleanOptionalAction,
+                        default=True, help='every bridge a node of one robot_bridges_container '
+                                           '(--no-single-process: a process per bridge)')
     args = parser.parse_args(argv)
     live = sys.stdout.isatty() if args.live is None else args.live
 
@@ -171,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                  refresh_per_second=4))
                 refresh = lambda: view_.update(board.render())  # noqa: E731
                 executor.add_node(StatusNode(board))
-            for label, exe, exe_args in PROCESSES:
+            for label, exe, exe_args in processes(args.single_process):
                 children.append(Child(label, exe, exe_args, printed, child_env))
             echo = to_panel(board) if live else labelled('ros')
             reachy = ((lambda line: board.set_latest('/reachy/reachy_bridge', line)) if live
