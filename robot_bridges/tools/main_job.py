@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 from ament_index_python.packages import get_package_share_directory
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rich.console import Console
 from rich.live import Live
@@ -34,6 +34,7 @@ from robot_bridges.srv import CompileMicResults
 from robot_bridges.tools.bridge_view import HealthBoard
 from robot_bridges.tools.children import Child, stop_children
 from robot_bridges.tools.dfx_driver import DfxDemoDriver
+from robot_bridges.tools.lean_node import LEAN
 from robot_bridges.tools.reachy_driver import ReachyDriver
 from robot_bridges.tools.status import StatusNode
 from robot_bridges.tools.topic_echo import TopicEcho
@@ -66,7 +67,7 @@ class DemoDriver(Node):
     """Speaks on the chat outbox and records/compiles mic directions, on timers."""
 
     def __init__(self) -> None:
-        super().__init__('demo_driver')
+        super().__init__('demo_driver', **LEAN)
         self._outbox = self.create_publisher(RobotChatMessage, '/robot_chat/outbox',
                                              reliable(10))
         self._recording = self.create_client(SetBool, '/victor/set_recording')
@@ -160,7 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     board = HealthBoard()
     children: list[Child] = []
     rclpy.init(args=[])
-    executor = MultiThreadedExecutor(num_threads=2)
+    # One thread: no callback here blocks (service calls are asynchronous).
+    executor = SingleThreadedExecutor()
     stop_at = time.monotonic() + args.duration if args.duration > 0 else None
     try:
         with contextlib.ExitStack() as stack:
@@ -185,9 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             next_refresh = 0.0
             while rclpy.ok() and (stop_at is None or time.monotonic() < stop_at):
                 executor.spin_once(timeout_sec=0.1)
-                if time.monotonic() >= next_refresh:
-                    refresh()
-                    next_refresh = time.monotonic() + 0.25
+                if time.monotonic() < next_refresh:
+                    continue  # a message or timer, not yet time to look around
+                refresh()
+                next_refresh = time.monotonic() + 0.25
                 dead = [c.label for c in children if not c.running]
                 if dead:
                     print(f'main_job: stopping, process exited: {", ".join(dead)}',
