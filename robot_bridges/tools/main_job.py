@@ -19,7 +19,7 @@ import secrets
 import signal
 import sys
 import time
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from ament_index_python.packages import get_package_share_directory
 import rclpy
@@ -35,29 +35,29 @@ from robot_bridges.tools.bridge_view import HealthBoard
 from robot_bridges.tools.children import Child, stop_children
 from robot_bridges.tools.dfx_driver import DfxDemoDriver
 from robot_bridges.tools.lean_node import LEAN
+from robot_bridges.tools.port_plan import PortPlan, PortPlanError, taken_ports
 from robot_bridges.tools.reachy_driver import ReachyDriver
 from robot_bridges.tools.status import StatusNode
 from robot_bridges.tools.topic_echo import TopicEcho
 from std_srvs.srv import SetBool
 
-# (label, executable, arguments): the order they start in; they stop in reverse.
+# (label, executable, arguments): the order they start in; they stop in reverse. Ports and
+# the addresses of the simulators are added by the port plan (tools/port_plan.py).
 PROCESSES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ('chat-server', 'robot_chat_server', ('--port', '5001')),
+    ('chat-server', 'robot_chat_server', ()),
     ('chat-bridge', 'robot_chat_bridge', ()),
     ('chat-peer', 'robot_chat_peer', ('--period', '3')),
-    ('victor-anim-sim', 'victor_sim', ('--port', '8889')),  # the firmware's cadence
-    ('victor-engine-sim', 'victor_sim', ('--port', '8888')),
+    ('victor-anim-sim', 'victor_sim', ()),  # the firmware's cadence
+    ('victor-engine-sim', 'victor_sim', ()),
     ('victor-mic-bridge', 'victor_mic_bridge', ()),
     ('webviz-bridge', 'webviz_bridge', ()),
     ('reachy-bridge', 'reachy_bridge', ()),
     ('reachy-sim', 'reachy_sim', ('--rate', '60')),  # a Unity frame rate
-    ('dfx-sim', 'dfx_sim', ('--port', '9080', '--processing-delay-s', '1.0')),
-    ('dfx-bridge', 'dfx_bridge', ('--ros-args', '-p', 'url:=ws://127.0.0.1:9080')),
-    ('letsrobot-sim', 'letsrobot_sim', ('--port', '8100', '--stream-key', 'sim-stream-key')),
+    ('dfx-sim', 'dfx_sim', ('--processing-delay-s', '1.0')),
+    ('dfx-bridge', 'dfx_bridge', ()),
+    ('letsrobot-sim', 'letsrobot_sim', ('--stream-key', 'sim-stream-key')),
     ('letsrobot-bridge', 'letsrobot_bridge', (
-        '--ros-args', '-p', 'info_server:=http://127.0.0.1:8100',
-        '-p', 'api_server:=http://127.0.0.1:8100', '-p', 'app_server:=http://127.0.0.1:8103',
-        '-p', 'user_server:=http://127.0.0.1:8104', '-p', 'robot_id:=sim_robot',
+        '--ros-args', '-p', 'robot_id:=sim_robot',
         '-p', 'camera_id:=sim_camera', '-p', 'stream_key:=sim-stream-key',
         '-p', 'video_source:=test', '-p', 'audio_source:=test')),
 )
@@ -132,6 +132,21 @@ def to_panel(board: HealthBoard) -> Callable[[str], None]:
     return write
 
 
+def start_processes(ports: PortPlan, env: Mapping[str, str], children: list[Child]) -> None:
+    """
+    Start PROCESSES in order, each with its port arguments, appending each to ``children``.
+
+    Raises :class:`PortPlanError` if a simulator does not say where it listens (auto ports);
+    what has started by then is in ``children``, for the caller to stop.
+    """
+    started: dict[str, Child] = {}
+    for label, exe, exe_args in PROCESSES:
+        port_args = ports.arguments(label, lambda server: started[server].running)
+        started[label] = Child(label, exe, (*exe_args, *port_args),
+                               ports.watch(label, printed), env)
+        children.append(started[label])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the README's main job."""
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
@@ -147,8 +162,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--no-dds-profile', dest='dds_profile', action='store_false',
                         help='start the processes without the shipped Fast DDS profile '
                              '(config/dds/; the launch files take dds_profile:=false)')
+    parser.add_argument('--ports', choices=('fixed', 'auto'), default='fixed',
+                        help="fixed: the README's ports, checked before anything starts; "
+                             'auto: free ports, every simulator picking its own')
     args = parser.parse_args(argv)
     live = sys.stdout.isatty() if args.live is None else args.live
+    ports = PortPlan(auto=args.ports == 'auto')
+    taken = [] if ports.auto else taken_ports()
+    if taken:
+        for line in taken:
+            print(f'main_job: {line}', file=sys.stderr)
+        print('main_job: nothing started; free the port, or run with --ports auto',
+              file=sys.stderr)
+        return 2
 
     # The DFX simulator and bridge read the same token from the environment (never a
     # command line); a fresh one per run unless the caller set one.
@@ -173,8 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                  refresh_per_second=4))
                 refresh = lambda: view_.update(board.render())  # noqa: E731
                 executor.add_node(StatusNode(board))
-            for label, exe, exe_args in PROCESSES:
-                children.append(Child(label, exe, exe_args, printed, child_env))
+            start_processes(ports, child_env, children)
             echo = to_panel(board) if live else labelled('ros')
             reachy = ((lambda line: board.set_latest('/reachy/reachy_bridge', line)) if live
                       else labelled('reachy'))
@@ -196,6 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f'main_job: stopping, process exited: {", ".join(dead)}',
                           file=sys.stderr)
                     return 1
+    except PortPlanError as error:
+        print(f'main_job: stopping: {error}', file=sys.stderr)
+        return 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
