@@ -18,6 +18,7 @@ import os
 import secrets
 import signal
 import sys
+import threading
 import time
 from typing import Callable, Mapping, Sequence
 
@@ -132,6 +133,18 @@ def to_panel(board: HealthBoard) -> Callable[[str], None]:
     return write
 
 
+def spin_in_background(node: Node) -> SingleThreadedExecutor:
+    """Spin ``node`` alone on a daemon thread; shut the returned executor down to stop it."""
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+
+    def spin() -> None:
+        with contextlib.suppress(ExternalShutdownException):  # Ctrl-C: rclpy shut down
+            executor.spin()
+    threading.Thread(target=spin, name=node.get_name(), daemon=True).start()
+    return executor
+
+
 def start_processes(ports: PortPlan, env: Mapping[str, str], children: list[Child]) -> None:
     """
     Start PROCESSES in order, each with its port arguments, appending each to ``children``.
@@ -207,11 +220,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                         args.max_rate, echo))
             executor.add_node(DemoDriver())
             # Reachy's topics are printed by its driver (goals against present positions).
-            executor.add_node(ReachyDriver(reachy))
+            # It commands at 20 Hz: in an executor of its own, so that its wake-ups do not
+            # rebuild the wait set of the printer's forty-odd subscriptions.
+            stack.callback(spin_in_background(ReachyDriver(reachy)).shutdown)
             executor.add_node(DfxDemoDriver())
             next_refresh = 0.0
             while rclpy.ok() and (stop_at is None or time.monotonic() < stop_at):
-                executor.spin_once(timeout_sec=0.1)
+                executor.spin_once(timeout_sec=0.25)
                 if time.monotonic() < next_refresh:
                     continue  # a message or timer, not yet time to look around
                 refresh()
