@@ -85,8 +85,8 @@ def test_main_job_with_a_fixed_port_taken_names_it_and_its_holder_and_starts_not
         holder.wait()
     assert result.returncode == 2, result.stdout + result.stderr
     assert 'started' not in result.stdout
-    assert (f'main_job: port 9080 is taken (dfx-sim, the DFX API simulator, listens on it): '
-            f'held by python') in result.stderr, result.stderr
+    assert ('main_job: port 9080 is taken (dfx-sim, the DFX API simulator, listens on it): '
+            'held by python') in result.stderr, result.stderr
     assert f'(pid {holder.pid}: ' in result.stderr and '--ports auto' in result.stderr
 
 

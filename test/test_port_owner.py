@@ -9,22 +9,22 @@ import sys
 from typing import Iterator
 
 import pytest
-from robot_bridges.tools.port_owner import (describe_holders, holders, Holder,
+from robot_bridges.tools.port_owner import (describe_holders, Holder, holders,
                                             listening_sockets, ListeningSocket,
                                             parse_listening, port_is_free)
 
 # /proc/net/tcp as the kernel writes it: 127.0.0.1:5001 listening (0A) and connected (01),
 # 0.0.0.0:8888 listening, uid 1000, inodes 4242 / 4343 / 4444.
-TCP = '''\
+TCP = """\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:1389 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4242 1 0000000000000000 100 0 0 10 0
    1: 0100007F:1389 0100007F:C350 01 00000000:00000000 00:00000000 00000000  1000        0 4343 1 0000000000000000 20 4 30 10 -1
    2: 00000000:22B8 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4444 1 0000000000000000 100 0 0 10 0
-'''  # noqa: E501
-TCP6 = '''\
+"""  # noqa: E501
+TCP6 = """\
   sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 00000000000000000000000001000000:1389 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 5151 1 0000000000000000 100 0 0 10 0
-'''  # noqa: E501
+"""  # noqa: E501
 
 
 def test_only_listening_sockets_on_the_port_count() -> None:
@@ -36,7 +36,7 @@ def test_only_listening_sockets_on_the_port_count() -> None:
 
 @pytest.fixture
 def held_port() -> Iterator[tuple[int, subprocess.Popen[str]]]:
-    """A port listened on by a child process, whose command line has a secret option."""
+    """Yield a port a child process listens on, and the child (a secret option in its argv)."""
     holder = subprocess.Popen(
         [sys.executable, '-c', HOLD, 'port-holder-marker', '--api-token', 'hunter2'],
         stdout=subprocess.PIPE, text=True)
