@@ -4,10 +4,10 @@ The main job's Reachy driver: waves the right arm and the antennas, prints conve
 Publishes ``/reachy/joint_commands`` at 20 Hz (a slow wave of the right shoulder and elbow,
 the antennas swinging against each other) and, every 1.5 s, prints the commanded and
 present positions of those joints and the eye frame rate seen on the compressed topics.
-Both topics arrive at the simulator's 60 Hz: the executor never wakes for them (it would
-cost a tenth of a core, rebuilding its wait set 120 times a second). Their messages wait in
-the reader's history and are taken, serialized, once per report; only the latest of each is
-decoded.
+Both topics arrive at the simulator's 60 Hz, and the executor never wakes for them: its
+wait set rebuilt 120 times a second was most of the main job's printer CPU. Their messages
+wait in the reader's history and are taken, serialized, once per report; only the latest
+of each is decoded.
 """
 
 from __future__ import annotations
