@@ -71,6 +71,59 @@ def test_main_job_live_view_and_ctrl_c_within_2_s_with_nothing_left() -> None:
     assert not left, left
 
 
+@pytest.mark.usefixtures('fixed_ports')
+def test_main_job_with_a_fixed_port_taken_names_it_and_its_holder_and_starts_nothing() -> None:
+    holder = subprocess.Popen([sys.executable, '-c', HOLD_9080, 'port-holder'],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == 'held'
+        result = subprocess.run(
+            [sys.executable, '-m', 'robot_bridges.tools.main_job', '--duration', '20'],
+            cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=60)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert 'started' not in result.stdout
+    assert ('main_job: port 9080 is taken (dfx-sim, the DFX API simulator, listens on it): '
+            'held by python') in result.stderr, result.stderr
+    assert f'(pid {holder.pid}: ' in result.stderr and '--ports auto' in result.stderr
+
+
+HOLD_9080 = ('import socket, time\n'
+             "server = socket.create_server(('127.0.0.1', 9080))\n"
+             "print('held', flush=True)\n"
+             'time.sleep(60)\n')
+
+
+def test_main_job_with_auto_ports_connects_every_bridge_on_ports_of_its_own() -> None:
+    """No fixed port is used, so this needs no turn at them (no fixed_ports fixture)."""
+    job = subprocess.Popen(
+        [sys.executable, '-m', 'robot_bridges.tools.main_job', '--live', '--ports', 'auto'],
+        cwd=tempfile.gettempdir(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, 'DFX_TOKEN': DFX_TOKEN, 'COLUMNS': '150'})
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(job.stdout), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and job.poll() is None and not all(
+                f'OK {bridge}' in ANSI.sub('', ''.join(lines)) for bridge in BRIDGES):
+            time.sleep(0.5)
+        out = ANSI.sub('', ''.join(lines))
+        for bridge in BRIDGES:
+            assert f'OK {bridge}' in out, out[-3000:]
+        ports = {int(port) for port in re.findall(r'listening on \w+://127.0.0.1:(\d+)', out)}
+        assert len(ports) == 6 and not ports & FIXED_PORTS, out[:3000]
+        job.send_signal(signal.SIGINT)
+        job.wait(10)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    reader.join(5)
+
+
+FIXED_PORTS = {5001, 8888, 8889, 6171, 9080, *range(8100, 8107)}
 ANSI = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]')
 BRIDGES = ('/robot_chat/robot_chat_bridge', '/victor/victor_mic_bridge',
            '/victor/webviz_bridge', '/letsrobot/letsrobot_bridge', '/dfx/dfx_bridge',

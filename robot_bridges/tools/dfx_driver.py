@@ -15,6 +15,7 @@ from rclpy.node import Node
 from robot_bridges.msg import DfxChunk
 from robot_bridges.node.qos import reliable
 from robot_bridges.srv import DfxSubscribeResults
+from robot_bridges.tools.lean_node import LEAN
 
 LABEL = f'{"dfx-demo":>17} |'
 
@@ -24,7 +25,7 @@ class DfxDemoDriver(Node):
 
     def __init__(self, namespace: str = '/dfx', period_s: float = 12.0, chunks: int = 3,
                  duration_s: float = 2.0, payload_bytes: int = 4096) -> None:
-        super().__init__('dfx_demo_driver')
+        super().__init__('dfx_demo_driver', **LEAN)
         self._chunks = self.create_publisher(DfxChunk, f'{namespace}/chunks', reliable(100))
         self._subscribe = self.create_client(DfxSubscribeResults,
                                              f'{namespace}/subscribe_results')

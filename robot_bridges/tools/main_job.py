@@ -1,9 +1,9 @@
 """
 The main job: every bridge against the simulator of its service, traffic in the terminal.
 
-Starts the simulators and bridge nodes as separate processes (as a launch file would on a
-ROS installation), then, in this process, shows the ROS traffic and drives the bridges'
-inputs now and then (chat outbox, mic recording and compile_results, Reachy goals, DFX
+Starts the simulators, and the bridge nodes in one robot_bridges_container
+(``--no-single-process``: a process each, as a launch file of separate nodes), then, in this
+process, shows the ROS traffic and drives the bridges' inputs now and then (chat outbox, mic recording and compile_results, Reachy goals, DFX
 chunks), so that both directions are visible. On a terminal it is a live view (one panel per
 bridge, from /diagnostics, with its latest message); otherwise (CI, pipes) one line per
 event (topic_echo). Ctrl-C stops everything within 2 s; ``--duration`` stops by itself.
@@ -12,24 +12,22 @@ event (topic_echo). Ctrl-C stops everything within 2 s; ``--duration`` stops by 
 from __future__ import annotations
 
 import argparse
-import atexit
 import contextlib
 import json
 import os
 import secrets
 import signal
 import sys
-import tempfile
+import threading
 import time
 from typing import Callable, Sequence
 
 from ament_index_python.packages import get_package_share_directory
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rich.console import Console
 from rich.live import Live
-from robot_bridges.bridges.registry import BRIDGES
 from robot_bridges.dds_profile import with_profile
 from robot_bridges.msg import RobotChatMessage
 from robot_bridges.node.qos import reliable
@@ -37,67 +35,19 @@ from robot_bridges.srv import CompileMicResults
 from robot_bridges.tools.bridge_view import HealthBoard
 from robot_bridges.tools.children import Child, stop_children
 from robot_bridges.tools.dfx_driver import DfxDemoDriver
+from robot_bridges.tools.lean_node import LEAN
+from robot_bridges.tools.main_job_processes import start_processes
+from robot_bridges.tools.port_plan import PortPlan, PortPlanError, taken_ports
 from robot_bridges.tools.reachy_driver import ReachyDriver
 from robot_bridges.tools.status import StatusNode
 from robot_bridges.tools.topic_echo import TopicEcho
 from std_srvs.srv import SetBool
-import yaml
-
-# (label, executable, arguments): the order they start in; they stop in reverse.
-PROCESSES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ('chat-server', 'robot_chat_server', ('--port', '5001')),
-    ('chat-bridge', 'robot_chat_bridge', ()),
-    ('chat-peer', 'robot_chat_peer', ('--period', '3')),
-    ('victor-anim-sim', 'victor_sim', ('--port', '8889')),  # the firmware's cadence
-    ('victor-engine-sim', 'victor_sim', ('--port', '8888')),
-    ('victor-mic-bridge', 'victor_mic_bridge', ()),
-    ('webviz-bridge', 'webviz_bridge', ()),
-    ('reachy-bridge', 'reachy_bridge', ()),
-    ('reachy-sim', 'reachy_sim', ('--rate', '60')),  # a Unity frame rate
-    ('dfx-sim', 'dfx_sim', ('--port', '9080', '--processing-delay-s', '1.0')),
-    ('dfx-bridge', 'dfx_bridge', ('--ros-args', '-p', 'url:=ws://127.0.0.1:9080')),
-    ('letsrobot-sim', 'letsrobot_sim', ('--port', '8100', '--stream-key', 'sim-stream-key')),
-    ('letsrobot-bridge', 'letsrobot_bridge', (
-        '--ros-args', '-p', 'info_server:=http://127.0.0.1:8100',
-        '-p', 'api_server:=http://127.0.0.1:8100', '-p', 'app_server:=http://127.0.0.1:8103',
-        '-p', 'user_server:=http://127.0.0.1:8104', '-p', 'robot_id:=sim_robot',
-        '-p', 'camera_id:=sim_camera', '-p', 'stream_key:=sim-stream-key',
-        '-p', 'video_source:=test', '-p', 'audio_source:=test')),
-)
-
-
-def processes(single_process: bool) -> list[tuple[str, str, tuple[str, ...]]]:
-    """
-    Return PROCESSES, or with ``single_process`` every bridge as a node of one container.
-
-    The container takes the place of the first bridge; each bridge's ``-p`` values go into
-    a params file under its node's name (a ``-p`` of the container would reach them all).
-    """
-    if not single_process:
-        return list(PROCESSES)
-    bridges = [entry for entry in PROCESSES if entry[1] in BRIDGES]
-    values: dict[str, dict[str, object]] = {}
-    for _, kind, arguments in bridges:
-        assigned = [a.partition(':=') for a in arguments if ':=' in a]
-        if assigned:
-            values[f'/**/{kind}'] = {'ros__parameters': {
-                name: yaml.safe_load(value) for name, _, value in assigned}}
-    with tempfile.NamedTemporaryFile('w', prefix='main_job_', suffix='.yaml',
-                                     delete=False) as out:
-        yaml.safe_dump(values, out)
-    atexit.register(os.unlink, out.name)
-    container = ('bridges', 'robot_bridges_container', (
-        *(arg for _, kind, _ in bridges for arg in ('--bridge', kind)),
-        '--ros-args', '--params-file', out.name))
-    return [container if entry is bridges[0] else entry for entry in PROCESSES
-            if entry is bridges[0] or entry not in bridges]
-
 
 class DemoDriver(Node):
     """Speaks on the chat outbox and records/compiles mic directions, on timers."""
 
     def __init__(self) -> None:
-        super().__init__('demo_driver')
+        super().__init__('demo_driver', **LEAN)
         self._outbox = self.create_publisher(RobotChatMessage, '/robot_chat/outbox',
                                              reliable(10))
         self._recording = self.create_client(SetBool, '/victor/set_recording')
@@ -162,6 +112,18 @@ def to_panel(board: HealthBoard) -> Callable[[str], None]:
     return write
 
 
+def spin_in_background(node: Node) -> SingleThreadedExecutor:
+    """Spin ``node`` alone on a daemon thread; shut the returned executor down to stop it."""
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+
+    def spin() -> None:
+        with contextlib.suppress(ExternalShutdownException):  # Ctrl-C: rclpy shut down
+            executor.spin()
+    threading.Thread(target=spin, name=node.get_name(), daemon=True).start()
+    return executor
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the README's main job."""
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
@@ -180,8 +142,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--single-process', action=argparse.BooleanOptionalAction,
                         default=True, help='every bridge a node of one robot_bridges_container '
                                            '(--no-single-process: a process per bridge)')
+    parser.add_argument('--ports', choices=('fixed', 'auto'), default='fixed',
+                        help="fixed: the README's ports, checked before anything starts; "
+                             'auto: free ports, every simulator picking its own')
     args = parser.parse_args(argv)
     live = sys.stdout.isatty() if args.live is None else args.live
+    ports = PortPlan(auto=args.ports == 'auto')
+    taken = [] if ports.auto else taken_ports()
+    if taken:
+        for line in taken:
+            print(f'main_job: {line}', file=sys.stderr)
+        print('main_job: nothing started; free the port, or run with --ports auto',
+              file=sys.stderr)
+        return 2
 
     # The DFX simulator and bridge read the same token from the environment (never a
     # command line); a fresh one per run unless the caller set one.
@@ -194,7 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     board = HealthBoard()
     children: list[Child] = []
     rclpy.init(args=[])
-    executor = MultiThreadedExecutor(num_threads=2)
+    # One thread: no callback here blocks (service calls are asynchronous).
+    executor = SingleThreadedExecutor()
     stop_at = time.monotonic() + args.duration if args.duration > 0 else None
     try:
         with contextlib.ExitStack() as stack:
@@ -205,8 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                  refresh_per_second=4))
                 refresh = lambda: view_.update(board.render())  # noqa: E731
                 executor.add_node(StatusNode(board))
-            for label, exe, exe_args in processes(args.single_process):
-                children.append(Child(label, exe, exe_args, printed, child_env))
+            start_processes(ports, child_env, children, printed, args.single_process)
             echo = to_panel(board) if live else labelled('ros')
             reachy = ((lambda line: board.set_latest('/reachy/reachy_bridge', line)) if live
                       else labelled('reachy'))
@@ -214,19 +187,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                                         args.max_rate, echo))
             executor.add_node(DemoDriver())
             # Reachy's topics are printed by its driver (goals against present positions).
-            executor.add_node(ReachyDriver(reachy))
+            # It commands at 20 Hz: in an executor of its own, so that its wake-ups do not
+            # rebuild the wait set of the printer's forty-odd subscriptions.
+            stack.callback(spin_in_background(ReachyDriver(reachy)).shutdown)
             executor.add_node(DfxDemoDriver())
             next_refresh = 0.0
             while rclpy.ok() and (stop_at is None or time.monotonic() < stop_at):
-                executor.spin_once(timeout_sec=0.1)
-                if time.monotonic() >= next_refresh:
-                    refresh()
-                    next_refresh = time.monotonic() + 0.25
+                executor.spin_once(timeout_sec=0.25)
+                if time.monotonic() < next_refresh:
+                    continue  # a message or timer, not yet time to look around
+                refresh()
+                next_refresh = time.monotonic() + 0.25
                 dead = [c.label for c in children if not c.running]
                 if dead:
                     print(f'main_job: stopping, process exited: {", ".join(dead)}',
                           file=sys.stderr)
                     return 1
+    except PortPlanError as error:
+        print(f'main_job: stopping: {error}', file=sys.stderr)
+        return 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -21,13 +21,14 @@ from rclpy.node import Node
 from rich.console import Console
 from rich.live import Live
 from robot_bridges.tools.bridge_view import HealthBoard
+from robot_bridges.tools.lean_node import LEAN
 
 
 class StatusNode(Node):
     """Feeds every /diagnostics status into a :class:`HealthBoard`."""
 
     def __init__(self, board: HealthBoard) -> None:
-        super().__init__('robot_bridges_status')
+        super().__init__('robot_bridges_status', **LEAN)
         self._board = board
         self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 100)
 

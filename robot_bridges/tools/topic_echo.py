@@ -3,12 +3,15 @@ Executable topic_echo: print ROS traffic compactly, for machines without the ros
 
 Discovers the topics under the given namespaces (and /diagnostics), subscribes to each with
 its own type, and prints at most ``--max-rate`` lines per second per topic, saying how many
-messages each line stands for.
+messages each line stands for. It is cheap at any message rate: the executor never wakes for
+a message (each wake-up rebuilds its wait set); the messages wait in the readers' histories
+and are taken, serialized, every TAKE_PERIOD_S, and only the printed ones are deserialized.
 """
 
 from __future__ import annotations
 
 import argparse
+from functools import partial
 import importlib
 import math
 import sys
@@ -16,12 +19,21 @@ import time
 from typing import Any, Callable, Sequence
 
 import rclpy
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message
+from rclpy.subscription import Subscription
+from rclpy.topic_endpoint_info import TopicEndpointInfo
+from robot_bridges.node.loop_subscription import LoopTaken, take_waiting
+from robot_bridges.tools.lean_node import LEAN
 
 SKIPPED_SUFFIXES = ('/transition_event', '/parameter_events', '/rosout')
 MAX_TEXT = 160
+TAKE_PERIOD_S = 0.25
+# Messages kept per topic between two takes (more are dropped, and not counted).
+HISTORY = 100
 
 
 def message_class(type_name: str) -> Any:
@@ -53,16 +65,31 @@ def summarize(msg: Any) -> str:
     return line if len(line) <= MAX_TEXT else line[:MAX_TEXT - 3] + '...'
 
 
+def matching_qos(publishers: Sequence[TopicEndpointInfo]) -> QoSProfile:
+    """Return a QoS that receives from every publisher: latched and best effort if any is."""
+    latched = any(info.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
+                  for info in publishers)
+    best_effort = any(info.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+                      for info in publishers)
+    return QoSProfile(
+        depth=HISTORY,
+        reliability=(ReliabilityPolicy.BEST_EFFORT if best_effort
+                     else ReliabilityPolicy.RELIABLE),
+        durability=(DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE))
+
+
 class TopicEcho(Node):
     """Subscribes to every topic under some namespaces and prints them, rate-limited."""
 
     def __init__(self, namespaces: Sequence[str], max_rate: float,
                  write: Callable[[str], None] = print) -> None:
-        super().__init__('topic_echo')
+        super().__init__('topic_echo', **LEAN)
         self._namespaces = tuple(ns.rstrip('/') + '/' for ns in namespaces)
         self._period = 1.0 / max_rate if max_rate > 0 else 0.0
         self._write = write
-        self._subscribed: dict[str, Any] = {}
+        self._subscribed: dict[str, Subscription] = {}
+        self._taken = LoopTaken()  # by _take, never by the executor
+        self.create_timer(TAKE_PERIOD_S, self._take)
         self._last_print: dict[str, float] = {}
         self._unprinted: dict[str, int] = {}
         self.create_timer(1.0, self._discover)
@@ -81,28 +108,42 @@ class TopicEcho(Node):
                 msg_type = message_class(types[0])
             except (ImportError, AttributeError, ValueError):
                 continue
-            latched = any(info.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
-                          for info in self.get_publishers_info_by_topic(topic))
-            qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=(DurabilityPolicy.TRANSIENT_LOCAL if latched
-                                         else DurabilityPolicy.VOLATILE))
+            qos = matching_qos(self.get_publishers_info_by_topic(topic))
+            # /diagnostics is decoded whole: its lines are per reporting node (a few a second).
+            diagnostics = msg_type.__name__ == 'DiagnosticArray'
+            callback = (partial(self._on_diagnostics, topic) if diagnostics
+                        else partial(self._on_serialized, topic, msg_type))
+            # No QoS event handlers: the QoS matches the publishers'.
             self._subscribed[topic] = self.create_subscription(
-                msg_type, topic, lambda msg, t=topic: self._on_message(t, msg), qos)
+                msg_type, topic, callback, qos, raw=not diagnostics,
+                callback_group=self._taken,
+                event_callbacks=SubscriptionEventCallbacks(use_default_callbacks=False))
 
-    def _on_message(self, topic: str, msg: Any) -> None:
-        if type(msg).__name__ == 'DiagnosticArray':
-            for status in msg.status:  # one line per reporting node, not per topic
-                self._print(topic, status.name, type(msg)(header=msg.header, status=[status]))
-        else:
-            self._print(topic, topic, msg)
+    def _take(self) -> None:
+        for subscription in self._subscribed.values():
+            take_waiting(subscription, subscription.callback, limit=HISTORY)
 
-    def _print(self, topic: str, key: str, msg: Any) -> None:
+    def _on_diagnostics(self, topic: str, msg: Any) -> None:
+        for status in msg.status:  # one line per reporting node, not per topic
+            count = self._count(status.name)
+            if count:
+                self._print(topic, count, type(msg)(header=msg.header, status=[status]))
+
+    def _on_serialized(self, topic: str, msg_type: Any, data: bytes) -> None:
+        count = self._count(topic)
+        if count:
+            self._print(topic, count, deserialize_message(data, msg_type))
+
+    def _count(self, key: str) -> int:
+        """Count one message under ``key``; return how many a line printed now stands for."""
         now = time.monotonic()
         self._unprinted[key] = self._unprinted.get(key, 0) + 1
         if now - self._last_print.get(key, -1e9) < self._period:
-            return
-        count = self._unprinted.pop(key)
+            return 0
         self._last_print[key] = now
+        return self._unprinted.pop(key)
+
+    def _print(self, topic: str, count: int, msg: Any) -> None:
         more = f' (+{count - 1} more)' if count > 1 else ''
         self._write(f'[{topic}]{more} {summarize(msg)}')
 
