@@ -3,10 +3,11 @@ The main job: every bridge against the simulator of its service, traffic in the 
 
 Starts the simulators, and the bridge nodes in one robot_bridges_container
 (``--no-single-process``: a process each, as a launch file of separate nodes), then, in this
-process, shows the ROS traffic and drives the bridges' inputs now and then (chat outbox, mic recording and compile_results, Reachy goals, DFX
-chunks), so that both directions are visible. On a terminal it is a live view (one panel per
-bridge, from /diagnostics, with its latest message); otherwise (CI, pipes) one line per
-event (topic_echo). Ctrl-C stops everything within 2 s; ``--duration`` stops by itself.
+process, shows the ROS traffic and drives the bridges' inputs now and then (chat outbox, mic
+recording and compile_results, Reachy goals, DFX chunks), so that both directions are
+visible. On a terminal it is a live view (one panel per bridge, from /diagnostics, with its
+latest message); otherwise (CI, pipes) one line per event (topic_echo). Ctrl-C stops
+everything within 2 s; ``--duration`` stops by itself.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from robot_bridges.tools.reachy_driver import ReachyDriver
 from robot_bridges.tools.status import StatusNode
 from robot_bridges.tools.topic_echo import TopicEcho
 from std_srvs.srv import SetBool
+
 
 class DemoDriver(Node):
     """Speaks on the chat outbox and records/compiles mic directions, on timers."""

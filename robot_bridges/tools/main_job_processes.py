@@ -48,39 +48,39 @@ def start_processes(ports: PortPlan, env: Mapping[str, str], children: list[Chil
     """
     Start PROCESSES in order, each with its port arguments, appending each to ``children``.
 
-    With ``single_process`` the bridges are held back and start together as one container,
-    as soon as the next process would need one of them (or at the end); each bridge's
+    With ``single_process`` the bridges start together as one container once every other
+    process has (what dials a bridge, reachy_sim, after it); each bridge's
     ``-p`` values, its ports among them, go into a params file under its node's name (a
     ``-p`` of the container would reach every node). Raises
     :class:`~robot_bridges.tools.port_plan.PortPlanError` if a simulator does not say where
     it listens (auto ports); what has started by then is in ``children``, for the caller.
     """
     started: dict[str, Child] = {}
-    held: list[tuple[str, str, tuple[str, ...]]] = []
+    held: list[tuple[str, str, tuple[str, ...]]] = []  # bridges, for the container
+    later: list[tuple[str, str, tuple[str, ...]]] = []  # what dials a held bridge
 
     def running(label: str) -> bool:
         return started[label].running
 
-    def start_container() -> None:
-        child = Child(CONTAINER_LABEL, 'robot_bridges_container', container_arguments(held),
-                      _watch_bridges(ports, [label for label, _, _ in held], write), env)
-        children.append(child)
-        for label, _, _ in held:
-            started[label] = child
-        held.clear()
+    def start(label: str, exe: str, exe_args: tuple[str, ...]) -> None:
+        started[label] = Child(label, exe, (*exe_args, *ports.arguments(label, running)),
+                               ports.watch(label, write), env)
+        children.append(started[label])
 
     for label, exe, exe_args in PROCESSES:
         if single_process and exe in BRIDGES:
             held.append((label, exe, (*exe_args, *ports.arguments(label, running))))
-            continue
-        if held and label in DIALS_A_BRIDGE:
-            start_container()
-        port_args = ports.arguments(label, running)
-        started[label] = Child(label, exe, (*exe_args, *port_args), ports.watch(label, write),
-                               env)
-        children.append(started[label])
+        elif single_process and label in DIALS_A_BRIDGE:
+            later.append((label, exe, exe_args))
+        else:
+            start(label, exe, exe_args)
     if held:
-        start_container()
+        container = Child(CONTAINER_LABEL, 'robot_bridges_container', container_arguments(held),
+                          _watch_bridges(ports, [label for label, _, _ in held], write), env)
+        children.append(container)
+        started.update((label, container) for label, _, _ in held)
+    for label, exe, exe_args in later:
+        start(label, exe, exe_args)
 
 
 def container_arguments(bridges: list[tuple[str, str, tuple[str, ...]]]) -> tuple[str, ...]:
