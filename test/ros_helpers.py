@@ -19,7 +19,7 @@ import explain
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
 from robot_bridges.node.qos import LATCHED, reliable
@@ -270,16 +270,20 @@ class ProbeNode:
         self.context = rclpy.Context()
         rclpy.init(context=self.context)
         self.node = Node(name, context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+        # Single-threaded, spun in steps by a thread of our own: close() can then stop the
+        # spinning first, with no callback left in flight (see close()).
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._subscriptions: dict[str, Any] = {}
         self._clients: dict[tuple[Any, str], Any] = {}
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
 
     def _spin(self) -> None:
         try:
-            self.executor.spin()
+            while not self._stopping.is_set():
+                self.executor.spin_once(timeout_sec=0.05)
         except Exception:  # noqa: B902 - context shut down at teardown
             pass
 
@@ -345,13 +349,18 @@ class ProbeNode:
 
     def close(self) -> None:
         """
-        Stop spinning, then destroy the node and shut the context down.
+        Stop spinning, then shut the executor down, destroy the node and the context.
 
-        In that order: a node destroyed while the spin thread still takes from it fails that
-        take ("cannot use Destroyable"), and the failure is printed at garbage collection.
+        In that order, with no callback in flight once the spin thread has joined: a task
+        that fails because its entity was destroyed under it ("cannot use Destroyable") is
+        printed when collected, as "exception was never retrieved". With rclpy spinning a
+        MultiThreadedExecutor in another thread, Executor.shutdown() itself raced with the
+        spinning (its pool's tasks, its guard condition destroyed): three tests a run.
         """
-        self.executor.shutdown(timeout_sec=1.0)
+        self._stopping.set()
+        self.executor.wake()
         self._thread.join(2)
+        self.executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
 
