@@ -1,14 +1,19 @@
 """Shutdown: a link's end reported meanwhile raises nothing; a repeated signal changes nothing."""
 
 import signal
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from typing import Callable, Iterator
 
 import pytest
 import rclpy
 from robot_bridges.bridges.robot_chat_bridge import RobotChatBridge
+from robot_bridges.node.runner import CLEANUP_BOUND_S, EXIT_STUCK
 from robot_bridges.runtime.loop_thread import LoopThread
-from ros_helpers import Proc, start_listening
+from ros_helpers import Proc, start_listening, wait_for
 
 
 @pytest.fixture
@@ -57,3 +62,46 @@ def test_a_bridge_signalled_again_while_it_stops_exits_0_without_a_traceback(
     assert bridge.stop_repeatedly(first, then) == 0, bridge.output
     assert time.monotonic() - start < 2.5, 'a clean stop takes at most 2 s'
     assert 'Traceback' not in bridge.output and 'KeyboardInterrupt' not in bridge.output
+
+
+STUCK_BRIDGE = """
+import sys, time
+from robot_bridges.bridges.robot_chat_bridge import RobotChatBridge
+from robot_bridges.node.runner import CLEANUP_BOUND_S, EXIT_STUCK
+from robot_bridges.node.runner import run_bridge
+
+
+class StuckInDestroy(RobotChatBridge):
+    def destroy_node(self):
+        print('stuck in destroy_node', flush=True)
+        time.sleep(60)
+
+
+sys.exit(run_bridge(StuckInDestroy, ['stuck', '--ros-args', '-r', '__ns:=/stuck_stop',
+                                     '-p', 'url:=ws://127.0.0.1:9', '-p', 'reconnect_max_s:=0.2']))
+"""
+
+
+def test_a_clean_up_that_hangs_is_ended_with_every_threads_stack() -> None:
+    """A stop stuck past CLEANUP_BOUND_S (here a node's destroy) ends, showing where."""
+    proc = subprocess.Popen([sys.executable, '-c', STUCK_BRIDGE], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, cwd=tempfile.gettempdir())
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: any('failed' in line for line in lines), 20,
+                 f'the bridge dialling: {lines}')
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(CLEANUP_BOUND_S + 10)
+        took = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(5)
+    out = ''.join(lines)
+    assert code == EXIT_STUCK, out
+    assert CLEANUP_BOUND_S <= took <= CLEANUP_BOUND_S + 5, took
+    assert 'stuck in destroy_node' in out and 'Timeout (0:00:04)!' in out, out
+    assert 'in destroy_node' in out.split('Timeout (0:00:04)!', 1)[1], out  # the stack

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import signal
 import sys
 from types import FrameType
@@ -22,6 +23,13 @@ from robot_bridges.runtime.loop_thread import LoopThread
 EXIT_BAD_PARAMETER = 2
 EXIT_CONFIGURE_FAILED = 1
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The clean-up's own bound: past it, every thread's stack goes to stderr and the process
+# ends with EXIT_STUCK. Each step is bounded (links 1.2 s, loop 0.5 s), so this only fires
+# on what is not (a C call that never returns): a stuck stop must neither hang a robot's
+# supervisor nor pass unexplained. Below launch's 5 s before its SIGTERM (which the clean-up
+# ignores: only the first signal counts).
+CLEANUP_BOUND_S = 4.0
+EXIT_STUCK = 1
 NodeFactory = Callable[[LoopThread], BridgeNode]
 
 
@@ -74,6 +82,7 @@ def run_bridges(factories: Sequence[tuple[str, NodeFactory]],
         pass
     finally:
         cleaning_up()  # bounded: no signal interrupts it any more
+        faulthandler.dump_traceback_later(CLEANUP_BOUND_S, exit=True)  # exits with 1
         # Links first (their callbacks publish), then the loop, then the nodes.
         stop_links(nodes)
         if loop is not None:
