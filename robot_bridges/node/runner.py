@@ -80,6 +80,12 @@ def run_bridges(factories: Sequence[tuple[str, NodeFactory]],
             executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RuntimeError:
+        # The signal's KeyboardInterrupt can arrive while pybind11 runs Python code inside an
+        # rclpy call (a take converting its arguments), which turns it into "Unable to
+        # convert call argument ...": a stop like any other once the signal came.
+        if rclpy.ok():
+            raise
     finally:
         cleaning_up()  # bounded: no signal interrupts it any more
         faulthandler.dump_traceback_later(CLEANUP_BOUND_S, exit=True)  # exits with 1
