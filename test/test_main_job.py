@@ -41,19 +41,9 @@ def test_main_job_shows_traffic_in_both_directions_and_stops_cleanly() -> None:
 
 @pytest.mark.usefixtures('fixed_ports')
 def test_main_job_live_view_and_ctrl_c_within_2_s_with_nothing_left() -> None:
-    job = subprocess.Popen(
-        [sys.executable, '-m', 'robot_bridges.tools.main_job', '--live'],
-        cwd=tempfile.gettempdir(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, 'DFX_TOKEN': DFX_TOKEN, 'COLUMNS': '150'})
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(job.stdout), daemon=True)
-    reader.start()
+    job, lines, reader = start_live_job()
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not all(
-                f'OK {bridge}' in ANSI.sub('', ''.join(lines)) for bridge in BRIDGES):
-            time.sleep(0.5)
-        out = ANSI.sub('', ''.join(lines))
+        out = wait_every_bridge_ok(job, lines)
         for bridge in BRIDGES:  # a panel per bridge, OK once connected
             assert f'OK {bridge}' in out, out[-3000:]
         assert 'connected  in ' in out and 'decode_errors 0' in out
@@ -98,19 +88,9 @@ HOLD_9080 = ('import socket, time\n'
 
 def test_main_job_with_auto_ports_connects_every_bridge_on_ports_of_its_own() -> None:
     """No fixed port is used, so this needs no turn at them (no fixed_ports fixture)."""
-    job = subprocess.Popen(
-        [sys.executable, '-m', 'robot_bridges.tools.main_job', '--live', '--ports', 'auto'],
-        cwd=tempfile.gettempdir(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, 'DFX_TOKEN': DFX_TOKEN, 'COLUMNS': '150'})
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(job.stdout), daemon=True)
-    reader.start()
+    job, lines, reader = start_live_job('--ports', 'auto')
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and job.poll() is None and not all(
-                f'OK {bridge}' in ANSI.sub('', ''.join(lines)) for bridge in BRIDGES):
-            time.sleep(0.5)
-        out = ANSI.sub('', ''.join(lines))
+        out = wait_every_bridge_ok(job, lines)
         for bridge in BRIDGES:
             assert f'OK {bridge}' in out, out[-3000:]
         ports = {int(port) for port in re.findall(r'listening on \w+://127.0.0.1:(\d+)', out)}
@@ -140,3 +120,24 @@ def _pgid(pid: int) -> int:
             return int(stat.read().rsplit(')', 1)[1].split()[2])
     except (OSError, IndexError, ValueError):
         return -1
+
+
+def start_live_job(*args: str) -> tuple[subprocess.Popen[str], list[str], threading.Thread]:
+    """Start the main job's live view; return it, its output lines so far, their reader."""
+    job = subprocess.Popen(
+        [sys.executable, '-m', 'robot_bridges.tools.main_job', '--live', *args],
+        cwd=tempfile.gettempdir(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, 'DFX_TOKEN': DFX_TOKEN, 'COLUMNS': '150'})
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(job.stdout or ()), daemon=True)
+    reader.start()
+    return job, lines, reader
+
+
+def wait_every_bridge_ok(job: subprocess.Popen[str], lines: list[str]) -> str:
+    """Wait (at most 60 s, or until the job ends) for every panel's OK; return the output."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and job.poll() is None and not all(
+            f'OK {bridge}' in ANSI.sub('', ''.join(lines)) for bridge in BRIDGES):
+        time.sleep(0.5)
+    return ANSI.sub('', ''.join(lines))
