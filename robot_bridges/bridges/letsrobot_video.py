@@ -115,6 +115,10 @@ class Stream:
 
     def _exited(self, reason: str) -> None:
         assert self._supervisor is not None
+        if self._task is None:
+            # stop() asked for this end and reports the change itself. An ffmpeg that needed
+            # SIGKILL there (slow to finish its output on a loaded machine) did not fail.
+            return
         tail = self._supervisor.last_error.splitlines()[-TAIL_LINES:]
         self.last_error = ' | '.join(tail) if tail else reason
         self._listener.stream_changed(self.kind, False)
