@@ -139,3 +139,32 @@ async def stop(process: asyncio.subprocess.Process) -> None:
     except asyncio.TimeoutError:
         process.kill()
         await process.wait()
+
+
+# ``BENCH_PROFILE_DIR``: when set, every hop (bridge or floor) is sampled by py-spy during its
+# burst (``BENCH_PY_SPY``: the py-spy program, default ``py-spy``), and the collapsed stacks
+# go to ``<dir>/<path>.txt`` (e.g. ``victor_0_bridge.txt``); ``bench/profile_summary.py``
+# reads them. The sampling costs the machine a little CPU: figures of such a run are not
+# the benchmark's.
+PROFILE_DIR_VARIABLE = 'BENCH_PROFILE_DIR'
+
+
+@contextlib.asynccontextmanager
+async def profiled(process: asyncio.subprocess.Process, name: str) -> AsyncIterator[None]:
+    """Sample ``process`` (and its children) with py-spy for the block, if asked to."""
+    folder = os.environ.get(PROFILE_DIR_VARIABLE)
+    if not folder:
+        yield
+        return
+    out = Path(folder, f'{name}.txt')
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = await asyncio.create_subprocess_exec(
+        os.environ.get('BENCH_PY_SPY', 'py-spy'), 'record', '--pid', str(process.pid),
+        '--subprocesses', '--rate', '250', '--format', 'raw', '--output', str(out),
+        '--nonblocking', stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL)
+    await asyncio.sleep(1.0)  # py-spy attaches
+    try:
+        yield
+    finally:
+        await stop(spy)

@@ -200,10 +200,11 @@ async def measure_path(case: Any, logs: Path, bridge: bool,
         await load.send(END, PACED)
         paced = await subscriber.report('paced', REPORT_TIMEOUT_S)
         cpu_before = procs.cpu_seconds(hop), procs.cpu_seconds(process), time.monotonic()
-        for seq in range(BURST_COUNT):
-            await load.send(BURST, seq)
-        await load.send(END, BURST)
-        burst = await subscriber.report('burst', REPORT_TIMEOUT_S)
+        async with procs.profiled(hop, logs.name):
+            for seq in range(BURST_COUNT):
+                await load.send(BURST, seq)
+            await load.send(END, BURST)
+            burst = await subscriber.report('burst', REPORT_TIMEOUT_S)
         hop_cpu_s, subscriber_cpu_s, wall_s = (
             now - then for now, then in zip(
                 (procs.cpu_seconds(hop), procs.cpu_seconds(process), time.monotonic()),
