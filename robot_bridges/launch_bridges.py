@@ -14,7 +14,10 @@ For launch files only (imports ``launch`` and ``launch_ros`` when called).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 from dataclasses import dataclass
+import os
 import tempfile
 from typing import Any, List, Sequence
 
@@ -83,9 +86,17 @@ def container_actions(context: Any) -> List[Any]:
         with tempfile.NamedTemporaryFile('w', prefix='robot_bridges_container_',
                                          suffix='.yaml', delete=False) as out:
             yaml.safe_dump(values, out)
+        # It may hold a secret a launch file passed (a token, a stream key): readable by
+        # this user alone (mkstemp's 0600), and removed when launch exits.
+        atexit.register(_remove, out.name)
         files.append(out.name)
     arguments = []
     for bridge in collected:
         arguments += ['--bridge', f'{bridge.kind}:/{bridge.namespace.strip("/")}']
     return [Node(package='robot_bridges', executable='robot_bridges_container',
                  arguments=arguments, parameters=files, output='screen', emulate_tty=True)]
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)

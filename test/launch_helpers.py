@@ -45,8 +45,10 @@ class Launch:
             # Started in the background of a script: an ignored SIGINT would be inherited
             # by launch and make every interrupt below a no-op. A handler is not inherited.
             signal.signal(signal.SIGINT, signal.default_int_handler)
+        # A temporary directory of its own: what launch leaves there is seen (temp_files).
+        self.tmpdir = Path(tempfile.mkdtemp(prefix='robot_bridges_launch_tmp_'))
         child_env = {**env, MARKER: self.marker, 'PYTHONUNBUFFERED': '1',
-                     'RCUTILS_COLORIZED_OUTPUT': '0'}
+                     'RCUTILS_COLORIZED_OUTPUT': '0', 'TMPDIR': str(self.tmpdir)}
         child_env.pop('DFX_TOKEN', None)  # sim:=true must make one up (issue #22, point 2)
         self.started_at = time.monotonic()
         self._lines: list[str] = []
@@ -175,6 +177,11 @@ class Launch:
         for bad in ('process has died', 'Traceback', 'KeyboardInterrupt'):
             assert bad not in rest, f'{self.name}: {bad!r} in the output:\n{out[-4000:]}'
         assert not self.left_behind(), f'{self.name}: left behind {self.left_behind()}'
+        assert not self.temp_files(), f'{self.name}: left {self.temp_files()} (secrets)'
+
+    def temp_files(self) -> list[str]:
+        """Return the container params files launch wrote (values that may be secrets)."""
+        return sorted(p.name for p in self.tmpdir.glob('robot_bridges_container_*'))
 
 
 def ended(lines: Sequence[str]) -> tuple[set[str], dict[str, str]]:

@@ -135,6 +135,10 @@ def test_bring_up_with_every_simulator_then_sigint_twice(
     containers = [name for name in launch.started() if name.startswith('robot_bridges_container')]
     assert len(containers) == (1 if single_process == 'true' else 0), launch.started()
     print(f'LAUNCH bring-up: every bridge active and connected {up_s:.1f} s after start')
+    # The container's file of launch-given values (sim URLs, the DFX token) exists while it
+    # runs; assert_stopped_cleanly checks it is gone.
+    assert len(launch.temp_files()) == (1 if single_process == 'true' else 0), \
+        launch.temp_files()
 
     # Topics flow; the params files were applied.
     assert mic.wait_count(5, 20)[-1].header.frame_id == 'launch_test_mic'
