@@ -34,7 +34,7 @@ from stats import percentile
 
 P50_MARGIN_MS = 1.0
 CASES = ('victor', 'robot_chat', 'letsrobot')
-HOG = '''
+HOG = """
 import os, sys
 parent = os.getppid()
 n = 0
@@ -42,7 +42,7 @@ while True:
     n += 1
     if n % 1_000_000 == 0 and os.getppid() != parent:
         sys.exit(0)
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ async def measure(names: Sequence[str], rounds: int, hog_count: int
 
 
 def table(results: dict[str, list[tuple[Paced, Paced]]]) -> tuple[str, bool]:
-    """Return the markdown table (medians over rounds, every round listed) and the verdict."""
+    """Build the markdown table and the verdict: medians over rounds, every round listed."""
     cases = run.available_cases()
     lines = ['| Case | p50 ms bridge / floor | p50 Δ (≤ +1 ms) | p99 ms bridge / floor | '
              'max ms bridge / floor | hop CPU µs/msg bridge / floor | rounds: bridge p50 / p99 |',
