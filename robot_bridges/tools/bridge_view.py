@@ -3,8 +3,8 @@ The per-bridge health view: one panel per bridge, built from its /diagnostics st
 
 Shared by the ``status`` executable (a terminal stand-in for rqt_robot_monitor) and the main
 job's live view. :class:`HealthBoard` keeps the newest status of each bridge and the rates
-derived from successive ones; :meth:`HealthBoard.render` draws rich panels,
-:meth:`HealthBoard.lines` plain text for pipes and CI logs.
+derived from successive ones; :meth:`HealthBoard.render` draws rich panels (each drawn again
+only when what it shows changed), :meth:`HealthBoard.lines` plain text for pipes and CI logs.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import time
 from typing import Iterable
 
 from diagnostic_msgs.msg import DiagnosticStatus
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.panel import Panel
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -24,6 +25,21 @@ LEVELS = {0: ('OK', 'green'), 1: ('WARN', 'yellow'), 2: ('ERROR', 'red'), 3: ('S
 STALE_AFTER_S = 3.0
 # What each panel shows, in this order, when the bridge reports it.
 COUNTERS = ('decode_errors', 'dropped', 'reconnects', 'link_aborts')
+WAITING = 'waiting for bridge diagnostics on /diagnostics ...'
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What one bridge's panel shows: equal values, the same panel."""
+
+    name: str
+    level: int
+    message: str
+    up: bool
+    rates: tuple[str, str]
+    counters: tuple[str, ...]
+    latest: str
+    last_error: str
 
 
 @dataclass
@@ -43,12 +59,22 @@ class BridgeHealth:
         """Return the level, STALE when no status arrived for STALE_AFTER_S."""
         return 3 if now - self.received_at > STALE_AFTER_S else self.level
 
+    def shown(self, now: float) -> Shown:
+        """Return what this bridge's panel shows at ``now``."""
+        values = self.values
+        return Shown(
+            self.name, self.effective_level(now), self.message, values.get('connected') == 'true',
+            (f'in {self.rate_in:7.1f}/s', f'out {self.rate_out:7.1f}/s'),
+            tuple(f'{key} {values[key]}' for key in COUNTERS if key in values), self.latest,
+            values.get('last_error', ''))
+
 
 class HealthBoard:
     """Every bridge seen on /diagnostics, by node name, in the order first seen."""
 
     def __init__(self) -> None:
         self.bridges: dict[str, BridgeHealth] = {}
+        self._panels: dict[str, tuple[Shown, Drawn]] = {}
 
     def update(self, status: DiagnosticStatus, now: float | None = None) -> None:
         """Take one status; statuses without a ``connected`` value are not bridges."""
@@ -78,12 +104,16 @@ class HealthBoard:
         return bool(self.bridges) and all(
             b.effective_level(now) == 0 for b in self.bridges.values())
 
-    def render(self, now: float | None = None) -> RenderableType:
-        """Return one rich panel per bridge."""
+    def shown(self, now: float | None = None) -> tuple[Shown, ...]:
+        """Return what the panels show at ``now``: while it is equal, a redraw changes nothing."""
         now = time.monotonic() if now is None else now
+        return tuple(health.shown(now) for health in list(self.bridges.values()))
+
+    def render(self, now: float | None = None) -> RenderableType:
+        """Return one rich panel per bridge; a panel whose content is unchanged is reused."""
         if not self.bridges:
-            return Text('waiting for bridge diagnostics on /diagnostics ...')
-        return Group(*(self._panel(b, now) for b in self.bridges.values()))
+            return Text(WAITING)
+        return Group(*(self._drawn(shown) for shown in self.shown(now)))
 
     def lines(self, now: float | None = None) -> Iterable[str]:
         """Return one plain line per bridge (for pipes and logs)."""
@@ -97,23 +127,51 @@ class HealthBoard:
                    + (f' last_error={values["last_error"]!r}' if values.get('last_error')
                       else ''))
 
-    def _panel(self, health: BridgeHealth, now: float) -> Panel:
-        label, colour = LEVELS[health.effective_level(now)]
-        values = health.values
-        up = values.get('connected') == 'true'
-        counters = Table.grid(padding=(0, 2))
-        counters.add_row(
-            Text('connected' if up else 'disconnected', style='green' if up else 'red'),
-            f'in {health.rate_in:7.1f}/s', f'out {health.rate_out:7.1f}/s',
-            *(f'{key} {values[key]}' for key in COUNTERS if key in values))
-        rows: list[RenderableType] = [counters]
-        if health.latest:
-            rows.append(Text(health.latest, overflow='ellipsis', no_wrap=True))
-        if values.get('last_error'):
-            rows.append(Text(f'last error: {values["last_error"]}', style='dim',
-                             overflow='ellipsis', no_wrap=True))
-        title = f'[{colour}]{label}[/] {health.name}  [dim]{health.message}[/]'
-        return Panel(Group(*rows), title=title, title_align='left', border_style=colour)
+    def _drawn(self, shown: Shown) -> Drawn:
+        cached = self._panels.get(shown.name)
+        if cached is None or cached[0] != shown:
+            cached = self._panels[shown.name] = (shown, Drawn(panel(shown)))
+        return cached[1]
+
+
+def panel(shown: Shown) -> Panel:
+    """Return the rich panel of one bridge."""
+    label, colour = LEVELS[shown.level]
+    counters = Table.grid(padding=(0, 2))
+    counters.add_row(
+        Text('connected' if shown.up else 'disconnected', style='green' if shown.up else 'red'),
+        *shown.rates, *shown.counters)
+    rows: list[RenderableType] = [counters]
+    if shown.latest:
+        rows.append(Text(shown.latest, overflow='ellipsis', no_wrap=True))
+    if shown.last_error:
+        rows.append(Text(f'last error: {shown.last_error}', style='dim',
+                         overflow='ellipsis', no_wrap=True))
+    title = Text.assemble((label, colour), f' {shown.name}  ', (shown.message, 'dim'))
+    return Panel(Group(*rows), title=title, title_align='left', border_style=colour)
+
+
+class Drawn:
+    """
+    A renderable laid out once per width: its lines of segments are kept and replayed.
+
+    Laying out a panel (measuring its table, wrapping, the border) is the costly part of a
+    redraw; a panel whose content did not change is the same lines again.
+    """
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+        self._layout: tuple[int, int | None] | None = None
+        self._lines: list[list[Segment]] = []
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        """Yield the kept segments, laying the renderable out again for another width."""
+        layout = (options.max_width, options.height)
+        if layout != self._layout:
+            self._lines = console.render_lines(self.renderable, options, new_lines=True)
+            self._layout = layout
+        for line in self._lines:
+            yield from line
 
 
 def _rate(before: dict[str, str], after: dict[str, str], key: str, elapsed: float) -> float:
