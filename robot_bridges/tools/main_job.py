@@ -28,7 +28,6 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rich.console import Console
-from rich.live import Live
 from robot_bridges.dds_profile import with_profile
 from robot_bridges.msg import RobotChatMessage
 from robot_bridges.node.qos import reliable
@@ -37,6 +36,7 @@ from robot_bridges.tools.bridge_view import HealthBoard
 from robot_bridges.tools.children import Child, stop_children
 from robot_bridges.tools.dfx_driver import DfxDemoDriver
 from robot_bridges.tools.lean_node import LEAN
+from robot_bridges.tools.live_view import LiveView
 from robot_bridges.tools.main_job_processes import start_processes
 from robot_bridges.tools.port_plan import PortPlan, PortPlanError, taken_ports
 from robot_bridges.tools.reachy_driver import ReachyDriver
@@ -174,12 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop_at = time.monotonic() + args.duration if args.duration > 0 else None
     try:
         with contextlib.ExitStack() as stack:
-            refresh: Callable[[], None] = lambda: None  # noqa: E731
+            refresh: Callable[[], object] = lambda: None  # noqa: E731
             if live:
-                console = Console(force_terminal=True)
-                view_ = stack.enter_context(Live(board.render(), console=console,
-                                                 refresh_per_second=4))
-                refresh = lambda: view_.update(board.render())  # noqa: E731
+                refresh = stack.enter_context(LiveView(board, Console(force_terminal=True))).tick
                 executor.add_node(StatusNode(board))
             start_processes(ports, child_env, children, printed, args.single_process)
             echo = to_panel(board) if live else labelled('ros')

@@ -19,9 +19,9 @@ import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rich.console import Console
-from rich.live import Live
 from robot_bridges.tools.bridge_view import HealthBoard
 from robot_bridges.tools.lean_node import LEAN
+from robot_bridges.tools.live_view import LiveView
 
 
 class StatusNode(Node):
@@ -62,11 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 print('\n'.join(board.lines()) or 'no bridge diagnostics seen', flush=True)
             return 0 if board.all_ok() else (1 if board.bridges else 2)
-        with Live(board.render(), console=console, refresh_per_second=4,
-                  transient=False) as live:
+        with LiveView(board, console) as view:
             while rclpy.ok():
                 executor.spin_once(timeout_sec=0.25)
-                live.update(board.render())
+                view.tick()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
