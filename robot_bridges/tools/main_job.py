@@ -105,8 +105,8 @@ def to_panel(board: HealthBoard) -> Callable[[str], None]:
     """Return a topic_echo writer that puts each line into its bridge's panel."""
     def write(line: str) -> None:
         topic = line[1:line.find(']')]
-        if topic == '/diagnostics' or topic.endswith('/connected'):
-            return  # the panel shows these already
+        if topic.endswith('/connected'):
+            return  # the panel shows it already
         for prefix, owner in TOPIC_OWNERS:
             if topic.startswith(prefix):
                 board.set_latest(owner, line)
@@ -182,8 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             echo = to_panel(board) if live else labelled('ros')
             reachy = ((lambda line: board.set_latest('/reachy/reachy_bridge', line)) if live
                       else labelled('reachy'))
+            # The live view has /diagnostics from its StatusNode: not decoded twice.
             executor.add_node(TopicEcho(['/robot_chat', '/victor', '/dfx', '/letsrobot'],
-                                        args.max_rate, echo))
+                                        args.max_rate, echo, diagnostics=not live))
             executor.add_node(DemoDriver())
             # Reachy's topics are printed by its driver (goals against present positions).
             # It commands at 20 Hz: in an executor of its own, so that its wake-ups do not

@@ -65,6 +65,15 @@ def summarize(msg: Any) -> str:
     return line if len(line) <= MAX_TEXT else line[:MAX_TEXT - 3] + '...'
 
 
+def wanted(topic: str, namespaces: tuple[str, ...], diagnostics: bool) -> bool:
+    """Whether to print ``topic``: one under ``namespaces``, or /diagnostics if asked."""
+    if topic.endswith(SKIPPED_SUFFIXES):
+        return False
+    if topic == '/diagnostics':
+        return diagnostics
+    return topic.startswith(namespaces)
+
+
 def matching_qos(publishers: Sequence[TopicEndpointInfo]) -> QoSProfile:
     """Return a QoS that receives from every publisher: latched and best effort if any is."""
     latched = any(info.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
@@ -82,9 +91,11 @@ class TopicEcho(Node):
     """Subscribes to every topic under some namespaces and prints them, rate-limited."""
 
     def __init__(self, namespaces: Sequence[str], max_rate: float,
-                 write: Callable[[str], None] = print) -> None:
+                 write: Callable[[str], None] = print, diagnostics: bool = True) -> None:
+        """Print the topics under ``namespaces``, and /diagnostics unless told not to."""
         super().__init__('topic_echo', **LEAN)
         self._namespaces = tuple(ns.rstrip('/') + '/' for ns in namespaces)
+        self._diagnostics = diagnostics
         self._period = 1.0 / max_rate if max_rate > 0 else 0.0
         self._write = write
         self._subscribed: dict[str, Subscription] = {}
@@ -95,14 +106,10 @@ class TopicEcho(Node):
         self.create_timer(1.0, self._discover)
         self._discover()
 
-    def _wanted(self, topic: str) -> bool:
-        if topic.endswith(SKIPPED_SUFFIXES):
-            return False
-        return topic == '/diagnostics' or topic.startswith(self._namespaces)
-
     def _discover(self) -> None:
         for topic, types in self.get_topic_names_and_types():
-            if topic in self._subscribed or not self._wanted(topic) or len(types) != 1:
+            if (topic in self._subscribed or len(types) != 1
+                    or not wanted(topic, self._namespaces, self._diagnostics)):
                 continue
             try:
                 msg_type = message_class(types[0])
