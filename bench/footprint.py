@@ -4,7 +4,10 @@ Footprint of the main job's six bridges: one container process vs one process ea
 Runs the main job (every simulator, the bridges, its drivers) once per form for
 ``--duration`` seconds and samples the bridge processes only (the container, or the six
 ``*_bridge`` processes): resident memory and threads at the end, CPU % of one core over the
-last ``--window`` seconds. Prints one markdown table. ``scripts/bench.sh footprint``.
+last ``--window`` seconds; and the CPU of the main job's own process (its printer, live view
+and demo drivers) over the same window, with the line printer and, in the one-process form,
+with the live view too (drawn to /dev/null as to a terminal). Prints one markdown table.
+``scripts/bench.sh footprint``.
 """
 
 from __future__ import annotations
@@ -58,25 +61,32 @@ def sample(pids: Sequence[int]) -> tuple[int, int, int]:
     return rss, threads, ticks
 
 
-def measure(single_process: bool, duration: float, window: float) -> dict[str, float]:
-    """Run the main job in one form; return the bridges' figures."""
+def measure(single_process: bool, live: bool, duration: float, window: float
+            ) -> dict[str, float]:
+    """Run the main job in one form; return the bridges' figures and the job's own CPU."""
     form = '--single-process' if single_process else '--no-single-process'
-    job = subprocess.Popen([sys.executable, '-m', 'robot_bridges.tools.main_job', '--lines',
-                            form, '--duration', str(duration + 5)],
+    job = subprocess.Popen([sys.executable, '-m', 'robot_bridges.tools.main_job',
+                            '--live' if live else '--lines', form,
+                            '--duration', str(duration + 5)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(duration - window)
         pids = bridge_pids(job.pid)
         _, _, ticks_before = sample(pids)
+        _, _, job_ticks_before = sample([job.pid])
         started = time.monotonic()
         time.sleep(window)
         rss, threads, ticks = sample(pids)
-        cpu = 100.0 * (ticks - ticks_before) / TICKS / (time.monotonic() - started)
+        _, _, job_ticks = sample([job.pid])
+        elapsed = time.monotonic() - started
+        cpu = 100.0 * (ticks - ticks_before) / TICKS / elapsed
+        job_cpu = 100.0 * (job_ticks - job_ticks_before) / TICKS / elapsed
         if job.poll() is not None:
             raise SystemExit(f'the main job ({form}) ended early: exit code {job.returncode}')
     finally:
         job.wait(60)
-    return {'processes': len(pids), 'rss_mib': rss / 2**20, 'threads': threads, 'cpu': cpu}
+    return {'processes': len(pids), 'rss_mib': rss / 2**20, 'threads': threads, 'cpu': cpu,
+            'job_cpu': job_cpu}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,15 +100,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The simulators' fixed ports: take turns with test runs, as their fixture does.
     with open(Path(tempfile.gettempdir()) / 'robot_bridges_fixed_ports.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        rows = [('one process (robot_bridges_container)', measure(True, args.duration,
-                                                                  args.window)),
-                ('six processes', measure(False, args.duration, args.window))]
+        rows = [('one process (robot_bridges_container)', 'lines',
+                 measure(True, False, args.duration, args.window)),
+                ('six processes', 'lines', measure(False, False, args.duration, args.window)),
+                ('one process (robot_bridges_container)', 'live view',
+                 measure(True, True, args.duration, args.window))]
     print(f'| six bridges of the main job, after {args.duration:g} s | processes | RSS MiB '
-          f'| threads | CPU % of one core (last {args.window:g} s) |')
-    print('|---|---:|---:|---:|---:|')
-    for label, row in rows:
+          f'| threads | CPU % of one core (last {args.window:g} s) '
+          "| the job's own process: output, CPU % |")
+    print('|---|---:|---:|---:|---:|---|')
+    for label, output, row in rows:
         print(f'| {label} | {row["processes"]:.0f} | {row["rss_mib"]:.0f} | '
-              f'{row["threads"]:.0f} | {row["cpu"]:.1f} |')
+              f'{row["threads"]:.0f} | {row["cpu"]:.1f} | {output}, {row["job_cpu"]:.1f} |')
     return 0
 
 

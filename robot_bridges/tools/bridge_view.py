@@ -17,7 +17,6 @@ from diagnostic_msgs.msg import DiagnosticStatus
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.panel import Panel
 from rich.segment import Segment
-from rich.table import Table
 from rich.text import Text
 
 LEVELS = {0: ('OK', 'green'), 1: ('WARN', 'yellow'), 2: ('ERROR', 'red'), 3: ('STALE', 'magenta')}
@@ -137,10 +136,11 @@ class HealthBoard:
 def panel(shown: Shown) -> Panel:
     """Return the rich panel of one bridge."""
     label, colour = LEVELS[shown.level]
-    counters = Table.grid(padding=(0, 2))
-    counters.add_row(
+    # One line of fields two spaces apart (a Text: a table's column measuring costs more
+    # than the rest of the panel); wrapped at spaces on a narrow terminal.
+    counters = Text('  ').join([
         Text('connected' if shown.up else 'disconnected', style='green' if shown.up else 'red'),
-        *shown.rates, *shown.counters)
+        *map(Text, shown.rates), *map(Text, shown.counters)])
     rows: list[RenderableType] = [counters]
     if shown.latest:
         rows.append(Text(shown.latest, overflow='ellipsis', no_wrap=True))

@@ -114,16 +114,18 @@ def to_panel(board: HealthBoard) -> Callable[[str], None]:
     return write
 
 
-def spin_in_background(node: Node) -> SingleThreadedExecutor:
-    """Spin ``node`` alone on a daemon thread; shut the returned executor down to stop it."""
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
+def drive_in_background(driver: ReachyDriver) -> Callable[[], None]:
+    """Run ``driver.drive`` on a daemon thread; return what stops it (and waits for it)."""
+    stop = threading.Event()
+    thread = threading.Thread(target=driver.drive, args=(stop,), name=driver.get_name(),
+                              daemon=True)
+    thread.start()
 
-    def spin() -> None:
-        with contextlib.suppress(ExternalShutdownException):  # Ctrl-C: rclpy shut down
-            executor.spin()
-    threading.Thread(target=spin, name=node.get_name(), daemon=True).start()
-    return executor
+    def stop_driving() -> None:
+        stop.set()
+        thread.join(timeout=2.0)
+        driver.destroy_node()
+    return stop_driving
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -176,8 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.ExitStack() as stack:
             refresh: Callable[[], object] = lambda: None  # noqa: E731
             if live:
-                refresh = stack.enter_context(LiveView(board, Console(force_terminal=True))).tick
-                executor.add_node(StatusNode(board))
+                view = stack.enter_context(LiveView(board, Console(force_terminal=True)))
+                status = StatusNode(board)
+                executor.add_node(status)
+                refresh = lambda: (status.take(), view.tick())  # noqa: E731
             start_processes(ports, child_env, children, printed, args.single_process)
             echo = to_panel(board) if live else labelled('ros')
             reachy = ((lambda line: board.set_latest('/reachy/reachy_bridge', line)) if live
@@ -187,9 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                         args.max_rate, echo, diagnostics=not live))
             executor.add_node(DemoDriver())
             # Reachy's topics are printed by its driver (goals against present positions).
-            # It commands at 20 Hz: in an executor of its own, so that its wake-ups do not
-            # rebuild the wait set of the printer's forty-odd subscriptions.
-            stack.callback(spin_in_background(ReachyDriver(reachy)).shutdown)
+            # It commands at 20 Hz from a thread of its own, with no executor: no wake-up
+            # rebuilds a wait set (the printer's forty-odd subscriptions, or its own).
+            stack.callback(drive_in_background(ReachyDriver(reachy)))
             executor.add_node(DfxDemoDriver())
             next_refresh = 0.0
             while rclpy.ok() and (stop_at is None or time.monotonic() < stop_at):

@@ -4,15 +4,18 @@ The main job's Reachy driver: waves the right arm and the antennas, prints conve
 Publishes ``/reachy/joint_commands`` at 20 Hz (a slow wave of the right shoulder and elbow,
 the antennas swinging against each other) and, every 1.5 s, prints the commanded and
 present positions of those joints and the eye frame rate seen on the compressed topics.
-Both topics arrive at the simulator's 60 Hz, and the executor never wakes for them: its
-wait set rebuilt 120 times a second was most of the main job's printer CPU. Their messages
-wait in the reader's history and are taken, serialized, once per report; only the latest
-of each is decoded.
+Both topics arrive at the simulator's 60 Hz, and no executor wakes for them: its wait set
+rebuilt 120 times a second was most of the main job's printer CPU. Their messages wait in
+the reader's history and are taken, serialized, once per report; only the latest of each is
+decoded. Nor does an executor run the commands: :meth:`ReachyDriver.drive` publishes them
+from a thread of its own, paced by a clock (an executor's 20 Hz timer rebuilt its wait set
+and inspected the callback's signature at every tick: more than half of the job's CPU).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Callable
 
@@ -63,8 +66,25 @@ class ReachyDriver(Node):
         self._eye = self.create_subscription(
             CompressedImage, f'{NAMESPACE}/left_eye/image_raw/compressed', self._on_eye,
             reliable(EYE_HISTORY), raw=True, callback_group=taken)
-        self.create_timer(1.0 / COMMAND_HZ, self._command)
-        self.create_timer(PRINT_PERIOD_S, self._report)
+
+    def drive(self, stop: threading.Event) -> None:
+        """Command at COMMAND_HZ, report every PRINT_PERIOD_S, until ``stop`` or shutdown."""
+        period = 1.0 / COMMAND_HZ
+        next_command = time.monotonic()
+        next_report = next_command + PRINT_PERIOD_S
+        while not stop.wait(max(0.0, next_command - time.monotonic())):
+            try:
+                self._command()
+            except Exception:
+                if self.context.ok():
+                    raise
+                return  # rclpy shut down (Ctrl-C) between the wait and the publish
+            now = time.monotonic()
+            # On schedule; after a stall (a suspended process) from now, with no catching up.
+            next_command = max(next_command + period, now)
+            if now >= next_report:
+                self._report()
+                next_report = now + PRINT_PERIOD_S
 
     def _command(self) -> None:
         self._goals = wave(time.monotonic() - self._start)

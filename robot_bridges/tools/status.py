@@ -16,21 +16,40 @@ from typing import Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rich.console import Console
+from robot_bridges.node.loop_subscription import LoopTaken, take_waiting
 from robot_bridges.tools.bridge_view import HealthBoard
 from robot_bridges.tools.lean_node import LEAN
 from robot_bridges.tools.live_view import LiveView
 
+# Statuses kept between two takes: a bridge reports once a second, a take is every 0.25 s.
+HISTORY = 100
+
 
 class StatusNode(Node):
-    """Feeds every /diagnostics status into a :class:`HealthBoard`."""
+    """
+    Feeds every /diagnostics status into a :class:`HealthBoard`, when :meth:`take` is called.
+
+    The statuses wait in the reader (up to HISTORY of them) and never wake an executor: the
+    view's loop takes them right before it draws, so a bridge's 1 Hz report costs no wake-up
+    (no rebuild of the executor's wait set) of its own.
+    """
 
     def __init__(self, board: HealthBoard) -> None:
         super().__init__('robot_bridges_status', **LEAN)
         self._board = board
-        self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics, 100)
+        # No QoS event handlers either: they would put the reader back in the wait set.
+        self._subscription = self.create_subscription(
+            DiagnosticArray, '/diagnostics', self._on_diagnostics, HISTORY,
+            callback_group=LoopTaken(),
+            event_callbacks=SubscriptionEventCallbacks(use_default_callbacks=False))
+
+    def take(self) -> int:
+        """Feed the statuses received since the last call to the board; return how many."""
+        return take_waiting(self._subscription, self._on_diagnostics, HISTORY)
 
     def _on_diagnostics(self, array: DiagnosticArray) -> None:
         for status in array.status:
@@ -57,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             deadline = time.monotonic() + args.wait
             while time.monotonic() < deadline:
                 executor.spin_once(timeout_sec=0.1)
+                node.take()
             if console.is_terminal:
                 console.print(board.render())
             else:
@@ -65,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with LiveView(board, console) as view:
             while rclpy.ok():
                 executor.spin_once(timeout_sec=0.25)
+                node.take()
                 view.tick()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
