@@ -6,10 +6,13 @@ the bridge path run the paced phase of ``run.py`` (3,000 messages at 1 kHz, the 
 discarded) while ``--hogs`` busy loops (default: one per core, normal priority) compete for
 the CPU with every process of the run. Prints p50 / p99 / max of both paths per round and
 the median over rounds, judged against the target: bridge p50 at most floor p50 + 1 ms.
-Also the hop process's CPU per message, and how much later the last message arrived than it
-was sent (a backlog that built up shows there: the hop fell behind the pace).
+Also the hop process's CPU per message, and, for a round whose worst latency passed 20 ms,
+the shape of that excursion: the longest gap between two arrivals (a stall) and every 10th
+latency around the worst (a backlog that drains, or one that holds).
+``--hog-kind bursty`` makes the busy loops sleep 1 ms after every 2 ms of work, so that they
+wake as often as the hops do (see HOG_KINDS).
 
-``scripts/bench.sh contention [--rounds N] [--hogs N] [case ...]``.
+``scripts/bench.sh contention [--rounds N] [--hogs N] [--hog-kind steady|bursty] [case ...]``.
 """
 
 from __future__ import annotations
@@ -35,14 +38,22 @@ from stats import percentile
 P50_MARGIN_MS = 1.0
 CASES = ('victor', 'robot_chat', 'letsrobot')
 HOG = """
-import os, sys
+import os, sys, time
 parent = os.getppid()
-n = 0
-while True:
-    n += 1
-    if n % 1_000_000 == 0 and os.getppid() != parent:
-        sys.exit(0)
+busy_s, sleep_s = float(sys.argv[1]), float(sys.argv[2])
+while os.getppid() == parent:
+    end = time.perf_counter() + busy_s
+    while time.perf_counter() < end:
+        pass
+    if sleep_s:
+        time.sleep(sleep_s)
 """
+# A steady hog never sleeps. The scheduler ranks a task that wakes from a sleep ahead of one
+# that has been running (EEVDF lag, CFS's wake-up credit), so the hops, which wait for every
+# message, preempt it at once: steady hogs barely delay a stream. A bursty hog (2 ms of work,
+# then 1 ms asleep, over and over) wakes as often as they do and competes on equal terms,
+# as the processes of a test run do.
+HOG_KINDS = {'steady': (0.5, 0.0), 'bursty': (0.002, 0.001)}
 
 
 @dataclass(frozen=True)
@@ -54,21 +65,39 @@ class Paced:
     max_ms: float
     last_ms: float  # the latency of the last message: what backlog was left at the end
     hop_cpu_us: float
+    # The longest time between two arrivals, taking the sends as 1 ms apart: a stall of the
+    # path (nothing delivered while it lasted) shows here; a slow drain of a backlog does not.
+    gap_ms: float = float('nan')
+    # Around the worst message, one latency in ten (ms): the shape of an excursion.
+    trace: tuple[float, ...] = ()
 
     @classmethod
     def from_report(cls, report: dict[str, Any], hop_cpu_s: float) -> Paced:
         """Build from the subscriber's paced report (the warm-up samples dropped)."""
         latencies = [ns / 1e6 for ns in report['latencies_ns'][run.WARM_UP_DISCARD:]]
+        worst = max(range(len(latencies)), key=latencies.__getitem__, default=0)
         return cls(percentile(latencies, 50), percentile(latencies, 99),
                    max(latencies, default=float('nan')),
                    latencies[-1] if latencies else float('nan'),
-                   hop_cpu_s / run.PACED_COUNT * 1e6)
+                   hop_cpu_s / run.PACED_COUNT * 1e6,
+                   max((1.0 + b - a for a, b in zip(latencies, latencies[1:])),
+                       default=float('nan')),
+                   tuple(latencies[max(0, worst - 300):worst + 300:10]))
+
+    def excursion(self) -> str:
+        """Describe the worst stretch when it stands out (max over 20 ms), else ''."""
+        if not self.max_ms > 20.0:
+            return ''
+        return (f'; excursion: longest arrival gap {self.gap_ms:.1f} ms, every 10th latency '
+                f'around the worst: {" ".join(f"{ms:.0f}" for ms in self.trace)}')
 
 
 @contextlib.contextmanager
-def hogs(count: int) -> Iterator[list[int]]:
+def hogs(count: int, kind: str = 'steady') -> Iterator[list[int]]:
     """Keep ``count`` busy loops running (each leaves if this process dies) for the block."""
-    children = [subprocess.Popen([sys.executable, '-c', HOG]) for _ in range(count)]
+    busy_s, sleep_s = HOG_KINDS[kind]
+    children = [subprocess.Popen([sys.executable, '-c', HOG, str(busy_s), str(sleep_s)])
+                for _ in range(count)]
     try:
         yield [child.pid for child in children]
     finally:
@@ -104,21 +133,22 @@ async def measure_paced(case: Any, logs: Path, bridge: bool) -> Paced:
         await run.bounded(run.warm_up(load, subscriber), run.MATCH_TIMEOUT_S,
                           'the subscriber to receive a warm-up message')
         cpu_before = procs.cpu_seconds(hop)
-        await asyncio.to_thread(run.pace, asyncio.get_running_loop(), load.send,
-                                run.PACED_COUNT)
+        async with procs.profiled(hop, f'contention_{logs.name}'):  # BENCH_PROFILE_DIR
+            await asyncio.to_thread(run.pace, asyncio.get_running_loop(), load.send,
+                                    run.PACED_COUNT)
         await load.send(END, PACED)
         report = await subscriber.report('paced', run.REPORT_TIMEOUT_S)
         hop_cpu_s = procs.cpu_seconds(hop) - cpu_before
     return Paced.from_report(report, hop_cpu_s)
 
 
-async def measure(names: Sequence[str], rounds: int, hog_count: int
+async def measure(names: Sequence[str], rounds: int, hog_count: int, hog_kind: str = 'steady'
                   ) -> dict[str, list[tuple[Paced, Paced]]]:
     """Return, per case, (floor, bridge) of every round, all measured under the hogs."""
     cases = run.available_cases()
     results: dict[str, list[tuple[Paced, Paced]]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix='robot_bridges_contention_') as tmp, \
-            hogs(hog_count):
+            hogs(hog_count, hog_kind):
         for n in range(rounds):
             for name in names:
                 case = cases[name]
@@ -134,8 +164,9 @@ async def measure(names: Sequence[str], rounds: int, hog_count: int
                 results[name].append((floor, bridge))
                 print(f'contention: round {n + 1} {name}: floor p50 {floor.p50_ms:.3f} '
                       f'p99 {floor.p99_ms:.2f} ms; bridge p50 {bridge.p50_ms:.3f} '
-                      f'p99 {bridge.p99_ms:.2f} max {bridge.max_ms:.1f} ms',
-                      file=sys.stderr, flush=True)
+                      f'p99 {bridge.p99_ms:.2f} max {bridge.max_ms:.1f} ms'
+                      f'{floor.excursion() and " (floor" + floor.excursion() + ")"}'
+                      f'{bridge.excursion()}', file=sys.stderr, flush=True)
     return results
 
 
@@ -171,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--rounds', type=int, default=3, help='rounds (default: 3)')
     parser.add_argument('--hogs', type=int, default=os.cpu_count() or 2,
                         help='busy loops (default: one per core)')
+    parser.add_argument('--hog-kind', choices=sorted(HOG_KINDS), default='steady',
+                        help='steady: never sleeps; bursty: 2 ms busy, 1 ms asleep, again')
     args = parser.parse_args(argv)
     unknown = sorted(set(args.cases) - set(CASES))
     if unknown:
@@ -178,15 +211,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault(procs.PROFILE_VARIABLE, 'shipped')
     started = time.monotonic()
     try:
-        results = asyncio.run(measure(args.cases or list(CASES), args.rounds, args.hogs))
+        results = asyncio.run(measure(args.cases or list(CASES), args.rounds, args.hogs,
+                                      args.hog_kind))
     except (TimeoutError, RuntimeError, OSError) as exc:
         print(f'contention: failed: {exc}', file=sys.stderr)
         return 2
     text, passed = table(results)
     print(text)
     print()
-    print(f'Machine: {run.machine()}. {args.hogs} busy loops at normal priority for the whole '
-          f'run; per round and case the floor, then the bridge, {run.PACED_COUNT:,} messages '
+    print(f'Machine: {run.machine()}. {args.hogs} {args.hog_kind} busy loops at normal priority for '
+          f'the whole run; per round and case the floor, then the bridge, {run.PACED_COUNT:,} messages '
           f'at 1 kHz each (the first {run.WARM_UP_DISCARD} discarded); medians of '
           f'{args.rounds} rounds; {time.monotonic() - started:.0f} s.')
     return 0 if passed else 1
