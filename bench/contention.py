@@ -219,10 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     text, passed = table(results)
     print(text)
     print()
-    print(f'Machine: {run.machine()}. {args.hogs} {args.hog_kind} busy loops at normal priority for '
-          f'the whole run; per round and case the floor, then the bridge, {run.PACED_COUNT:,} messages '
-          f'at 1 kHz each (the first {run.WARM_UP_DISCARD} discarded); medians of '
-          f'{args.rounds} rounds; {time.monotonic() - started:.0f} s.')
+    print(f'Machine: {run.machine()}. {args.hogs} {args.hog_kind} busy loops at normal '
+          f'priority for the whole run; per round and case the floor, then the bridge, '
+          f'{run.PACED_COUNT:,} messages at 1 kHz each (the first {run.WARM_UP_DISCARD} '
+          f'discarded); medians of {args.rounds} rounds; {time.monotonic() - started:.0f} s.')
     return 0 if passed else 1
 
 
