@@ -30,7 +30,8 @@ Every 5 s the RSS and CPU time of every process (ffmpeg children included) are r
 /proc. Pass: every process still runs at the end, each one's RSS grew less than 5 MB from
 the sample at the end of the warm-up (the first minute; a third of a short run, at most a
 minute) to the end, and nothing is lost. Prints the tables; exit 0 on a pass, 1 on a failure,
-2 when the run could not be set up. Run through ``scripts/soak.sh [--minutes N | --seconds N]``.
+2 when the run could not be set up. Run through ``scripts/soak.sh [--minutes N | --seconds N]``;
+``--single-process`` runs the five bridges as nodes of one robot_bridges_container.
 """
 
 from __future__ import annotations
@@ -54,11 +55,13 @@ import urllib.request
 
 import procs
 from websockets.asyncio.client import ClientConnection, connect
+import yaml
 
 NAMESPACE = '/soak'
 RATE_HZ = 1000.0
 QOS_DEPTH = 5000  # 5 s of a 1 kHz stream: fills within the warm-up, then stays
 SAMPLE_PERIOD_S = 5.0
+CONTAINER_LABEL = 'container-bridge'  # ends like a bridge's: its ffmpeg children are sampled
 GROWTH_LIMIT_MB = 5.0
 BRIDGE_KEYS = ('connected', 'messages_in', 'messages_out', 'decode_errors', 'dropped',
                'reconnects')
@@ -223,7 +226,7 @@ class Soak:
         t = time.monotonic() - self.started
         known = {w.pid for w in self.watched}
         for parent in list(self.watched):
-            if parent.label.endswith('-bridge') and parent.gone_at is None:
+            if parent.label.endswith('-bridge') and parent.gone_at is None:  # the container too
                 for pid in children(parent.pid):
                     if pid not in known:
                         self.watched.append(Watched(f'{parent.label}/{_comm(pid)}', pid))
@@ -247,6 +250,19 @@ def ros(name: str, *args: str, params: dict[str, Any] | None = None,
     if namespace:
         ros_args += ['-r', f'__ns:={namespace}']
     return argv + (['--ros-args', *ros_args] if ros_args else [])
+
+
+def container(bridges: Sequence[tuple[str, str, str, dict[str, Any]]], params_file: Path
+              ) -> list[str]:
+    """Return the argv of one robot_bridges_container running every bridge of ``bridges``."""
+    # A node's parameters by its fully-qualified name: a -p would reach every node.
+    params_file.write_text(yaml.safe_dump(
+        {f'{namespace}/{kind}': {'ros__parameters': params}
+         for _, kind, namespace, params in bridges}))
+    argv = [*procs.executable('robot_bridges_container')]
+    for _, kind, namespace, _ in bridges:
+        argv += ['--bridge', f'{kind}:{namespace}']
+    return argv + ['--ros-args', '--params-file', str(params_file)]
 
 
 def _param(value: Any) -> str:
@@ -376,7 +392,7 @@ COUNTED = (  # (stream name, counter label, kind, topic)
 
 
 async def run(seconds: float, warmup_s: float, rate_hz: float, logs: Path,
-              services_nice: int = 0) -> Outcome:
+              services_nice: int = 0, single_process: bool = False) -> Outcome:
     """Bring everything up, run the loads for ``seconds``, drain, and collect the figures."""
     fast = {'reconnect_min_s': 0.1, 'reconnect_max_s': 1.0}
     stream_key = f'soak-{secrets.token_hex(8)}'
@@ -403,19 +419,23 @@ async def run(seconds: float, warmup_s: float, rate_hz: float, logs: Path,
         victor_port, reachy_port = free_port(), free_port()
         # The bridges, with histories deep enough for a loaded machine's hiccups.
         depth = {'qos_depth': QOS_DEPTH}
-        await soak.start('chat-bridge', ros('robot_chat_bridge', params={
-            'url': chat_url, **depth, **fast}, namespace=f'{NAMESPACE}/robot_chat'))
-        await soak.start('victor-mic-bridge', ros('victor_mic_bridge', params={
-            'host': '127.0.0.1', 'port': victor_port, **depth, **fast},
-            namespace=f'{NAMESPACE}/victor'))
-        await soak.start('letsrobot-bridge', ros('letsrobot_bridge', params={
-            **lr_params, 'robot_id': 'soak_robot', 'camera_id': 'soak_camera',
-            'video_source': 'test', 'audio_source': 'test', **depth, **fast},
-            namespace=f'{NAMESPACE}/letsrobot'))
-        await soak.start('reachy-bridge', ros('reachy_bridge', params={
-            'port': reachy_port, 'qos_depth': 1000}, namespace=f'{NAMESPACE}/reachy'))
-        await soak.start('dfx-bridge', ros('dfx_bridge', params={
-            'url': dfx_url, **depth, **fast}, namespace=f'{NAMESPACE}/dfx'))
+        bridges = [
+            ('chat-bridge', 'robot_chat_bridge', f'{NAMESPACE}/robot_chat',
+             {'url': chat_url, **depth, **fast}),
+            ('victor-mic-bridge', 'victor_mic_bridge', f'{NAMESPACE}/victor',
+             {'host': '127.0.0.1', 'port': victor_port, **depth, **fast}),
+            ('letsrobot-bridge', 'letsrobot_bridge', f'{NAMESPACE}/letsrobot',
+             {**lr_params, 'robot_id': 'soak_robot', 'camera_id': 'soak_camera',
+              'video_source': 'test', 'audio_source': 'test', **depth, **fast}),
+            ('reachy-bridge', 'reachy_bridge', f'{NAMESPACE}/reachy',
+             {'port': reachy_port, 'qos_depth': 1000}),
+            ('dfx-bridge', 'dfx_bridge', f'{NAMESPACE}/dfx', {'url': dfx_url, **depth, **fast}),
+        ]
+        if single_process:
+            await soak.start(CONTAINER_LABEL, container(bridges, logs / 'bridges.yaml'))
+        else:
+            for label, kind, namespace, params in bridges:
+                await soak.start(label, ros(kind, params=params, namespace=namespace))
         for _, label, kind, topic in COUNTED:
             await soak.start(label, counter(kind, topic, rate_hz), piped=True)
         await soak.start('diagnostics', counter('diagnostics', NAMESPACE, rate_hz), piped=True)
@@ -623,6 +643,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--keep-logs', metavar='DIR', default='',
                         help='write the process logs to DIR (default: a temporary folder, '
                              'shown on a failure)')
+    parser.add_argument('--single-process', action='store_true',
+                        help='every bridge a node of one robot_bridges_container (default: '
+                             'a process per bridge)')
     args = parser.parse_args(argv)
     seconds = args.seconds if args.seconds is not None else args.minutes * 60.0
     if seconds < 3 * SAMPLE_PERIOD_S:
@@ -640,7 +663,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             logs = Path(cleanup.enter_context(
                 tempfile.TemporaryDirectory(prefix='robot_bridges_soak_')))
         try:
-            outcome = asyncio.run(run(seconds, warmup, args.rate, logs, args.services_nice))
+            outcome = asyncio.run(run(seconds, warmup, args.rate, logs, args.services_nice,
+                                      args.single_process))
         except (SetupError, OSError, TimeoutError) as exc:
             print(f'soak: could not run: {exc}', file=sys.stderr)
             print_logs(logs)

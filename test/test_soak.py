@@ -18,9 +18,17 @@ SECONDS = 30
 # the subscribers fall behind by more than their history and drop); 200/s still exercises
 # every path continuously and fits. ROBOT_BRIDGES_SOAK_RATE sets another rate.
 RATE_HZ = float(os.environ.get('ROBOT_BRIDGES_SOAK_RATE', '200'))
-PROCESSES = ('chat-server', 'chat-bridge', 'victor-sim', 'victor-mic-bridge', 'letsrobot-sim',
-             'letsrobot-bridge', 'reachy-sim', 'reachy-bridge', 'dfx-sim', 'dfx-bridge',
-             'count-chat', 'count-victor', 'count-letsrobot', 'count-reachy', 'count-dfx')
+SERVICES_AND_COUNTERS = ('chat-server', 'victor-sim', 'letsrobot-sim', 'reachy-sim', 'dfx-sim',
+                         'count-chat', 'count-victor', 'count-letsrobot', 'count-reachy',
+                         'count-dfx')
+# The bridges' processes in each form: one each, or one robot_bridges_container for all.
+BRIDGE_PROCESSES = {
+    'processes': ('chat-bridge', 'victor-mic-bridge', 'letsrobot-bridge', 'reachy-bridge',
+                  'dfx-bridge'),
+    'container': ('container-bridge',),
+}
+NODES = ('soak/robot_chat/robot_chat_bridge', 'soak/victor/victor_mic_bridge',
+         'soak/letsrobot/letsrobot_bridge', 'soak/reachy/reachy_bridge', 'soak/dfx/dfx_bridge')
 STREAMS = ('Robot Chat inbox', 'Victor mic_direction', 'LetsRobot command',
            'Reachy joint_states', 'DFX results')
 
@@ -43,18 +51,20 @@ def table_rows(output: str, first_header: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.timeout(400)
-def test_thirty_second_soak(tmp_path: Path) -> None:
+@pytest.mark.parametrize('form', sorted(BRIDGE_PROCESSES))
+def test_thirty_second_soak(tmp_path: Path, form: str) -> None:
     """Every process keeps its RSS within 5 MB after the first 10 s; every stream is whole."""
     result = subprocess.run(
         [sys.executable, str(SOAK), '--seconds', str(SECONDS), '--rate', str(RATE_HZ),
-         '--keep-logs', str(tmp_path / 'logs')],
+         '--keep-logs', str(tmp_path / 'logs'),
+         *(['--single-process'] if form == 'container' else [])],
         cwd=tmp_path, capture_output=True, text=True, timeout=380,
         env={**os.environ, 'PYTHONUNBUFFERED': '1'})
     report = f'exit {result.returncode}\n{result.stdout}\n{result.stderr}'
     assert result.returncode == 0, report
     assert 'soak: PASS' in result.stdout, report
     processes = table_rows(result.stdout, 'Process')
-    for label in PROCESSES:
+    for label in SERVICES_AND_COUNTERS + BRIDGE_PROCESSES[form]:
         assert label in processes, f'{label} missing from the table\n{report}'
         growth = float(processes[label][2])
         assert growth < 5.0, f'{label} grew {growth} MB\n{report}'
@@ -65,3 +75,6 @@ def test_thirty_second_soak(tmp_path: Path) -> None:
                                 for cell in streams[name][:3])
         assert sent > 0 and received == sent and lost == 0, f'{name}\n{report}'
     assert {'LetsRobot video relay', 'LetsRobot audio relay'} <= set(streams), report
+    nodes = table_rows(result.stdout, 'Bridge (diagnostics)')
+    for node in NODES:
+        assert nodes.get(node, [''])[0] == 'true', f'{node} not connected at the end\n{report}'
