@@ -108,6 +108,12 @@ class Launch:
         for n in range(times):
             if n:
                 time.sleep(0.3)
+                if not self.left_behind():
+                    # Everything stopped already and launch is finishing: it may have put
+                    # back Python's own SIGINT handler, so one more would end it by a
+                    # KeyboardInterrupt (exit -2), which is launch's doing, not the bridges'.
+                    print(f'LAUNCH {self.name}: all stopped before SIGINT {n + 1} of {times}')
+                    return
             try:
                 os.killpg(self._popen.pid, signal.SIGINT)
             except ProcessLookupError:
@@ -126,14 +132,20 @@ class Launch:
         try:
             return self._popen.wait(timeout)
         except subprocess.TimeoutExpired:
-            if not self.left_behind() and self.lines(ESCALATION):
+            left, escalated = self.left_behind(), bool(self.lines(ESCALATION))
+            waited = timeout
+            if not left and escalated:
                 try:
                     return self._popen.wait(LAUNCH_ESCALATION_S)
                 except subprocess.TimeoutExpired:
-                    pass
+                    waited += LAUNCH_ESCALATION_S
+                    left = self.left_behind()
+            # What was still there, and why launch was (or was not) given more time.
+            state = (f'processes of this launch still alive: {command_lines_of(left) or "none"}; '
+                     f"launch's escalation timers {'seen' if escalated else 'not seen'}")
             self.kill()
-            raise AssertionError(f'{self.name} still running {timeout} s after SIGINT:\n'
-                                 f'{self.output[-4000:]}') from None
+            raise AssertionError(f'{self.name} still running {waited} s after SIGINT ({state}):'
+                                 f'\n{self.output[-4000:]}') from None
         finally:
             self._reader.join(5)
 
