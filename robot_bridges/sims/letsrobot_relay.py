@@ -13,6 +13,7 @@ refused (403); a right one is read to its end through a checker, optionally reco
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 import time
@@ -195,6 +196,8 @@ class RelaySink:
         self.sessions: list[StreamSession] = []
         self.rejected_keys = 0
         self._keep = keep
+        # The POSTs whose body is still being read, by id (a request is not hashable).
+        self._streaming: dict[int, web.Request] = {}
         self.app = web.Application()
         self.app.router.add_post('/{key}/{width:\\d+}/{height:\\d+}/', self._post)
         self.app.router.add_post('/{key}/{width:\\d+}/{height:\\d+}', self._post)
@@ -205,6 +208,21 @@ class RelaySink:
         return {'sessions': sessions, 'streams': len(self.sessions),
                 'rejected_keys': self.rejected_keys,
                 'last': sessions[0] if sessions else None}
+
+    async def end_streams(self, timeout: float) -> None:
+        """
+        End every stream still being POSTed (its connection closed) and wait for its handler.
+
+        For a clean stop, before the runner's cleanup: aiohttp's shutdown waits a handler
+        still running for its shutdown_timeout, and a handler that ends in the very moment
+        that wait times out makes aiohttp log an InvalidStateError traceback of its own.
+        """
+        for request in list(self._streaming.values()):
+            if request.transport is not None:
+                request.transport.close()
+        deadline = time.monotonic() + timeout
+        while self._streaming and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
     async def _post(self, request: web.Request) -> web.StreamResponse:
         if request.match_info['key'] != self.stream_key:
@@ -218,6 +236,7 @@ class RelaySink:
         self.sessions.append(session)
         del self.sessions[:-self._keep]
         record = self._record_file(len(self.sessions))
+        self._streaming[id(request)] = request
         try:
             async for chunk in request.content.iter_any():
                 session.checker.feed(chunk)
@@ -226,6 +245,7 @@ class RelaySink:
         except ConnectionError:
             pass  # the streamer went away without ending its body: the session ends here
         finally:
+            self._streaming.pop(id(request), None)
             session.ended = time.monotonic()
             if record is not None:
                 record.close()

@@ -234,6 +234,8 @@ class LetsRobotSim:
                 await asyncio.wait_for(server.drop(), 1.0)
             except (asyncio.TimeoutError, Exception) as exc:  # noqa: B902 - best effort
                 _log.debug('drop failed: %r', exc)
+        for relay in self.relays.values():
+            await relay.end_streams(1.0)
         for runner in reversed(self._runners):
             await runner.cleanup()
 
