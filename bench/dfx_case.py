@@ -329,7 +329,8 @@ class Hop:
         """Run the burst, noting the hop process's CPU time meanwhile."""
         assert self.process is not None
         before = procs.cpu_seconds(self.process)
-        await burst(self.send, self.arrivals, self.measurements[2])
+        async with procs.profiled(self.process, self.prefix):  # BENCH_PROFILE_DIR
+            await burst(self.send, self.arrivals, self.measurements[2])
         self.hop_cpu_s = procs.cpu_seconds(self.process) - before
 
     def result(self) -> PathRound:

@@ -247,9 +247,10 @@ async def measure_round(workdir: Path) -> Round:
     port = free_port()
     bridge_argv = [*procs.executable('reachy_bridge'), '--ros-args', '-r',
                    f'__ns:={NAMESPACE}', '-p', f'port:={port}']
-    async with procs.running(bridge_argv, workdir / 'bridge.log'):
+    async with procs.running(bridge_argv, workdir / 'bridge.log') as bridge:
         url = f'ws://127.0.0.1:{port}'
-        bridge_hz = await cycles_per_second(url)
+        async with procs.profiled(bridge, f'reachy_{workdir.name}_bridge'):  # BENCH_PROFILE_DIR
+            bridge_hz = await cycles_per_second(url)
         run = await drive_commands(url)
     latencies = run.latencies_ms()
     return Round(floor_hz, bridge_hz, percentile(latencies, 50), percentile(latencies, 99),
