@@ -252,6 +252,26 @@ def ros(name: str, *args: str, params: dict[str, Any] | None = None,
     return argv + (['--ros-args', *ros_args] if ros_args else [])
 
 
+# What robot_bridges.node.containment and the runner log when a node of a container fails:
+# the process goes on, so only its log says so.
+CONTAINED_FAILURES = ('spinning goes on', 'the loop goes on', 'not started, the other',
+                      'left unconfigured')
+STATUS_STALE_S = 5.0  # a bridge reports at 1 Hz; room for a loaded machine
+
+
+def silent_or_failed(bridges: dict[str, dict[str, str]], container_log: Path | None
+                     ) -> list[str]:
+    """Return the bridges whose newest status is stale, and a container's contained failures."""
+    problems = [f'{name}: no status for {values["age_s"]} s at the end'
+                for name, values in sorted(bridges.items())
+                if float(values.get('age_s', 'inf')) > STATUS_STALE_S]
+    if container_log is not None and container_log.exists():
+        problems += [f'container: {line.strip()[:300]}'
+                     for line in container_log.read_text(errors='replace').splitlines()
+                     if any(failure in line for failure in CONTAINED_FAILURES)]
+    return problems
+
+
 def container(bridges: Sequence[tuple[str, str, str, dict[str, Any]]], params_file: Path
               ) -> list[str]:
     """Return the argv of one robot_bridges_container running every bridge of ``bridges``."""
@@ -495,6 +515,8 @@ async def run(seconds: float, warmup_s: float, rate_hz: float, logs: Path,
             sent[name] = int(line.split()[2]) if line else 0
         problems += [f'{proc.label} exited {proc.gone_at:.0f} s into the soak'
                      for proc in soak.watched if proc.gone_at is not None]
+        problems += silent_or_failed(bridges, logs / f'{CONTAINER_LABEL}.log'
+                                     if single_process else None)
         streams = await drain(soak, sent)
         return Outcome(seconds, warmup_s, rate_hz, services_nice, soak.watched, streams, relays,
                        bridges, problems)
@@ -619,7 +641,9 @@ def report(outcome: Outcome) -> bool:
 def print_logs(logs: Path) -> None:
     """Show the tail of every process log (after a failure)."""
     for log in sorted(logs.glob('*.log')):
-        tail = log.read_text(errors='replace').splitlines()[-12:]
+        # The container's log is five bridges' log.
+        tail = log.read_text(errors='replace').splitlines()[
+            -60 if log.stem == CONTAINER_LABEL else -12:]
         if tail:
             print(f'--- {log.name}', *tail, sep='\n', file=sys.stderr)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any, Callable, Sequence
 
 from diagnostic_msgs.msg import DiagnosticArray
@@ -135,6 +136,7 @@ class DiagnosticsCounter(Node):
         super().__init__('soak_counter_diagnostics')
         self._prefix = namespace.strip('/') + '/'
         self._latest: dict[str, dict[str, str]] = {}
+        self._received: dict[str, float] = {}  # when each node's newest status came
         self.create_subscription(DiagnosticArray, '/diagnostics', self._on_array,
                                  reliable(100))
         self.create_timer(1.0, self.report)
@@ -145,10 +147,14 @@ class DiagnosticsCounter(Node):
             if name.startswith(self._prefix):
                 self._latest[name] = {kv.key: kv.value for kv in status.values
                                       if kv.key in self.KEYS}
+                self._received[name] = time.monotonic()
 
     def report(self) -> None:
-        """Print the newest counters of every node seen."""
-        emit({'event': 'diagnostics', 'nodes': self._latest})
+        """Print the newest counters of every node seen, and how old they are (age_s)."""
+        now = time.monotonic()
+        emit({'event': 'diagnostics', 'nodes': {
+            name: {**values, 'age_s': f'{now - self._received[name]:.1f}'}
+            for name, values in self._latest.items()}})
 
 
 def emit(event: dict[str, Any]) -> None:

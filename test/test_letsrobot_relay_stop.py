@@ -25,7 +25,8 @@ async def endless_ts() -> AsyncIterator[bytes]:
 async def stream_then_stop() -> tuple[RelaySink, float, str]:
     """Stream into a sink and stop it as letsrobot_sim does: the sink, the stop time, the end."""
     sink = RelaySink('video', KEY)
-    runner = web.AppRunner(sink.app, shutdown_timeout=0.2, handle_signals=False)
+    # A long shutdown wait: a stop that waited for the handler would take all of it.
+    runner = web.AppRunner(sink.app, shutdown_timeout=2.0, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, '127.0.0.1', 0)
     await site.start()
@@ -59,7 +60,7 @@ def test_stopping_a_sink_ends_an_open_stream_without_an_aiohttp_error(
     assert sink.sessions and sink.sessions[-1].checker.packets > 0, sink.summary()
     assert sink.sessions[-1].ended is not None, 'the session did not end'
     assert not sink.summary()['last']['open'], sink.summary()
-    assert took < 0.15, f'the stop took {took:.3f} s: it waited out aiohttp shutdown_timeout'
+    assert took < 1.0, f'the stop took {took:.3f} s: it waited out aiohttp shutdown_timeout'
     assert client_end != 'answered', 'the endless stream was answered, not cut'
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert not errors, [r.getMessage() for r in errors]

@@ -6,7 +6,8 @@ once more for every line printed above them. Here nothing is drawn but by :meth:
 called by the caller's loop: at most once per ``period``, only when a panel's content
 changed or lines were printed, and a panel whose content is unchanged is not laid out again
 (:class:`bridge_view.Drawn`). Lines printed meanwhile (``print`` from any thread) wait for
-the next tick and go above the panels in one write.
+the next tick and go above the panels in one write. What goes to ``sys.stderr`` (errors,
+rare) is left to rich: shown above the panels at once, with a redraw.
 """
 
 from __future__ import annotations
@@ -79,10 +80,14 @@ class LiveView:
     def __enter__(self) -> LiveView:
         """Start the display, with the board as it is, and take over ``sys.stdout``."""
         self._console.file = self._console.file  # pinned: not the stdout redirected below
-        self._stack.enter_context(self._live)
-        self._stack.callback(self._draw_last)
-        self._stack.enter_context(contextlib.redirect_stdout(self._printed))
-        self.tick()
+        try:
+            self._stack.enter_context(self._live)
+            self._stack.callback(self._draw_last)
+            self._stack.enter_context(contextlib.redirect_stdout(self._printed))
+            self.tick()
+        except BaseException:
+            self._stack.close()  # the terminal and sys.stdout as they were
+            raise
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

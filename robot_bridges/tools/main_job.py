@@ -124,7 +124,8 @@ def drive_in_background(driver: ReachyDriver) -> Callable[[], None]:
     def stop_driving() -> None:
         stop.set()
         thread.join(timeout=2.0)
-        driver.destroy_node()
+        if not thread.is_alive():  # else it may still use the node: the exit takes both
+            driver.destroy_node()
     return stop_driving
 
 
@@ -178,10 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.ExitStack() as stack:
             refresh: Callable[[], object] = lambda: None  # noqa: E731
             if live:
-                view = stack.enter_context(LiveView(board, Console(force_terminal=True)))
+                live_view = stack.enter_context(LiveView(board, Console(force_terminal=True)))
                 status = StatusNode(board)
                 executor.add_node(status)
-                refresh = lambda: (status.take(), view.tick())  # noqa: E731
+                refresh = lambda: (status.take(), live_view.tick())  # noqa: E731
             start_processes(ports, child_env, children, printed, args.single_process)
             echo = to_panel(board) if live else labelled('ros')
             reachy = ((lambda line: board.set_latest('/reachy/reachy_bridge', line)) if live

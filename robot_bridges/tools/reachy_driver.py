@@ -14,6 +14,7 @@ and inspected the callback's signature at every tick: more than half of the job'
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -72,19 +73,24 @@ class ReachyDriver(Node):
         period = 1.0 / COMMAND_HZ
         next_command = time.monotonic()
         next_report = next_command + PRINT_PERIOD_S
+        said_error = -PRINT_PERIOD_S
         while not stop.wait(max(0.0, next_command - time.monotonic())):
-            try:
-                self._command()
-            except Exception:
-                if self.context.ok():
-                    raise
-                return  # rclpy shut down (Ctrl-C) between the wait and the publish
             now = time.monotonic()
             # On schedule; after a stall (a suspended process) from now, with no catching up.
             next_command = max(next_command + period, now)
-            if now >= next_report:
-                self._report()
-                next_report = now + PRINT_PERIOD_S
+            try:
+                self._command()
+                if now >= next_report:
+                    next_report = now + PRINT_PERIOD_S
+                    self._report()
+            except Exception as exc:  # noqa: B902 - the demo goes on, and says why it paused
+                if not self.context.ok():
+                    return  # rclpy shut down (Ctrl-C) between the wait and the publish
+                if now - said_error >= PRINT_PERIOD_S:  # one line per report period at most
+                    said_error = now
+                    with contextlib.suppress(OSError, ValueError):  # a closed stdout
+                        self._write(f'driver error (it goes on): {type(exc).__name__}: '
+                                    f'{exc}'[:300])
 
     def _command(self) -> None:
         self._goals = wave(time.monotonic() - self._start)
