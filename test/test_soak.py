@@ -78,3 +78,23 @@ def test_thirty_second_soak(tmp_path: Path, form: str) -> None:
     nodes = table_rows(result.stdout, 'Bridge (diagnostics)')
     for node in NODES:
         assert nodes.get(node, [''])[0] == 'true', f'{node} not connected at the end\n{report}'
+
+
+def test_a_stale_status_or_a_contained_failure_is_a_problem(tmp_path: Path) -> None:
+    """The soak's end check names a silent bridge and the container's contained failures."""
+    sys.path.insert(0, str(SOAK.parent))
+    try:
+        import soak
+    finally:
+        sys.path.remove(str(SOAK.parent))
+    log = tmp_path / 'container-bridge.log'
+    log.write_text('[INFO] [soak.victor.victor_mic_bridge]: connected\n'
+                   '[ERROR] [soak.dfx.dfx_bridge]: a callback raised ValueError: x at '
+                   'dfx_bridge.py:1; spinning goes on\n')
+    bridges = {'soak/dfx/dfx_bridge': {'connected': 'true', 'age_s': '0.8'},
+               'soak/reachy/reachy_bridge': {'connected': 'true', 'age_s': '12.0'}}
+    problems = soak.silent_or_failed(bridges, log)
+    assert problems == ['soak/reachy/reachy_bridge: no status for 12.0 s at the end',
+                        'container: [ERROR] [soak.dfx.dfx_bridge]: a callback raised '
+                        'ValueError: x at dfx_bridge.py:1; spinning goes on'], problems
+    assert soak.silent_or_failed({'soak/dfx/dfx_bridge': {'age_s': '1.0'}}, None) == []
