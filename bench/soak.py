@@ -2,7 +2,8 @@
 Soak: all five bridges against their simulators at their benchmark rates, for minutes.
 
 Every simulator, bridge, load and counting subscriber is its own process, started from the
-install (``--single-process``: the five bridges are nodes of one robot_bridges_container). Streams (each counted by a ``soak_counter.py`` process on the bridge's output topic):
+install (``--single-process``: the five bridges are nodes of one robot_bridges_container).
+Streams (each counted by a ``soak_counter.py`` process on the bridge's output topic):
 
 * Robot Chat: a load client in this process sends 1,000 numbered objects/s through the relay
   (``robot_chat_server``) -> ``robot_chat_bridge`` -> ``/soak/robot_chat/inbox``;
