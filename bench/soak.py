@@ -55,6 +55,7 @@ from typing import Any, Callable, Sequence
 import urllib.request
 
 import procs
+from robot_bridges.node.containment import CONTAINED_FAILURES
 from websockets.asyncio.client import ClientConnection, connect
 import yaml
 
@@ -253,10 +254,6 @@ def ros(name: str, *args: str, params: dict[str, Any] | None = None,
     return argv + (['--ros-args', *ros_args] if ros_args else [])
 
 
-# What robot_bridges.node.containment and the runner log when a node of a container fails:
-# the process goes on, so only its log says so.
-CONTAINED_FAILURES = ('spinning goes on', 'the loop goes on', 'not started, the other',
-                      'left unconfigured')
 STATUS_STALE_S = 5.0  # a bridge reports at 1 Hz; room for a loaded machine
 
 

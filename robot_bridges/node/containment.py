@@ -24,6 +24,13 @@ from robot_bridges.runtime.redact import describe_exception
 
 #: The logger of what cannot be told to belong to one node.
 LOGGER_NAME = 'robot_bridges_container'
+# How a contained failure's log line ends (the process goes on, so only its log says so):
+# for whoever watches a container's output (the soak does).
+SPINNING_GOES_ON = 'spinning goes on'
+LOOP_GOES_ON = 'the loop goes on'
+NOT_STARTED = 'not started, the other bridges run'
+LEFT_UNCONFIGURED = 'left unconfigured'
+CONTAINED_FAILURES = (SPINNING_GOES_ON, LOOP_GOES_ON, NOT_STARTED, LEFT_UNCONFIGURED)
 
 
 class ContainingExecutor(SingleThreadedExecutor):
@@ -39,7 +46,7 @@ class ContainingExecutor(SingleThreadedExecutor):
         exception = handler.exception()
         if exception is not None:
             owner = node if node is not None else owner_of(exception, self.get_nodes())
-            logger_of(owner).error(failure_line('a callback', exception, 'spinning goes on'))
+            logger_of(owner).error(failure_line('a callback', exception, SPINNING_GOES_ON))
 
 
 def report_loop_errors(loop: LoopThread, nodes: Sequence[Node]) -> None:
@@ -56,7 +63,7 @@ def report_loop_errors(loop: LoopThread, nodes: Sequence[Node]) -> None:
             return
         what = 'a task' if 'task' in context or 'future' in context else 'a loop callback'
         logger_of(owner_of(exception, nodes)).error(
-            failure_line(what, exception, 'the loop goes on'))
+            failure_line(what, exception, LOOP_GOES_ON))
     loop.call_soon(loop.loop.set_exception_handler, handler)
 
 

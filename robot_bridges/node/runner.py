@@ -14,6 +14,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.impl.rcutils_logger import RcutilsLogger
 from robot_bridges.node.bridge_node import BridgeNode, stop_links
 from robot_bridges.node.containment import (ContainingExecutor, failure_line,
+                                            LEFT_UNCONFIGURED, NOT_STARTED,
                                             report_loop_errors)
 from robot_bridges.node.params import ParameterError
 from robot_bridges.protocols.text import cut
@@ -71,8 +72,8 @@ def run_bridges(factories: Sequence[tuple[str, NodeFactory]],
             if not node.autostart():  # the reason was logged by the transition
                 failures.append(EXIT_CONFIGURE_FAILED)
                 if contained:
-                    node.get_logger().error('left unconfigured (its lifecycle services can '
-                                            'retry); the other bridges run')
+                    node.get_logger().error(f'{LEFT_UNCONFIGURED} (its lifecycle services '
+                                            'can retry); the other bridges run')
         intervals = [n.GIL_SWITCH_INTERVAL_S for n in nodes if n.GIL_SWITCH_INTERVAL_S]
         if intervals:
             sys.setswitchinterval(min(intervals))
@@ -108,12 +109,11 @@ def _make(factory: NodeFactory, loop: LoopThread, logger: RcutilsLogger,
     try:
         return factory(loop)
     except (ParameterError, ParameterException) as exc:
-        logger.error(cut(str(exc) + ('; not started, the other bridges run' if contained
-                                     else '')))
+        logger.error(cut(str(exc) + (f'; {NOT_STARTED}' if contained else '')))
     except Exception as exc:  # noqa: B902 - contained: one bridge's bug, the others run
         if not contained:
             raise
-        logger.error(failure_line('making the node', exc, 'not started, the other bridges run'))
+        logger.error(failure_line('making the node', exc, NOT_STARTED))
     return None
 
 
